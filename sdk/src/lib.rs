@@ -1,0 +1,92 @@
+//! The wasmhook plugin SDK: write a mapper, renderer or block as a plain Rust
+//! function over the canonical model, test it natively with `cargo test`, and
+//! build it into a component with `cargo build --target wasm32-wasip2`.
+//!
+//! ```ignore
+//! use wasmhook_sdk::prelude::*;
+//!
+//! #[mapper]
+//! fn map(callback: Callback, _config: Config) -> Result<Vec<Event>, PluginError> {
+//!     let body = callback.json_value()?;
+//!     let status = match path::get_str(&body, "status").as_deref() {
+//!         Some("DELIVERED") => Status::Delivered,
+//!         other => return Err(PluginError::unsupported(format!("status {other:?}"))),
+//!     };
+//!     Ok(vec![Event::status(Channel::Sms, status, "acme")
+//!         .message_id(path::get_str(&body, "id"))
+//!         .timestamp(path::get(&body, "ts").and_then(time::timestamp_ms))
+//!         .raw(body)])
+//! }
+//! ```
+
+pub mod body;
+mod builder;
+pub mod config;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fixtures;
+pub mod host;
+pub mod model;
+pub mod path;
+#[cfg_attr(all(feature = "guest", target_arch = "wasm32"), allow(dead_code))]
+pub mod testing;
+pub mod time;
+pub mod xml;
+
+#[cfg(feature = "guest")]
+mod guest;
+
+pub use body::{BodyKind, Params};
+pub use config::Config;
+pub use model::*;
+pub use serde_json::{self, Value, json};
+#[cfg(feature = "guest")]
+pub use wasmhook_sdk_macros::{block, mapper, renderer};
+
+/// Everything a plugin usually needs, in one `use`.
+pub mod prelude {
+    pub use crate::body::{BodyKind, Params};
+    pub use crate::config::Config;
+    pub use crate::model::{
+        BlockInput, BodyFormat, Callback, Channel, ErrorKind, Event, EventType, HttpError,
+        HttpRequest, HttpResponse, InboundMessage, LogLevel, Mapped, Media, MessageContext,
+        PluginError, Reference, RenderRequest, Rendered, Reply, Status, StatusInfo,
+    };
+    pub use crate::{host, path, time};
+    #[cfg(feature = "guest")]
+    pub use wasmhook_sdk_macros::{block, mapper, renderer};
+    pub use serde_json::{Value, json};
+}
+
+/// Used by the code the attribute macros generate; not a public API.
+#[doc(hidden)]
+#[cfg(feature = "guest")]
+pub mod __private {
+    pub use crate::guest::bindings;
+    pub use crate::guest::{run_block, run_mapper, run_renderer};
+    pub use wit_bindgen;
+
+    /// The WIT types the export glue is written against.
+    pub use crate::guest::bindings::wasmhook::plugin::types as wit;
+
+    /// Compile-time check that a `#[mapper]` function has the right shape.
+    pub fn assert_mapper<F, O>(_: F)
+    where
+        F: FnOnce(crate::Callback, crate::Config) -> Result<O, crate::PluginError>,
+        O: Into<crate::Mapped>,
+    {
+    }
+
+    /// Compile-time check that a `#[renderer]` function has the right shape.
+    pub fn assert_renderer<F>(_: F)
+    where
+        F: FnOnce(crate::RenderRequest) -> Result<crate::Rendered, crate::PluginError>,
+    {
+    }
+
+    /// Compile-time check that a `#[block]` function has the right shape.
+    pub fn assert_block<F>(_: F)
+    where
+        F: FnOnce(crate::BlockInput, crate::Config) -> Result<serde_json::Value, crate::PluginError>,
+    {
+    }
+}

@@ -1,0 +1,193 @@
+//! Dot/array paths into JSON values: `a.b`, `a[0].b`, `a[]` (every element),
+//! `a[].b` (a field of every element), `"quoted.key"` segments for keys that
+//! contain dots. The notation of seed 004 ("key.child", "key[ ]"), used by the
+//! `fieldmap` mapper and handy in hand-written mappers.
+
+use serde_json::Value;
+
+/// One step of a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// An object key.
+    Key(String),
+    /// An array index.
+    Index(usize),
+    /// Every element of an array.
+    Each,
+}
+
+/// A parsed path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Path {
+    segments: Vec<Segment>,
+    text: String,
+}
+
+impl Path {
+    /// Parses `text`; the error says where the syntax broke.
+    pub fn parse(text: &str) -> Result<Path, String> {
+        let mut segments = Vec::new();
+        let mut rest = text.trim();
+        // `$` or `$.` at the start refer to the root, as in JSONPath.
+        rest = rest.strip_prefix('$').unwrap_or(rest);
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix('[') {
+                let close = after
+                    .find(']')
+                    .ok_or_else(|| format!("path `{text}`: `[` without `]`"))?;
+                let inside = after[..close].trim();
+                if inside.is_empty() || inside == "*" {
+                    segments.push(Segment::Each);
+                } else {
+                    let index = inside
+                        .parse()
+                        .map_err(|_| format!("path `{text}`: `[{inside}]` is not an index"))?;
+                    segments.push(Segment::Index(index));
+                }
+                rest = &after[close + 1..];
+            } else if let Some(after) = rest.strip_prefix('"') {
+                let close = after
+                    .find('"')
+                    .ok_or_else(|| format!("path `{text}`: unterminated quoted key"))?;
+                segments.push(Segment::Key(after[..close].to_string()));
+                rest = &after[close + 1..];
+            } else {
+                let end = rest.find(['.', '[']).unwrap_or(rest.len());
+                if end == 0 {
+                    return Err(format!("path `{text}`: empty key"));
+                }
+                segments.push(Segment::Key(rest[..end].to_string()));
+                rest = &rest[end..];
+            }
+            if let Some(after) = rest.strip_prefix('.') {
+                if after.is_empty() {
+                    return Err(format!("path `{text}`: ends with `.`"));
+                }
+                rest = after;
+            } else if !rest.is_empty() && !rest.starts_with('[') {
+                return Err(format!("path `{text}`: expected `.` or `[` before `{rest}`"));
+            }
+        }
+        Ok(Path {
+            segments,
+            text: text.to_string(),
+        })
+    }
+
+    /// The path as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The segments.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Whether the path has an `[]` step (selects many values).
+    pub fn is_multi(&self) -> bool {
+        self.segments.contains(&Segment::Each)
+    }
+
+    /// The path up to and including its first `[]`, and the rest after it:
+    /// `results[].status` → (`results[]`, `status`). Used to split a batch
+    /// into items and read fields relative to each item.
+    pub fn split_at_each(&self) -> Option<(Path, Path)> {
+        let at = self.segments.iter().position(|s| *s == Segment::Each)?;
+        let head = Path {
+            segments: self.segments[..=at].to_vec(),
+            text: self.text.clone(),
+        };
+        let tail = Path {
+            segments: self.segments[at + 1..].to_vec(),
+            text: self.text.clone(),
+        };
+        Some((head, tail))
+    }
+
+    /// Every value the path selects (none when a step is missing).
+    pub fn select<'a>(&self, root: &'a Value) -> Vec<&'a Value> {
+        let mut current = vec![root];
+        for segment in &self.segments {
+            let mut next = Vec::new();
+            for value in current {
+                match (segment, value) {
+                    (Segment::Key(key), Value::Object(map)) => next.extend(map.get(key)),
+                    (Segment::Index(i), Value::Array(items)) => next.extend(items.get(*i)),
+                    (Segment::Each, Value::Array(items)) => next.extend(items.iter()),
+                    // `a[]` on a single object treats it as a one-element batch.
+                    (Segment::Each, Value::Object(_)) => next.push(value),
+                    _ => {}
+                }
+            }
+            current = next;
+        }
+        current
+    }
+
+    /// The first selected value that is not null.
+    pub fn first<'a>(&self, root: &'a Value) -> Option<&'a Value> {
+        self.select(root).into_iter().find(|v| !v.is_null())
+    }
+}
+
+/// The first non-null value at `path` in `root`; `None` if the path does not
+/// parse or selects nothing.
+pub fn get<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
+    Path::parse(path).ok()?.first(root)
+}
+
+/// The value at `path` as text: strings as they are, numbers and booleans
+/// printed; empty strings are `None`.
+pub fn get_str(root: &Value, path: &str) -> Option<String> {
+    get(root, path).and_then(value_to_string)
+}
+
+/// A scalar as text (strings trimmed of nothing, numbers printed); empty
+/// strings, objects and arrays are `None`.
+pub fn value_to_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dots_indexes_and_each() {
+        let v = json!({"a": {"b": [ {"c": 1}, {"c": 2} ]}, "x.y": "dotted"});
+        let each = Path::parse("a.b[].c").unwrap();
+        assert_eq!(each.select(&v), vec![&json!(1), &json!(2)]);
+        assert_eq!(get(&v, "a.b[1].c"), Some(&json!(2)));
+        assert_eq!(get(&v, "\"x.y\""), Some(&json!("dotted")));
+        assert_eq!(get(&v, "$.a.b[0].c"), Some(&json!(1)));
+        assert_eq!(get(&v, "a.missing"), None);
+        assert_eq!(get_str(&v, "a.b[0].c").as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn split_batch_from_field() {
+        let (items, field) = Path::parse("results[].status.name").unwrap().split_at_each().unwrap();
+        assert_eq!(items.segments(), &[Segment::Key("results".into()), Segment::Each]);
+        assert_eq!(
+            field.segments(),
+            &[Segment::Key("status".into()), Segment::Key("name".into())]
+        );
+    }
+
+    #[test]
+    fn syntax_errors_say_where() {
+        assert!(Path::parse("a[").unwrap_err().contains("without `]`"));
+        assert!(Path::parse("a[x]").unwrap_err().contains("not an index"));
+        assert!(Path::parse("a.").unwrap_err().contains("ends with"));
+        assert!(Path::parse("a..b").unwrap_err().contains("empty key"));
+    }
+}
