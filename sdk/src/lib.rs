@@ -54,7 +54,7 @@ pub mod prelude {
     pub use crate::{host, path, time};
     #[cfg(feature = "guest")]
     pub use wasmhook_sdk_macros::{block, mapper, renderer};
-    pub use serde_json::{Value, json};
+    pub use serde_json::{self, Value, json};
 }
 
 /// Used by the code the attribute macros generate; not a public API.

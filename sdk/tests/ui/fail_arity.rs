@@ -1,0 +1,9 @@
+use wasmhook_sdk::prelude::*;
+
+#[mapper]
+fn map(callback: Callback) -> Result<Vec<Event>, PluginError> {
+    let _ = callback;
+    Ok(Vec::new())
+}
+
+fn main() {}

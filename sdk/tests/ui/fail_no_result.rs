@@ -1,0 +1,8 @@
+use wasmhook_sdk::prelude::*;
+
+#[block]
+fn run(input: BlockInput, _config: Config) {
+    let _ = input;
+}
+
+fn main() {}

@@ -1,0 +1,50 @@
+//! A mapper that misbehaves on request, to prove the host's limits: the
+//! source config's `attack` picks what it does; `none` maps nothing and
+//! returns one event, proving the next call after an attack still works.
+
+use std::hint::black_box;
+
+use wasmhook_sdk::prelude::*;
+
+#[mapper]
+fn map(_callback: Callback, config: Config) -> Result<Vec<Event>, PluginError> {
+    match config.get_str("attack").unwrap_or("none") {
+        "loop" => loop {
+            black_box(());
+        },
+        "memory" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(black_box(vec![1u8; 1 << 20]));
+            }
+        }
+        "stack" => Ok(vec![recurse(black_box(1))]),
+        "panic" => panic!("the hostile guest panics on purpose"),
+        "huge_output" => {
+            let blob = "x".repeat(16 << 20);
+            Ok(vec![ok_event().raw(Value::String(blob))])
+        }
+        "log_flood" => {
+            for i in 0..1_000_000u32 {
+                host::info(&format!("flood line {i}"));
+            }
+            Ok(vec![ok_event()])
+        }
+        "none" => Ok(vec![ok_event()]),
+        other => Err(PluginError::invalid_config(format!("unknown attack `{other}`"))),
+    }
+}
+
+fn ok_event() -> Event {
+    Event::status(Channel::Other, Status::Delivered, "hostile").message_id(Some("ok".into()))
+}
+
+/// Unbounded recursion with a frame the optimiser cannot remove (on purpose:
+/// it must end in the host's stack-overflow trap).
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> Event {
+    let frame = black_box([depth; 64]);
+    let event = recurse(black_box(depth + 1));
+    black_box(frame);
+    event
+}
