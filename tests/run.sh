@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what it needs, builds the
+# plugins and test guests to wasm, checks formatting and lints in every
+# workspace, then runs every test. `.ci/run` calls exactly this.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "toolchain: wasm32-wasip2 target, rustfmt, clippy"
+if command -v rustup >/dev/null 2>&1; then
+  rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+  rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+fi
+
+# Every cargo workspace of the repository: the host workspace, the
+# first-party plugins, the end-to-end test guests and the plugin template.
+workspaces=(. plugins tests/guests examples/mapper-template)
+
+step "format"
+for ws in "${workspaces[@]}"; do
+  (cd "$ws" && cargo fmt --all -- --check)
+done
+
+step "build plugins and test guests (wasm32-wasip2)"
+plugins/build.sh
+
+step "clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+(cd plugins && cargo clippy --workspace --all-targets --quiet -- -D warnings)
+(cd plugins && cargo clippy --workspace --target wasm32-wasip2 --quiet -- -D warnings)
+(cd tests/guests && cargo clippy --workspace --target wasm32-wasip2 --quiet -- -D warnings)
+(cd examples/mapper-template && cargo clippy --all-targets --quiet -- -D warnings)
+
+step "plugin unit tests (native)"
+(cd plugins && cargo test --workspace --quiet)
+(cd examples/mapper-template && cargo test --quiet)
+
+step "host, SDK and end-to-end tests"
+cargo test --workspace --quiet
