@@ -207,7 +207,10 @@ fn export_module(world: World, name: &syn::Ident, span: Span) -> TokenStream2 {
     quote! {
         #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
-        #[allow(missing_docs, unsafe_code)]
+        // `clippy::all`: wit-bindgen's generated lowering code (a 13-argument
+        // export shim for the `mapped` record, ...) would otherwise fail
+        // `cargo clippy --target wasm32-wasip2 -- -D warnings` in every plugin.
+        #[allow(missing_docs, unsafe_code, clippy::all)]
         mod __wasmhook_export {
             ::wasmhook_sdk::__private::wit_bindgen::generate!({
                 inline: #WIT,
