@@ -138,8 +138,10 @@ mod tests {
 
     #[test]
     fn media_keeps_id_mime_and_caption() {
-        let message = map(json!({"from": "1", "id": "w", "type": "image", "timestamp": "1700000000",
-            "image": {"id": "media-1", "mime_type": "image/jpeg", "caption": "look", "sha256": "x"}}));
+        let message = map(
+            json!({"from": "1", "id": "w", "type": "image", "timestamp": "1700000000",
+            "image": {"id": "media-1", "mime_type": "image/jpeg", "caption": "look", "sha256": "x"}}),
+        );
         assert_eq!(message.media.len(), 1);
         assert_eq!(message.media[0].id.as_deref(), Some("media-1"));
         assert_eq!(message.media[0].mime_type.as_deref(), Some("image/jpeg"));
@@ -155,7 +157,10 @@ mod tests {
     fn location_reaction_and_unknown_types() {
         let location = map(json!({"from": "1", "type": "location",
             "location": {"latitude": 38.9, "longitude": -77.03, "name": "Office", "address": "Main St"}}));
-        assert_eq!(location.text.as_deref(), Some("38.9,-77.03 (Office, Main St)"));
+        assert_eq!(
+            location.text.as_deref(),
+            Some("38.9,-77.03 (Office, Main St)")
+        );
         let reaction = map(json!({"from": "1", "type": "reaction",
             "reaction": {"message_id": "wamid.orig", "emoji": "👍"}}));
         assert_eq!(reaction.text.as_deref(), Some("👍"));

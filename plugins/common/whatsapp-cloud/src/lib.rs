@@ -83,11 +83,15 @@ pub fn map_notification(body: &Value, flavor: Flavor) -> Result<Vec<Event>, Plug
             if let Some(field) = change.get("field").and_then(Value::as_str)
                 && field != "messages"
             {
-                host::debug(&format!("{at}: field `{field}` carries no message events; skipped"));
+                host::debug(&format!(
+                    "{at}: field `{field}` carries no message events; skipped"
+                ));
                 continue;
             }
             let Some(value) = change.get("value") else {
-                return Err(PluginError::invalid_input(format!("field `{at}.value` is missing")));
+                return Err(PluginError::invalid_input(format!(
+                    "field `{at}.value` is missing"
+                )));
             };
             map_value(value, &at, flavor, &mut events)?;
         }
@@ -160,7 +164,9 @@ fn map_status(status: &Value, at: &str, flavor: Flavor) -> Result<Option<Event>,
     let name = path::get_str(status, "status")
         .ok_or_else(|| PluginError::invalid_input(format!("field `{at}.status` is missing")))?;
     let Some(canonical) = canonical_status(&name)? else {
-        host::debug(&format!("{at}: status `{name}` is not a delivery status; skipped"));
+        host::debug(&format!(
+            "{at}: status `{name}` is not a delivery status; skipped"
+        ));
         return Ok(None);
     };
     let wa_id = path::get_str(status, "id");
@@ -184,7 +190,10 @@ fn map_status(status: &Value, at: &str, flavor: Flavor) -> Result<Option<Event>,
         event = event.error(code, description);
     } else if status.get("code").is_some() || status.get("reason").is_some() {
         // Gupshup's passthrough failures put the error on the status itself.
-        event = event.error(path::get_str(status, "code"), path::get_str(status, "reason"));
+        event = event.error(
+            path::get_str(status, "code"),
+            path::get_str(status, "reason"),
+        );
     }
     Ok(Some(event.raw(status.clone())))
 }
@@ -225,7 +234,10 @@ mod tests {
         ] {
             assert_eq!(canonical_status(name).unwrap(), want, "{name}");
         }
-        assert_eq!(canonical_status("warning").unwrap_err().kind, ErrorKind::Unsupported);
+        assert_eq!(
+            canonical_status("warning").unwrap_err().kind,
+            ErrorKind::Unsupported
+        );
     }
 
     #[test]
@@ -249,13 +261,19 @@ mod tests {
     fn gs_id_wins_only_when_asked() {
         let body = status_body(json!({"id": "wamid.1", "gs_id": "gs-1", "status": "sent"}));
         let meta = map_notification(&body, META).unwrap();
-        assert_eq!(meta[0].reference.vendor_message_id.as_deref(), Some("wamid.1"));
+        assert_eq!(
+            meta[0].reference.vendor_message_id.as_deref(),
+            Some("wamid.1")
+        );
         let gupshup = Flavor {
             vendor: "gupshup",
             prefer_gs_id: true,
         };
         let events = map_notification(&body, gupshup).unwrap();
-        assert_eq!(events[0].reference.vendor_message_id.as_deref(), Some("gs-1"));
+        assert_eq!(
+            events[0].reference.vendor_message_id.as_deref(),
+            Some("gs-1")
+        );
         assert_eq!(events[0].vendor_name, "gupshup");
     }
 
@@ -270,9 +288,14 @@ mod tests {
 
     #[test]
     fn opaque_callback_data_is_the_idempotency_key() {
-        let body = status_body(json!({"id": "x", "status": "sent", "biz_opaque_callback_data": "order-7"}));
+        let body = status_body(
+            json!({"id": "x", "status": "sent", "biz_opaque_callback_data": "order-7"}),
+        );
         let events = map_notification(&body, META).unwrap();
-        assert_eq!(events[0].reference.idempotency_key.as_deref(), Some("order-7"));
+        assert_eq!(
+            events[0].reference.idempotency_key.as_deref(),
+            Some("order-7")
+        );
     }
 
     #[test]
@@ -290,6 +313,9 @@ mod tests {
             assert_eq!(error.kind, ErrorKind::InvalidInput, "{body}: {error}");
         }
         let page = json!({"object": "page", "entry": []});
-        assert_eq!(map_notification(&page, META).unwrap_err().kind, ErrorKind::Unsupported);
+        assert_eq!(
+            map_notification(&page, META).unwrap_err().kind,
+            ErrorKind::Unsupported
+        );
     }
 }

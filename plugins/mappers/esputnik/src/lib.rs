@@ -89,7 +89,9 @@ pub fn status_of(name: &str) -> Option<Status> {
 /// The channel of a `mediaType`.
 pub fn channel_of(media_type: &str) -> Channel {
     match media_type.trim().to_ascii_lowercase().as_str() {
-        "webpush" | "web_push" | "mobilepush" | "mobile_push" | "mob_push" | "push" => Channel::Push,
+        "webpush" | "web_push" | "mobilepush" | "mobile_push" | "mob_push" | "push" => {
+            Channel::Push
+        }
         other => Channel::parse(other).unwrap_or(Channel::Other),
     }
 }
@@ -97,7 +99,9 @@ pub fn channel_of(media_type: &str) -> Channel {
 /// Maps item `i`; `Ok(None)` for an activity status this mapper skips.
 fn map_activity(item: Value, i: usize, settings: &Settings) -> Result<Option<Event>, PluginError> {
     if !item.is_object() {
-        return Err(PluginError::invalid_input(format!("activity [{i}] is not an object")));
+        return Err(PluginError::invalid_input(format!(
+            "activity [{i}] is not an object"
+        )));
     }
     let name = path::get_str(&item, "activityStatus").ok_or_else(|| {
         PluginError::invalid_input(format!("field `[{i}].activityStatus` is missing"))

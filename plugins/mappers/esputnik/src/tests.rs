@@ -76,24 +76,41 @@ fn naive_times_are_utc_unless_an_offset_is_configured() {
     assert_eq!(status(&utc[0]).timestamp, Some(1_694_680_203_000));
     let kyiv = run(body, json!({"timezone_offset": "+03:00"})).unwrap();
     assert_eq!(status(&kyiv[0]).timestamp, Some(1_694_669_403_000));
-    let zoned = json!([{"activityStatus": "DELIVERED", "activityDateTime": "2023-09-14T08:30:03Z"}]);
+    let zoned =
+        json!([{"activityStatus": "DELIVERED", "activityDateTime": "2023-09-14T08:30:03Z"}]);
     let kept = run(zoned, json!({"timezone_offset": "+03:00"})).unwrap();
     assert_eq!(status(&kept[0]).timestamp, Some(1_694_680_203_000));
 }
 
 #[test]
 fn offsets_parse_and_bad_ones_name_the_field() {
-    for (text, seconds) in [("+03:00", 10_800), ("-0500", -18_000), ("+05", 18_000), ("Z", 0), ("utc", 0)] {
-        assert_eq!(parse_offset(text).map(|o| o.local_minus_utc()), Some(seconds), "{text}");
+    for (text, seconds) in [
+        ("+03:00", 10_800),
+        ("-0500", -18_000),
+        ("+05", 18_000),
+        ("Z", 0),
+        ("utc", 0),
+    ] {
+        assert_eq!(
+            parse_offset(text).map(|o| o.local_minus_utc()),
+            Some(seconds),
+            "{text}"
+        );
     }
     for text in ["03:00", "+3", "+25:00", "+03:xx", "", "+"] {
         assert_eq!(parse_offset(text), None, "{text}");
     }
     let error = run(json!([]), json!({"timezone_offset": "Europe/Kyiv"})).unwrap_err();
     assert_eq!(error.kind, ErrorKind::InvalidConfig);
-    assert!(error.message.starts_with("config.timezone_offset"), "{error}");
+    assert!(
+        error.message.starts_with("config.timezone_offset"),
+        "{error}"
+    );
     let typed = run(json!([]), json!({"timezone_offset": 3})).unwrap_err();
-    assert!(typed.message.starts_with("config.timezone_offset"), "{typed}");
+    assert!(
+        typed.message.starts_with("config.timezone_offset"),
+        "{typed}"
+    );
 }
 
 #[test]
@@ -107,7 +124,8 @@ fn unknown_statuses_are_skipped_with_a_warning() {
     assert_eq!(events[0].reference.vendor_message_id.as_deref(), Some("2"));
     let logs = wasmhook_sdk::testing::take_logs();
     assert!(
-        logs.iter().any(|(level, line)| *level == LogLevel::Warn && line.contains("OPENED_TWICE")),
+        logs.iter()
+            .any(|(level, line)| *level == LogLevel::Warn && line.contains("OPENED_TWICE")),
         "{logs:?}"
     );
 }
@@ -125,24 +143,41 @@ fn hard_bounce_as_bool_or_text() {
     .unwrap();
     let got: Vec<_> = events.iter().map(|e| status(e).hard_bounce).collect();
     assert_eq!(got, [Some(true), Some(false), None]);
-    assert_eq!(status(&events[0]).description.as_deref(), Some("blacklisted"));
+    assert_eq!(
+        status(&events[0]).description.as_deref(),
+        Some("blacklisted")
+    );
 }
 
 #[test]
 fn test_get_and_empty_bodies_give_no_events() {
     let mapped = map(Callback::get(""), Config::default()).unwrap();
     assert!(mapped.events.is_empty() && mapped.reply.is_none());
-    assert!(map(Callback::json("  "), Config::default()).unwrap().events.is_empty());
+    assert!(
+        map(Callback::json("  "), Config::default())
+            .unwrap()
+            .events
+            .is_empty()
+    );
     let single = run(json!({"activityStatus": "READ", "iid": "solo"}), json!({})).unwrap();
     assert_eq!(single.len(), 1);
 }
 
 #[test]
 fn malformed_batches_are_invalid_input() {
-    for body in [json!([1]), json!([{"iid": "no status"}]), json!("text"), json!(5)] {
+    for body in [
+        json!([1]),
+        json!([{"iid": "no status"}]),
+        json!("text"),
+        json!(5),
+    ] {
         let error = run(body.clone(), json!({})).unwrap_err();
         assert_eq!(error.kind, ErrorKind::InvalidInput, "{body}: {error}");
     }
-    let broken = map(Callback::json("[{\"activityStatus\": \"READ\""), Config::default()).unwrap_err();
+    let broken = map(
+        Callback::json("[{\"activityStatus\": \"READ\""),
+        Config::default(),
+    )
+    .unwrap_err();
     assert_eq!(broken.kind, ErrorKind::InvalidInput);
 }

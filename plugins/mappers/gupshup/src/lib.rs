@@ -72,7 +72,7 @@ pub fn map(callback: Callback, _config: Config) -> Result<Mapped, PluginError> {
     // The DLR doc prints the batch as `response=[...]`: accept that wrapper
     // whatever the content type says.
     if let Some(json) = form_wrapped_response(&callback) {
-        return map_json(&json).map(Mapped::from);
+        return map_json(&json?).map(Mapped::from);
     }
     match callback.body_kind() {
         BodyKind::Form => {
@@ -91,14 +91,20 @@ pub fn map(callback: Callback, _config: Config) -> Result<Mapped, PluginError> {
 }
 
 /// The JSON in a `response=<json>` body, if the body is one.
-fn form_wrapped_response(callback: &Callback) -> Option<Value> {
+fn form_wrapped_response(callback: &Callback) -> Option<Result<Value, PluginError>> {
     let text = callback.text();
     let raw = text.trim_start().strip_prefix("response=")?;
     // Sent raw (as the doc prints it) or form-encoded.
-    serde_json::from_str(raw).ok().or_else(|| {
-        let params = callback.form_params();
-        serde_json::from_str(params.get("response")?).ok()
-    })
+    if let Ok(json) = serde_json::from_str(raw) {
+        return Some(Ok(json));
+    }
+    let params = callback.form_params();
+    let decoded = params.get("response").unwrap_or_default();
+    Some(
+        serde_json::from_str(decoded).map_err(|e| {
+            PluginError::invalid_input(format!("form field `response` is not JSON: {e}"))
+        }),
+    )
 }
 
 /// Dispatches a JSON body by its shape.
@@ -118,7 +124,9 @@ fn map_json(body: &Value) -> Result<Vec<Event>, PluginError> {
         Some("message-event") => wa_v2::map_message_event(body),
         Some("message") => wa_v2::map_inbound(body),
         Some(kind @ ("user-event" | "billing-event")) => {
-            host::debug(&format!("`{kind}` callbacks carry no message status; no event"));
+            host::debug(&format!(
+                "`{kind}` callbacks carry no message status; no event"
+            ));
             Ok(Vec::new())
         }
         Some(kind) => Err(PluginError::unsupported(format!(

@@ -70,7 +70,9 @@ pub fn map_batch(items: &[Value]) -> Result<Vec<Event>, PluginError> {
 
 fn map_item(item: &Value, at: &str) -> Result<Event, PluginError> {
     if !item.is_object() {
-        return Err(PluginError::invalid_input(format!("DLR item {at} is not an object")));
+        return Err(PluginError::invalid_input(format!(
+            "DLR item {at} is not an object"
+        )));
     }
     let required = |key: &str| {
         path::get_str(item, key)
@@ -112,7 +114,11 @@ fn is_placeholder(value: &str) -> bool {
 
 /// Maps the GET (query) form, or the same parameters in a form body.
 pub fn map_params(params: &Params) -> Result<Vec<Event>, PluginError> {
-    if let Some((key, value)) = params.0.iter().find(|(_, value)| is_placeholder(value.trim())) {
+    if let Some((key, value)) = params
+        .0
+        .iter()
+        .find(|(_, value)| is_placeholder(value.trim()))
+    {
         return Err(PluginError::invalid_input(format!(
             "parameter `{}` holds the unfilled placeholder `{value}`: this is Gupshup's DLR URL \
              template, not a delivery report",
@@ -120,9 +126,9 @@ pub fn map_params(params: &Params) -> Result<Vec<Event>, PluginError> {
         )));
     }
     let required = |name: &str| {
-        param(params, name)
-            .map(str::to_string)
-            .ok_or_else(|| PluginError::invalid_input(format!("query parameter `{name}` is missing")))
+        param(params, name).map(str::to_string).ok_or_else(|| {
+            PluginError::invalid_input(format!("query parameter `{name}` is missing"))
+        })
     };
     let id = required("externalId")?;
     let status = required("status")?;
@@ -133,5 +139,10 @@ pub fn map_params(params: &Params) -> Result<Vec<Event>, PluginError> {
         error_code: param(params, "errCode").map(str::to_string),
         cause: param(params, "cause").map(str::to_string),
     };
-    Ok(vec![dlr_event(status, Channel::Sms, fields, params.to_value())?])
+    Ok(vec![dlr_event(
+        status,
+        Channel::Sms,
+        fields,
+        params.to_value(),
+    )?])
 }

@@ -56,7 +56,9 @@ pub fn map_message_event(body: &Value) -> Result<Vec<Event>, PluginError> {
     let kind = path::get_str(payload, "type")
         .ok_or_else(|| PluginError::invalid_input("field `payload.type` is missing"))?;
     let Some(status) = status_of(&kind)? else {
-        host::debug(&format!("message-event `{kind}` is not a delivery status; no event"));
+        host::debug(&format!(
+            "message-event `{kind}` is not a delivery status; no event"
+        ));
         return Ok(Vec::new());
     };
     // `ts` (seconds) is when the status happened; the envelope `timestamp`
@@ -84,7 +86,9 @@ pub fn map_inbound(body: &Value) -> Result<Vec<Event>, PluginError> {
     let from = path::get_str(payload, "source")
         .or_else(|| path::get_str(payload, "sender.phone"))
         .ok_or_else(|| {
-            PluginError::invalid_input("fields `payload.source` and `payload.sender.phone` are missing")
+            PluginError::invalid_input(
+                "fields `payload.source` and `payload.sender.phone` are missing",
+            )
         })?;
     let kind = path::get_str(payload, "type").unwrap_or_else(|| "unknown".to_string());
     let content = payload.get("payload").unwrap_or(&Value::Null);
@@ -131,5 +135,6 @@ pub fn map_inbound(body: &Value) -> Result<Vec<Event>, PluginError> {
 
 /// The first of `keys` that `value` has as a non-empty scalar.
 fn first_str(value: &Value, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|key| value.get(key).and_then(path::value_to_string))
+    keys.iter()
+        .find_map(|key| value.get(key).and_then(path::value_to_string))
 }

@@ -67,7 +67,9 @@ pub fn map(callback: Callback, config: Config) -> Result<Mapped, PluginError> {
         return verify(&callback.query_params(), &config);
     }
     if bodyless {
-        return Err(PluginError::invalid_input("empty body: expected a Cloud API notification"));
+        return Err(PluginError::invalid_input(
+            "empty body: expected a Cloud API notification",
+        ));
     }
     let body = callback.json_value()?;
     whatsapp_cloud::map_notification(&body, FLAVOR).map(Mapped::from)

@@ -23,7 +23,10 @@ fn verification_echoes_the_challenge() {
     let mapped = map(Callback::get(CHALLENGE), config("meatyhamhock")).unwrap();
     assert!(mapped.events.is_empty());
     let reply = mapped.reply.unwrap();
-    assert_eq!((reply.status, reply.content_type.as_str()), (200, "text/plain"));
+    assert_eq!(
+        (reply.status, reply.content_type.as_str()),
+        (200, "text/plain")
+    );
     assert_eq!(reply.body, b"1158201444");
 }
 
@@ -31,12 +34,21 @@ fn verification_echoes_the_challenge() {
 fn verification_refuses_a_wrong_or_missing_token() {
     let wrong = map(Callback::get(CHALLENGE), config("meatyhamhocks")).unwrap_err();
     assert_eq!(wrong.kind, ErrorKind::InvalidInput);
-    assert!(wrong.message.starts_with("hub.verify_token does not match"), "{wrong}");
+    assert!(
+        wrong.message.starts_with("hub.verify_token does not match"),
+        "{wrong}"
+    );
     let unset = map(Callback::get(CHALLENGE), Config::default()).unwrap_err();
     assert_eq!(unset.kind, ErrorKind::InvalidConfig);
     let bad_type = map(Callback::get(CHALLENGE), Config(json!({"verify_token": 5}))).unwrap_err();
-    assert!(bad_type.message.starts_with("config.verify_token"), "{bad_type}");
-    let mode = map(Callback::get("hub.mode=unsubscribe&hub.challenge=1&hub.verify_token=t"), config("t"));
+    assert!(
+        bad_type.message.starts_with("config.verify_token"),
+        "{bad_type}"
+    );
+    let mode = map(
+        Callback::get("hub.mode=unsubscribe&hub.challenge=1&hub.verify_token=t"),
+        config("t"),
+    );
     assert_eq!(mode.unwrap_err().kind, ErrorKind::InvalidInput);
     let bare = map(Callback::get("foo=bar"), config("t")).unwrap_err();
     assert!(bare.message.contains("hub.mode"), "{bare}");
@@ -61,11 +73,17 @@ fn multiple_statuses_and_messages_in_one_body() {
         .map(|e| (e.reference.vendor_message_id.clone().unwrap(), e.event_type))
         .collect();
     assert_eq!(summary.len(), 4);
-    assert_eq!(summary[2], ("wamid.3".to_string(), EventType::InboundMessage));
+    assert_eq!(
+        summary[2],
+        ("wamid.3".to_string(), EventType::InboundMessage)
+    );
     let failed = events[3].status.as_ref().unwrap();
     assert_eq!(failed.error_code.as_deref(), Some("131026"));
     assert_eq!(failed.description.as_deref(), Some("Message undeliverable"));
-    assert_eq!(events[2].inbound_message.as_ref().unwrap().to.as_deref(), Some("15550001111"));
+    assert_eq!(
+        events[2].inbound_message.as_ref().unwrap().to.as_deref(),
+        Some("15550001111")
+    );
     assert_eq!(events[3].vendor_response["id"], "wamid.4");
 }
 
@@ -82,7 +100,10 @@ fn errors_webhook_is_one_failed_event_without_ids() {
     assert_eq!(events[0].reference.vendor_message_id, None);
     assert_eq!(events[0].channel_value, None);
     let logs = wasmhook_sdk::testing::take_logs();
-    assert!(logs.iter().any(|(level, _)| *level == LogLevel::Warn), "{logs:?}");
+    assert!(
+        logs.iter().any(|(level, _)| *level == LogLevel::Warn),
+        "{logs:?}"
+    );
 }
 
 #[test]

@@ -44,8 +44,12 @@ pub fn map_inbound(params: &Params) -> Result<Event, PluginError> {
     message.payload = params.non_empty("ButtonPayload").map(str::to_string);
     message.media = media;
     let context = MessageContext {
-        from: params.non_empty("OriginalRepliedMessageSender").map(strip_prefix),
-        id: params.non_empty("OriginalRepliedMessageSid").map(str::to_string),
+        from: params
+            .non_empty("OriginalRepliedMessageSender")
+            .map(strip_prefix),
+        id: params
+            .non_empty("OriginalRepliedMessageSid")
+            .map(str::to_string),
     };
     if context.from.is_some() || context.id.is_some() {
         message.context = Some(context);
@@ -62,7 +66,9 @@ fn media(params: &Params) -> Vec<Media> {
         .min(MAX_MEDIA);
     (0..count)
         .filter_map(|i| {
-            let url = params.non_empty(&format!("MediaUrl{i}")).map(str::to_string);
+            let url = params
+                .non_empty(&format!("MediaUrl{i}"))
+                .map(str::to_string);
             let mime_type = params
                 .non_empty(&format!("MediaContentType{i}"))
                 .map(str::to_string);

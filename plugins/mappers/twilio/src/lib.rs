@@ -70,7 +70,9 @@ pub fn map(callback: Callback, _config: Config) -> Result<Mapped, PluginError> {
         inbound::map_inbound(&params)?
     } else {
         let status = status.ok_or_else(|| {
-            PluginError::invalid_input("neither `MessageStatus` nor `SmsStatus` nor `Body` is present")
+            PluginError::invalid_input(
+                "neither `MessageStatus` nor `SmsStatus` nor `Body` is present",
+            )
         })?;
         map_status(&params, status)?
     };
