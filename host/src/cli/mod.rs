@@ -1,0 +1,161 @@
+//! The `wasmhook` command line: argument definitions and dispatch. `main.rs`
+//! parses, this module runs.
+
+mod check;
+mod error;
+mod format;
+mod http;
+mod input;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use error::CliError;
+
+use crate::runtime::{Runtime, RuntimeConfig};
+
+/// wasmhook: a webhook server whose plugins are WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "wasmhook", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with plugin components locally.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// `wasmhook plugin ...`
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Run a plugin once on an input file and print the result.
+    Run(Box<RunArgs>),
+    /// Validate a component: world, imports, exports, size and hash, or why
+    /// the host would refuse it.
+    Check(CheckArgs),
+}
+
+/// Where compiled components are cached.
+#[derive(Debug, Clone, Args)]
+pub struct CacheArgs {
+    /// Directory for compiled components [default: $XDG_CACHE_HOME/wasmhook or ~/.cache/wasmhook].
+    #[arg(long, env = "WASMHOOK_CACHE_DIR", global = true)]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile every time instead of using the cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+}
+
+/// Arguments of `wasmhook plugin run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The component (.wasm) to run.
+    pub wasm: PathBuf,
+    /// Mapper: the callback body. Renderer: the template data (JSON).
+    /// Block: `{"event", "contact", "data"}` (JSON).
+    #[arg(long, short)]
+    pub input: PathBuf,
+    /// Mapper: the callback's content type [default: guessed from the input's extension].
+    #[arg(long)]
+    pub content_type: Option<String>,
+    /// Mapper: the callback's HTTP method.
+    #[arg(long, default_value = "POST")]
+    pub method: String,
+    /// Mapper: the callback's query string (without `?`).
+    #[arg(long)]
+    pub query: Option<String>,
+    /// The call's configuration: JSON text, or `@file` to read it from a file.
+    #[arg(long, default_value = "{}")]
+    pub config: String,
+    /// The plugin-wide configuration (`plugin-config` import): JSON or `@file`.
+    #[arg(long, default_value = "{}")]
+    pub plugin_config: String,
+    /// Mapper: a callback header, `Name: value` (repeatable).
+    #[arg(long = "header", short = 'H')]
+    pub headers: Vec<String>,
+    /// Renderer: the template file.
+    #[arg(long)]
+    pub template: Option<PathBuf>,
+    /// Renderer: the body format wanted.
+    #[arg(long, value_enum, default_value_t = FormatArg::Json)]
+    pub format: FormatArg,
+    /// Block: let the block make real HTTP requests (default: all refused).
+    #[arg(long)]
+    pub allow_http: bool,
+    /// Override the call's wall-clock deadline, in milliseconds.
+    #[arg(long)]
+    pub timeout_ms: Option<u64>,
+    /// Override the call's memory cap, in bytes.
+    #[arg(long)]
+    pub memory_bytes: Option<u64>,
+    /// Cache settings.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Arguments of `wasmhook plugin check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// The component (.wasm) to check.
+    pub wasm: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Cache settings.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// The body formats a renderer can be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// JSON.
+    Json,
+    /// XML.
+    Xml,
+    /// Plain text.
+    Text,
+    /// `application/x-www-form-urlencoded`.
+    Form,
+}
+
+/// Runs a parsed command line; the exit code says whether it succeeded.
+pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Plugin(PluginCommand::Run(args)) => run::run(&args),
+        Command::Plugin(PluginCommand::Check(args)) => check::check(&args),
+    }
+}
+
+/// A runtime for one command-line invocation.
+fn runtime(cache: &CacheArgs) -> Result<Runtime, CliError> {
+    let cache_dir = if cache.no_cache {
+        None
+    } else {
+        cache.cache_dir.clone().or_else(default_cache_dir)
+    };
+    let config = RuntimeConfig {
+        cache_dir,
+        // One call at a time: a small pool starts faster.
+        max_instances: 4,
+        ..RuntimeConfig::default()
+    };
+    Runtime::new(config).map_err(CliError::Runtime)
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("wasmhook"))
+}

@@ -1,0 +1,153 @@
+//! The one wasmtime `Engine` of a runtime (pooling allocator, epoch
+//! interruption, optional fuel) and the ticker thread that advances its epoch
+//! so that every call's wall-clock deadline fires.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::error::{RuntimeError, chain_message};
+
+/// How often the epoch advances. A deadline fires at most one tick late.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(2);
+
+/// How the engine is sized.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EngineSizing {
+    /// Plugin instances that may be alive at once (concurrent calls).
+    pub(crate) max_instances: u32,
+    /// The largest memory any plugin may be given, in bytes.
+    pub(crate) max_memory_bytes: u64,
+    /// Whether to meter fuel.
+    pub(crate) fuel: bool,
+}
+
+/// Builds the engine, with the pooling allocator when it can be set up and
+/// the on-demand allocator (and a warning) when it cannot, e.g. when the
+/// address space is limited by `ulimit -v`.
+pub(crate) fn build_engine(sizing: EngineSizing) -> Result<Engine, RuntimeError> {
+    let pooled = Engine::new(&engine_config(sizing, Some(pooling_config(sizing))));
+    match pooled {
+        Ok(engine) => Ok(engine),
+        Err(error) => {
+            tracing::warn!(
+                error = %chain_message(&error),
+                "pooling allocator unavailable; falling back to on-demand instance allocation"
+            );
+            Engine::new(&engine_config(sizing, None))
+                .map_err(|error| RuntimeError::Engine(chain_message(&error)))
+        }
+    }
+}
+
+fn engine_config(sizing: EngineSizing, pooling: Option<PoolingAllocationConfig>) -> Config {
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .consume_fuel(sizing.fuel);
+    if let Some(pooling) = pooling {
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    }
+    config
+}
+
+/// Sizes the pool for `max_instances` live plugin instances. A Rust
+/// `wasm32-wasip2` component has one linear memory and a handful of core
+/// instances (main module plus the shims `wit-component` adds), so the pool
+/// has one memory slot per instance, two table slots and eight core instances.
+///
+/// Each memory slot reserves address space (not RAM) for the default 4 GiB
+/// reservation plus guard pages, which lets compiled code skip bounds checks:
+/// 256 slots are about 1 TiB of the 128 TiB user address space. Resident
+/// memory is only what guests touch, bounded by their memory caps (64 MiB by
+/// default), and returned to the system when an instance is dropped beyond the
+/// warm slots kept.
+fn pooling_config(sizing: EngineSizing) -> PoolingAllocationConfig {
+    let mut pooling = PoolingAllocationConfig::new();
+    let instances = sizing.max_instances.max(1);
+    pooling
+        .total_component_instances(instances)
+        .total_core_instances(instances.saturating_mul(8))
+        .total_memories(instances)
+        .total_tables(instances.saturating_mul(2))
+        .max_memories_per_component(2)
+        .max_tables_per_component(8)
+        .max_memory_size(usize::try_from(sizing.max_memory_bytes).unwrap_or(usize::MAX))
+        // Keep a few warm slots so back-to-back calls of the same plugin reuse
+        // already-initialised memory instead of faulting fresh pages in.
+        .max_unused_warm_slots(instances.min(64));
+    pooling
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+pub(crate) struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub(crate) fn start(engine: &Engine) -> Result<Self, RuntimeError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        // A weak handle: the ticker must not be what keeps the engine alive.
+        let weak = engine.weak();
+        let thread_stop = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("wasmhook-epoch".into())
+            .spawn(move || {
+                // The epoch counts ticks of real time since the start, not
+                // wake-ups: a sleep that overshoots (a busy machine) is caught
+                // up on the next wake, so deadlines stay wall-clock accurate.
+                let start = Instant::now();
+                let mut ticks: u128 = 0;
+                while !thread_stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    let Some(engine) = weak.upgrade() else { break };
+                    let due = start.elapsed().as_nanos() / EPOCH_TICK.as_nanos();
+                    while ticks < due {
+                        engine.increment_epoch();
+                        ticks += 1;
+                    }
+                }
+            })
+            .map_err(RuntimeError::Ticker)?;
+        Ok(EpochTicker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            // The thread wakes within one tick; a panic in it is not ours to
+            // propagate while dropping.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Epoch ticks for a deadline of `timeout_ms`: rounded up, plus one because
+/// the current tick may be almost over when the call starts.
+pub(crate) fn deadline_ticks(timeout_ms: u64) -> u64 {
+    let tick_ms = EPOCH_TICK.as_millis() as u64;
+    timeout_ms.div_ceil(tick_ms).max(1) + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_ticks_round_up_and_add_one() {
+        assert_eq!(deadline_ticks(0), 2);
+        assert_eq!(deadline_ticks(1), 2);
+        assert_eq!(deadline_ticks(1000), 501);
+        assert_eq!(deadline_ticks(1001), 502);
+    }
+}
