@@ -82,7 +82,7 @@ fn map_envelope(kind: &str, envelope: Value) -> Result<Mapped, PluginError> {
                 }
                 None => return Err(PluginError::invalid_input("SNS field `Message` is missing")),
             };
-            let record = match serde_json::from_str::<Value>(message) {
+            let record = match wasmhook_sdk::serde_json::from_str::<Value>(message) {
                 Ok(record @ Value::Object(_)) => record,
                 _ => {
                     return Err(PluginError::unsupported(format!(

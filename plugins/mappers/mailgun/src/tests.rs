@@ -133,7 +133,7 @@ fn a_wrong_signature_is_refused() {
 #[test]
 fn the_doc_signature_verifies_with_no_guessable_key() {
     let text = include_str!("../../../fixtures/mailgun/webhook-delivered.composed.json");
-    let body: Value = serde_json::from_str(text).unwrap();
+    let body: Value = wasmhook_sdk::serde_json::from_str(text).unwrap();
     let error = run(&body, json!({"signing_key": KEY})).unwrap_err();
     assert_eq!(error.message, "signature does not match");
 }
