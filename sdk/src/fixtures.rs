@@ -17,6 +17,9 @@
 //! ```
 //!
 //! `method` defaults to `POST`; for `GET` the file is the query string.
+//! Files that are not samples are skipped: `expected.json`, `*.headers.txt`,
+//! `README.md` and `config.json` (a folder's documentation and the mapper
+//! config it shows, as in `fixtures/fieldmap-*/`).
 //! `content_type` defaults by extension (`.json`, `.form`, `.xml`, else
 //! `text/plain`). `config` is the mapper config (default `{}`). Each expected
 //! event is a *subset* of the actual one (see [`json_subset`]); the number of
@@ -90,8 +93,7 @@ pub fn load_cases(dir: impl AsRef<Path>) -> Vec<FixtureCase> {
     let mut samples: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
-        .filter(|p| p.file_name().is_some_and(|n| n != "expected.json"))
-        .filter(|p| !p.to_string_lossy().ends_with(".headers.txt"))
+        .filter(|p| p.file_name().is_some_and(|n| !is_not_a_sample(&n.to_string_lossy())))
         .collect();
     samples.sort();
     for sample in &samples {
@@ -128,6 +130,12 @@ pub fn load_cases(dir: impl AsRef<Path>) -> Vec<FixtureCase> {
             }
         })
         .collect()
+}
+
+/// Whether a file in a vendor folder is documentation or expectations
+/// rather than a sample.
+fn is_not_a_sample(file: &str) -> bool {
+    matches!(file, "expected.json" | "README.md" | "config.json") || file.ends_with(".headers.txt")
 }
 
 /// The content type a sample file is sent with, by extension.
@@ -225,6 +233,16 @@ pub fn check_case(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn docs_and_configs_are_not_samples() {
+        for file in ["expected.json", "README.md", "config.json", "x.headers.txt"] {
+            assert!(is_not_a_sample(file), "{file}");
+        }
+        for file in ["config.form", "sample.json", "readme.json"] {
+            assert!(!is_not_a_sample(file), "{file}");
+        }
+    }
 
     #[test]
     fn subset_reports_the_path() {
