@@ -182,6 +182,8 @@ mod tests {
             ("text", "outside the root"),
             ("<!-- only a comment -->", "no root"),
             ("<a>&foo;</a>", "unknown entity"),
+            ("<a>fish & chips</a>", "line 1"),
+            ("<a>1 < 2</a>", "line 1"),
             ("<a>x</a> tail", "outside the root"),
             ("<a>\n<b x=\"1\" x=\"2\"/></a>", "line 2"),
         ] {
