@@ -18,10 +18,11 @@ fn map(_callback: Callback, config: Config) -> Result<Vec<Event>, PluginError> {
                 hoard.push(black_box(vec![1u8; 1 << 20]));
             }
         }
-        "stack" => Ok(vec![recurse(black_box(1))]),
+        "stack" => Ok(vec![ok_event().message_id(Some(deep(black_box(1)).to_string()))]),
+        "shadow_stack" => Ok(vec![recurse(black_box(1))]),
         "panic" => panic!("the hostile guest panics on purpose"),
         "huge_output" => {
-            let blob = "x".repeat(16 << 20);
+            let blob = "x".repeat(4 << 20);
             Ok(vec![ok_event().raw(Value::String(blob))])
         }
         "log_flood" => {
@@ -39,8 +40,16 @@ fn ok_event() -> Event {
     Event::status(Channel::Other, Status::Delivered, "hostile").message_id(Some("ok".into()))
 }
 
-/// Unbounded recursion with a frame the optimiser cannot remove (on purpose:
-/// it must end in the host's stack-overflow trap).
+/// Unbounded recursion with small frames: exhausts the wasm call stack
+/// (wasmtime's "call stack exhausted" trap).
+#[allow(unconditional_recursion)]
+fn deep(depth: u64) -> u64 {
+    black_box(deep(black_box(depth + 1))).wrapping_add(depth)
+}
+
+/// Unbounded recursion with large frames the optimiser cannot remove: they
+/// live on Rust's shadow stack in linear memory, which overflows first (an
+/// out-of-bounds memory trap).
 #[allow(unconditional_recursion)]
 fn recurse(depth: u64) -> Event {
     let frame = black_box([depth; 64]);
