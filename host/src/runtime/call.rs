@@ -63,8 +63,19 @@ impl Plugin {
     ) -> CallOutcome<R> {
         let inner = &self.inner;
         let limits = &inner.limits;
+        let timeout = Duration::from_millis(limits.timeout_ms);
+        let Some(_slot) = inner.shared.slots.acquire(Instant::now() + timeout) else {
+            return CallOutcome {
+                result: Err(CallError::Overloaded {
+                    plugin: inner.id.name.clone(),
+                    version: inner.id.version.clone(),
+                    max_instances: inner.shared.config.max_instances,
+                }),
+                stats: CallStats::default(),
+            };
+        };
         let start = Instant::now();
-        let deadline = start + Duration::from_millis(limits.timeout_ms);
+        let deadline = start + timeout;
         let state = CallState::new(limits, Arc::clone(&inner.plugin_config), http, deadline);
         let mut store = Store::new(&inner.shared.engine, state);
         store.limiter(|state| &mut state.limiter);

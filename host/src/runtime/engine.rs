@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::error::{RuntimeError, chain_message};
 
@@ -55,6 +55,16 @@ fn engine_config(sizing: EngineSizing, pooling: Option<PoolingAllocationConfig>)
     config
 }
 
+/// Linear memory kept resident (and reset by zeroing) per slot: a Rust
+/// guest's 1 MiB shadow stack sits below its data, so a small call touches
+/// pages up to just past 1 MiB.
+const KEEP_RESIDENT_BYTES: usize = 2 << 20;
+/// Table bytes kept resident per slot.
+const TABLE_KEEP_RESIDENT_BYTES: usize = 64 << 10;
+/// Freed slots kept warm (resident, with their plugin's memory image mapped)
+/// so the next call of the same plugin reuses one.
+const MAX_WARM_SLOTS: u32 = 32;
+
 /// Sizes the pool for `max_instances` live plugin instances. A Rust
 /// `wasm32-wasip2` component has one linear memory and a handful of core
 /// instances (main module plus the shims `wit-component` adds), so the pool
@@ -77,9 +87,15 @@ fn pooling_config(sizing: EngineSizing) -> PoolingAllocationConfig {
         .max_memories_per_component(2)
         .max_tables_per_component(8)
         .max_memory_size(usize::try_from(sizing.max_memory_bytes).unwrap_or(usize::MAX))
-        // Keep a few warm slots so back-to-back calls of the same plugin reuse
-        // already-initialised memory instead of faulting fresh pages in.
-        .max_unused_warm_slots(instances.min(64));
+        // Reset a freed memory by zeroing only its dirty pages (found with
+        // Linux's PAGEMAP_SCAN, kernel 6.7+; plain `madvise` elsewhere) instead
+        // of unmapping them: the next call in the slot then takes no page
+        // faults. This halves the per-call cost of a small plugin; the price
+        // is up to KEEP_RESIDENT bytes of RSS per warm slot.
+        .pagemap_scan(Enabled::Auto)
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(TABLE_KEEP_RESIDENT_BYTES)
+        .max_unused_warm_slots(instances.min(MAX_WARM_SLOTS));
     pooling
 }
 

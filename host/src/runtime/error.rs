@@ -242,6 +242,17 @@ pub enum CallError {
         /// The plugin's world.
         actual: World,
     },
+    /// Every instance slot stayed busy for the whole deadline; the plugin
+    /// code did not run. Retry later.
+    #[error("plugin {plugin}@{version} not run: all {max_instances} instance slots stayed busy")]
+    Overloaded {
+        /// Plugin name.
+        plugin: String,
+        /// Plugin version.
+        version: String,
+        /// The runtime's instance slots.
+        max_instances: u32,
+    },
     /// The plugin could not be instantiated (for example the instance pool is
     /// exhausted); the plugin code did not run.
     #[error("plugin {plugin}@{version} could not be instantiated: {detail}")]
@@ -281,6 +292,9 @@ impl CallError {
                 plugin, version, ..
             }
             | CallError::WrongWorld {
+                plugin, version, ..
+            }
+            | CallError::Overloaded {
                 plugin, version, ..
             }
             | CallError::Instantiate {

@@ -2,6 +2,7 @@
 //! server applies connectors, allowlists and timeouts there) and the
 //! `wasmhook:plugin/http` import that forwards a block's requests to it.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,9 +54,15 @@ impl http::Host for CallState {
         if remaining.is_zero() {
             return Err(http::HttpError::Timeout);
         }
-        handler
-            .send(request.into(), remaining)
-            .map(Into::into)
-            .map_err(Into::into)
+        // The handler is embedder code; a bug in it must not unwind through
+        // the guest, so a panic becomes a failed request.
+        let sent =
+            std::panic::catch_unwind(AssertUnwindSafe(|| handler.send(request.into(), remaining)));
+        match sent {
+            Ok(result) => result.map(Into::into).map_err(Into::into),
+            Err(_) => Err(http::HttpError::Connection(
+                "the host's HTTP handler failed".to_owned(),
+            )),
+        }
     }
 }

@@ -33,6 +33,7 @@ mod limits;
 mod linker;
 mod load;
 mod plugin;
+mod slots;
 mod state;
 
 use std::path::PathBuf;
@@ -53,6 +54,7 @@ use engine::{EngineSizing, EpochTicker};
 use error::chain_message;
 use linker::Linkers;
 use plugin::WorldPre;
+use slots::InstanceSlots;
 
 /// How a [`Runtime`] is set up.
 #[derive(Debug, Clone)]
@@ -66,7 +68,8 @@ pub struct RuntimeConfig {
     /// The largest memory cap a plugin may be given, in bytes; also the size
     /// of a memory slot in the instance pool.
     pub max_memory_bytes: u64,
-    /// Plugin instances alive at once, i.e. concurrent calls.
+    /// Plugin instances alive at once, i.e. concurrent calls; further calls
+    /// wait for a free slot (up to their deadline).
     pub max_instances: u32,
     /// Meter fuel (costs some speed); [`Limits::fuel`] is enforced only then.
     pub fuel: bool,
@@ -100,11 +103,21 @@ pub struct Runtime {
     shared: Arc<Shared>,
 }
 
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a runtime and every plugin it loaded share. The epoch ticker lives
 /// here so it runs for as long as any plugin can still be called.
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
     pub(crate) linkers: Linkers,
+    /// One per instance the pool can hold at once.
+    pub(crate) slots: InstanceSlots,
     cache: Option<ArtifactCache>,
     pub(crate) config: RuntimeConfig,
     _ticker: EpochTicker,
@@ -137,6 +150,7 @@ impl Runtime {
             shared: Arc::new(Shared {
                 engine,
                 linkers,
+                slots: InstanceSlots::new(config.max_instances),
                 cache,
                 config,
                 _ticker: ticker,

@@ -52,6 +52,17 @@ pub struct Plugin {
     pub(crate) inner: Arc<PluginInner>,
 }
 
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("id", &self.inner.id)
+            .field("world", &self.inner.info.world)
+            .field("limits", &self.inner.limits)
+            .field("cache_hit", &self.inner.cache_hit)
+            .finish_non_exhaustive()
+    }
+}
+
 pub(crate) struct PluginInner {
     pub(crate) id: PluginId,
     pub(crate) info: PluginInfo,

@@ -54,16 +54,20 @@ fn ok_block() -> Vec<u8> {
     block_wat(&returns_ok(16, 11))
 }
 
+/// A small pool: tests create many runtimes in one process.
+fn small() -> RuntimeConfig {
+    RuntimeConfig {
+        max_instances: 4,
+        ..RuntimeConfig::default()
+    }
+}
+
 fn runtime() -> Runtime {
-    runtime_with(RuntimeConfig::default())
+    runtime_with(small())
 }
 
 fn runtime_with(config: RuntimeConfig) -> Runtime {
-    Runtime::new(RuntimeConfig {
-        max_instances: 4,
-        ..config
-    })
-    .unwrap()
+    Runtime::new(config).unwrap()
 }
 
 fn load(runtime: &Runtime, bytes: &[u8]) -> Result<Plugin, LoadError> {
@@ -136,7 +140,7 @@ fn load_refuses_what_is_not_a_component() {
 fn load_refuses_an_oversized_component() {
     let runtime = runtime_with(RuntimeConfig {
         max_component_bytes: 100,
-        ..RuntimeConfig::default()
+        ..small()
     });
     let err = load(&runtime, &ok_block()).err().unwrap();
     assert!(
@@ -193,7 +197,7 @@ fn cache_hit_on_second_load_and_tampered_entry_is_recompiled() {
     let dir = tempfile::tempdir().unwrap();
     let config = RuntimeConfig {
         cache_dir: Some(dir.path().to_owned()),
-        ..RuntimeConfig::default()
+        ..small()
     };
     let bytes = ok_block();
 
@@ -254,6 +258,8 @@ fn endless_loop_times_out() {
         "{:?}",
         outcome.stats.duration
     );
+    let next = load(&runtime, &ok_block()).unwrap();
+    assert_eq!(run(&next).unwrap().0, json!({"ok": true}));
 }
 
 #[test]
@@ -282,6 +288,9 @@ fn growing_memory_past_the_cap_is_a_memory_limit() {
         "{err}"
     );
     assert_eq!(outcome.stats.memory_peak_bytes, 1 << 20);
+    // The freed slot is clean for whatever runs next.
+    let next = load(&runtime, &ok_block()).unwrap();
+    assert_eq!(run(&next).unwrap().0, json!({"ok": true}));
 }
 
 #[test]
@@ -358,7 +367,7 @@ fn calling_the_wrong_world_is_an_error_not_a_panic() {
 fn fuel_is_metered_when_enabled() {
     let runtime = runtime_with(RuntimeConfig {
         fuel: true,
-        ..RuntimeConfig::default()
+        ..small()
     });
     let plugin = load(&runtime, &ok_block()).unwrap();
     let (_, stats) = run(&plugin).unwrap();
@@ -378,4 +387,22 @@ fn fuel_is_metered_when_enabled() {
         matches!(err, CallError::OutOfFuel { limit: 10_000, .. }),
         "{err}"
     );
+}
+
+#[test]
+fn more_concurrent_calls_than_instance_slots_wait_instead_of_failing() {
+    let runtime = runtime_with(RuntimeConfig {
+        max_instances: 2,
+        ..small()
+    });
+    let plugin = load(&runtime, &ok_block()).unwrap();
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let plugin = plugin.clone();
+            std::thread::spawn(move || (0..20).all(|_| run(&plugin).is_ok()))
+        })
+        .collect();
+    for thread in threads {
+        assert!(thread.join().unwrap());
+    }
 }
