@@ -9,7 +9,6 @@ use wasmhook_sdk::LogLevel;
 use wasmtime::{Store, Trap};
 
 use super::bindings::types;
-use super::engine::deadline_ticks;
 use super::error::{CallError, chain_message};
 use super::http_impl::HttpHandler;
 use super::plugin::Plugin;
@@ -79,7 +78,7 @@ impl Plugin {
         let state = CallState::new(limits, Arc::clone(&inner.plugin_config), http, deadline);
         let mut store = Store::new(&inner.shared.engine, state);
         store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(deadline_ticks(limits.timeout_ms));
+        store.set_epoch_deadline(inner.shared.ticker.epoch_delta(deadline));
         store.epoch_deadline_trap();
         let fuel = inner
             .shared

@@ -3,7 +3,7 @@
 //! so that every call's wall-clock deadline fires.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -99,41 +99,76 @@ fn pooling_config(sizing: EngineSizing) -> PoolingAllocationConfig {
     pooling
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+/// Advances the engine's epoch every [`EPOCH_TICK`] of real time until
+/// dropped, and turns wall-clock deadlines into epoch deadlines.
 pub(crate) struct EpochTicker {
+    clock: Arc<TickClock>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
+/// The ticker's time base: when it started and how many ticks it has applied
+/// to the engine so far (never more than the engine's epoch).
+struct TickClock {
+    start: Instant,
+    applied: AtomicU64,
+}
+
+impl TickClock {
+    /// The tick whose start is at or after `at`.
+    fn tick_at(&self, at: Instant) -> u64 {
+        let since = at.saturating_duration_since(self.start).as_nanos();
+        u64::try_from(since.div_ceil(EPOCH_TICK.as_nanos())).unwrap_or(u64::MAX)
+    }
+}
+
 impl EpochTicker {
     pub(crate) fn start(engine: &Engine) -> Result<Self, RuntimeError> {
+        let clock = Arc::new(TickClock {
+            start: Instant::now(),
+            applied: AtomicU64::new(0),
+        });
         let stop = Arc::new(AtomicBool::new(false));
         // A weak handle: the ticker must not be what keeps the engine alive.
         let weak = engine.weak();
-        let thread_stop = Arc::clone(&stop);
+        let (thread_clock, thread_stop) = (Arc::clone(&clock), Arc::clone(&stop));
         let thread = std::thread::Builder::new()
             .name("wasmhook-epoch".into())
             .spawn(move || {
-                // The epoch counts ticks of real time since the start, not
-                // wake-ups: a sleep that overshoots (a busy machine) is caught
-                // up on the next wake, so deadlines stay wall-clock accurate.
-                let start = Instant::now();
-                let mut ticks: u128 = 0;
+                // Ticks follow real time, not wake-ups: a sleep that
+                // overshoots on a busy machine is caught up on the next wake.
+                let mut applied = 0;
                 while !thread_stop.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
                     let Some(engine) = weak.upgrade() else { break };
-                    let due = start.elapsed().as_nanos() / EPOCH_TICK.as_nanos();
-                    while ticks < due {
+                    let due = thread_clock.tick_at(Instant::now()).saturating_sub(1);
+                    while applied < due {
+                        // Engine first, then the count: the count never runs
+                        // ahead of the engine's epoch.
                         engine.increment_epoch();
-                        ticks += 1;
+                        applied += 1;
+                        thread_clock.applied.store(applied, Ordering::Release);
                     }
                 }
             })
             .map_err(RuntimeError::Ticker)?;
         Ok(EpochTicker {
+            clock,
             stop,
             thread: Some(thread),
         })
+    }
+
+    /// The `Store::set_epoch_deadline` argument for a wall-clock `deadline`.
+    ///
+    /// Counted from the ticks applied so far rather than from "now", so a
+    /// ticker that lags behind (and will catch up in a burst) cannot make the
+    /// deadline fire early; it fires at most a tick (plus scheduling delay)
+    /// late. One extra tick covers the count trailing the engine's epoch.
+    pub(crate) fn epoch_delta(&self, deadline: Instant) -> u64 {
+        let target = self.clock.tick_at(deadline).saturating_add(1);
+        let applied = self.clock.applied.load(Ordering::Acquire);
+        target.saturating_sub(applied).max(1)
     }
 }
 
@@ -148,22 +183,24 @@ impl Drop for EpochTicker {
     }
 }
 
-/// Epoch ticks for a deadline of `timeout_ms`: rounded up, plus one because
-/// the current tick may be almost over when the call starts.
-pub(crate) fn deadline_ticks(timeout_ms: u64) -> u64 {
-    let tick_ms = EPOCH_TICK.as_millis() as u64;
-    timeout_ms.div_ceil(tick_ms).max(1) + 1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn deadline_ticks_round_up_and_add_one() {
-        assert_eq!(deadline_ticks(0), 2);
-        assert_eq!(deadline_ticks(1), 2);
-        assert_eq!(deadline_ticks(1000), 501);
-        assert_eq!(deadline_ticks(1001), 502);
+    fn epoch_delta_covers_the_whole_timeout_even_when_the_ticker_lags() {
+        let engine = Engine::default();
+        let ticker = EpochTicker::start(&engine).unwrap();
+        let now = Instant::now();
+        let timeout = Duration::from_millis(100);
+        let ticks_in_timeout = (timeout.as_nanos() / EPOCH_TICK.as_nanos()) as u64;
+        // However many ticks were applied, the deadline lands at or after
+        // `now + timeout` in the ticker's time base.
+        let delta = ticker.epoch_delta(now + timeout);
+        let applied = ticker.clock.applied.load(Ordering::Acquire);
+        assert!(applied + delta >= ticker.clock.tick_at(now) + ticks_in_timeout);
+        // A deadline in the past still gives the guest one tick, not zero
+        // (zero would mean "already expired" before the call even starts).
+        assert!(ticker.epoch_delta(now - Duration::from_secs(1)) >= 1);
     }
 }

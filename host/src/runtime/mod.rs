@@ -120,7 +120,7 @@ pub(crate) struct Shared {
     pub(crate) slots: InstanceSlots,
     cache: Option<ArtifactCache>,
     pub(crate) config: RuntimeConfig,
-    _ticker: EpochTicker,
+    pub(crate) ticker: EpochTicker,
 }
 
 /// A validated component, ready to instantiate.
@@ -153,7 +153,7 @@ impl Runtime {
                 slots: InstanceSlots::new(config.max_instances),
                 cache,
                 config,
-                _ticker: ticker,
+                ticker,
             }),
         })
     }
