@@ -57,7 +57,8 @@ pub(super) fn callback(args: &RunArgs, body: Vec<u8>) -> Result<Callback, CliErr
 
     let is_txt = args
         .input
-        .extension()
+        .as_deref()
+        .and_then(Path::extension)
         .is_some_and(|e| e.eq_ignore_ascii_case("txt"));
     if method == "GET" && args.query.is_none() && is_txt {
         let query = String::from_utf8_lossy(&body)
@@ -73,19 +74,27 @@ pub(super) fn callback(args: &RunArgs, body: Vec<u8>) -> Result<Callback, CliErr
         });
     }
 
+    // A bodyless callback (a GET carried by `--query`) has no content type
+    // unless one is given.
     let content_type = args
         .content_type
         .clone()
         .or_else(|| find_field(&headers, "content-type").map(str::to_owned))
-        .unwrap_or_else(|| guess_content_type(&args.input).to_owned());
-    if find_field(&headers, "content-type").is_none() {
+        .or_else(|| {
+            args.input
+                .as_deref()
+                .map(|p| guess_content_type(p).to_owned())
+        });
+    if let Some(content_type) = &content_type
+        && find_field(&headers, "content-type").is_none()
+    {
         headers.push(("Content-Type".to_owned(), content_type.clone()));
     }
     Ok(Callback {
         method,
         headers,
         query: args.query.clone().unwrap_or_default(),
-        content_type: Some(content_type),
+        content_type,
         body,
     })
 }

@@ -61,9 +61,10 @@ pub struct RunArgs {
     /// The component (.wasm) to run.
     pub wasm: PathBuf,
     /// Mapper: the callback body. Renderer: the template data (JSON).
-    /// Block: `{"event", "contact", "data"}` (JSON).
-    #[arg(long, short)]
-    pub input: PathBuf,
+    /// Block: `{"event", "contact", "data"}` (JSON). A mapper may go without
+    /// when `--query` carries the callback (a GET).
+    #[arg(long, short, required_unless_present = "query")]
+    pub input: Option<PathBuf>,
     /// Mapper: the callback's content type [default: guessed from the input's extension].
     #[arg(long)]
     pub content_type: Option<String>,
@@ -126,6 +127,27 @@ pub enum FormatArg {
     Text,
     /// `application/x-www-form-urlencoded`.
     Form,
+}
+
+/// The whole program: logging set up from `WASMHOOK_LOG` (stderr, default
+/// `warn`), the command line parsed and run, a failure printed as one line.
+/// `main.rs` is only this call, so tests can build the same binary.
+pub fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WASMHOOK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(error) => {
+            // The error's message already includes its cause, one line.
+            eprintln!("wasmhook: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Runs a parsed command line; the exit code says whether it succeeded.

@@ -34,7 +34,17 @@ pub(super) fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
             path: args.wasm.clone(),
             source,
         })?;
-    let input = read(&args.input)?;
+    let input = match &args.input {
+        Some(path) => read(path)?,
+        None => Vec::new(),
+    };
+    // Renderers and blocks have no query string to fall back on.
+    let input_path = || {
+        args.input.as_deref().ok_or_else(|| CliError::Arg {
+            arg: "--input",
+            detail: format!("a {} needs --input", plugin.world()),
+        })
+    };
 
     let outcome: CallOutcome<Value> = match plugin.world() {
         World::Mapper => {
@@ -44,9 +54,10 @@ pub(super) fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
             })
         }
         World::Renderer => {
+            let path = input_path()?;
             let data = serde_json::from_slice(&input).map_err(|error| CliError::Arg {
                 arg: "--input",
-                detail: format!("{} is not JSON: {error}", args.input.display()),
+                detail: format!("{} is not JSON: {error}", path.display()),
             })?;
             let template = match &args.template {
                 Some(path) => Some(String::from_utf8_lossy(&read(path)?).into_owned()),
@@ -66,7 +77,7 @@ pub(super) fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
             })
         }
         World::Block => {
-            let input = block_input(&args.input, &input)?;
+            let input = block_input(input_path()?, &input)?;
             let http: Arc<dyn HttpHandler> = if args.allow_http {
                 Arc::new(ReqwestHttp::new())
             } else {

@@ -31,18 +31,40 @@ fn stdout_json(output: &Output) -> Value {
 fn plugin_run_maps_a_gupshup_delivered_sample() {
     let plugin = plugin_path("gupshup");
     let input = fixtures_dir("gupshup").join("secondary-wa-v2-delivered.json");
-    let output = wasmhook(&["plugin", "run", plugin.to_str().unwrap(), "--input", input.to_str().unwrap()]);
+    let output = wasmhook(&[
+        "plugin",
+        "run",
+        plugin.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+    ]);
     let mapped = stdout_json(&output);
     let event = &mapped["events"][0];
     assert_eq!(event["event_type"], "status");
     assert_eq!(event["status"]["status"], "delivered");
     assert_eq!(event["channel"], "whatsapp");
-    assert!(event["reference"]["vendor_message_id"].as_str().is_some_and(|id| !id.is_empty()));
-    assert!(event["channel_value"].as_str().is_some_and(|to| !to.is_empty()));
-    let timestamp = event["status"]["timestamp"].as_i64().expect("epoch ms timestamp");
-    assert!(timestamp > 1_000_000_000_000, "milliseconds, not seconds: {timestamp}");
+    assert!(
+        event["reference"]["vendor_message_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    assert!(
+        event["channel_value"]
+            .as_str()
+            .is_some_and(|to| !to.is_empty())
+    );
+    let timestamp = event["status"]["timestamp"]
+        .as_i64()
+        .expect("epoch ms timestamp");
+    assert!(
+        timestamp > 1_000_000_000_000,
+        "milliseconds, not seconds: {timestamp}"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("duration") && stderr.contains("memory"), "stats on stderr: {stderr}");
+    assert!(
+        stderr.contains("duration") && stderr.contains("memory"),
+        "stats on stderr: {stderr}"
+    );
 }
 
 #[test]
@@ -80,17 +102,27 @@ fn plugin_run_fails_clearly_on_a_plugin_error() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("gupshup"), "names the plugin: {stderr}");
-    assert!(stderr.contains("invalid input"), "says what was wrong: {stderr}");
+    assert!(
+        stderr.contains("invalid input"),
+        "says what was wrong: {stderr}"
+    );
 }
 
 #[test]
 fn plugin_check_reports_the_world_or_the_refusal() {
     let plugin = plugin_path("http-block");
     let output = wasmhook(&["plugin", "check", plugin.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(report.contains("block"), "{report}");
-    assert!(report.contains("wasmhook:plugin/http"), "imports listed: {report}");
+    assert!(
+        report.contains("wasmhook:plugin/http"),
+        "imports listed: {report}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let forbidden = dir.path().join("forbidden.wasm");
@@ -98,6 +130,12 @@ fn plugin_check_reports_the_world_or_the_refusal() {
     let output = wasmhook(&["plugin", "check", forbidden.to_str().unwrap()]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("wasi:sockets"), "names the import: {stderr}");
-    assert!(stderr.contains("forbidden.wasm"), "names the file: {stderr}");
+    assert!(
+        stderr.contains("wasi:sockets"),
+        "names the import: {stderr}"
+    );
+    assert!(
+        stderr.contains("forbidden.wasm"),
+        "names the file: {stderr}"
+    );
 }

@@ -1,7 +1,7 @@
 //! Building blocks of the tests: a runtime with test-sized limits, loading
 //! plugins and guests by name.
 
-use wasmhook::runtime::{Limits, LimitsOverride, Plugin, PluginId, Runtime, RuntimeConfig};
+use wasmhook::runtime::{LimitsOverride, Plugin, PluginId, Runtime, RuntimeConfig};
 
 pub use wasmhook_tests::{fixtures_dir, guest_bytes, plugin_bytes, plugin_path, repo_root};
 
@@ -37,9 +37,4 @@ pub fn load_guest(runtime: &Runtime, name: &str, limits: LimitsOverride) -> Plug
             &serde_json::json!({}),
         )
         .unwrap_or_else(|e| panic!("guest {name} loads: {e}"))
-}
-
-/// The default limits, for assertions on what a breach reports.
-pub fn default_limits() -> Limits {
-    Limits::default()
 }

@@ -2,7 +2,7 @@
 //! from `plugins/` and `tests/guests/`. One binary, modules per concern.
 
 mod cache;
-// mod cli;
+mod cli;
 mod harness;
 mod mappers;
 mod renderers;
