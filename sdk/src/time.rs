@@ -7,7 +7,10 @@
 //! no zone (`2023-09-14T08:30:03`, `2018-10-25 12:10:29`), compact
 //! `YYMMDDHHMM` (SMPP/Vonage `scts`), and placeholders such as `TIMESTAMP`.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
+
+/// A fixed UTC offset (re-exported from chrono for plugin configs).
+pub use chrono::FixedOffset;
 use serde_json::Value;
 
 /// How to read a timestamp.
@@ -118,7 +121,10 @@ fn parse_text(text: &str, format: &TimeFormat, offset: FixedOffset) -> Option<i6
             }
             parse_iso(text, offset)
         }
-        TimeFormat::EpochSeconds => text.parse::<f64>().ok().map(|n| (n * 1000.0).round() as i64),
+        TimeFormat::EpochSeconds => text
+            .parse::<f64>()
+            .ok()
+            .map(|n| (n * 1000.0).round() as i64),
         TimeFormat::EpochMillis => text.parse::<f64>().ok().map(|n| n.round() as i64),
         TimeFormat::Iso8601 => parse_iso(text, offset),
         TimeFormat::Compact => parse_compact(text, offset),
@@ -137,7 +143,8 @@ fn parse_iso(text: &str, offset: FixedOffset) -> Option<i64> {
     let naive = NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S%.f")
         .or_else(|_| NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M"))
         .or_else(|_| {
-            NaiveDate::parse_from_str(local, "%Y-%m-%d").map(|d| d.and_hms_opt(0, 0, 0).expect("midnight"))
+            NaiveDate::parse_from_str(local, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight"))
         })
         .ok()?;
     let zone = match zone {
@@ -164,14 +171,30 @@ fn split_zone(text: &str) -> (&str, Option<&str>) {
     (text, None)
 }
 
-fn parse_offset(zone: &str) -> Option<FixedOffset> {
-    let sign = if zone.starts_with('-') { -1 } else { 1 };
-    let digits: String = zone[1..].chars().filter(|c| c.is_ascii_digit()).collect();
-    let (hours, minutes) = match digits.len() {
-        2 => (digits.parse::<i32>().ok()?, 0),
-        4 => (digits[..2].parse::<i32>().ok()?, digits[2..].parse::<i32>().ok()?),
+/// A fixed UTC offset as written in configs and timestamps: `Z`, `UTC`,
+/// `+05:30`, `+0530`, `-03`. `None` for anything else (or out of range).
+pub fn parse_offset(text: &str) -> Option<FixedOffset> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("utc") || text.eq_ignore_ascii_case("z") {
+        return FixedOffset::east_opt(0);
+    }
+    let sign = match text.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
         _ => return None,
     };
+    let digits: String = text[1..].chars().filter(|c| *c != ':').collect();
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (hours, minutes): (i32, i32) = match digits.len() {
+        2 => (digits.parse().ok()?, 0),
+        4 => (digits[..2].parse().ok()?, digits[2..].parse().ok()?),
+        _ => return None,
+    };
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
     FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
 }
 
@@ -196,7 +219,8 @@ fn parse_pattern(text: &str, pattern: &str, offset: FixedOffset) -> Option<i64> 
     }
     let naive = NaiveDateTime::parse_from_str(text, pattern)
         .or_else(|_| {
-            NaiveDate::parse_from_str(text, pattern).map(|d| d.and_hms_opt(0, 0, 0).expect("midnight"))
+            NaiveDate::parse_from_str(text, pattern)
+                .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight"))
         })
         .ok()?;
     offset
@@ -233,7 +257,13 @@ mod tests {
 
     #[test]
     fn placeholders_are_none() {
-        for input in [json!("TIMESTAMP"), json!("date-time"), json!(""), json!(null), json!(true)] {
+        for input in [
+            json!("TIMESTAMP"),
+            json!("date-time"),
+            json!(""),
+            json!(null),
+            json!(true),
+        ] {
             assert_eq!(timestamp_ms(&input), None, "{input}");
         }
     }
@@ -255,6 +285,26 @@ mod tests {
             timestamp_ms_with(&json!("2018-10-25 17:40:29"), &TimeFormat::Iso8601, ist),
             Some(1_540_469_429_000)
         );
+    }
+
+    #[test]
+    fn offsets_in_every_spelling() {
+        for (text, seconds) in [
+            ("Z", 0),
+            ("utc", 0),
+            ("+05:30", 19800),
+            ("+0530", 19800),
+            ("-03", -10800),
+        ] {
+            assert_eq!(
+                parse_offset(text).map(|o| o.local_minus_utc()),
+                Some(seconds),
+                "{text}"
+            );
+        }
+        for text in ["", "05:30", "+5", "+24:00", "+05:60", "+0a"] {
+            assert_eq!(parse_offset(text), None, "{text}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use minijinja::{Environment, Error, ErrorKind, Value};
 
 use crate::{plain_text, url_encode, xml_escape};
+use wasmhook_sdk::time::parse_offset;
 
 /// Adds `datetime`, `default`, `xml_escape`, `urlencode` and `json` (an
 /// alias of `tojson`).
@@ -96,30 +97,4 @@ fn datetime(value: Value, format: Option<String>, offset: Option<String>) -> Res
         )
     })?;
     Ok(Value::from(text))
-}
-
-/// `UTC`, `Z`, `+05:30`, `+0530`, `-03`.
-pub(crate) fn parse_offset(text: &str) -> Option<FixedOffset> {
-    let text = text.trim();
-    if text.eq_ignore_ascii_case("utc") || text.eq_ignore_ascii_case("z") || text == "+00:00" {
-        return FixedOffset::east_opt(0);
-    }
-    let sign = match text.as_bytes().first()? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let digits: String = text[1..].chars().filter(|c| *c != ':').collect();
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (hours, minutes): (i32, i32) = match digits.len() {
-        2 => (digits.parse().ok()?, 0),
-        4 => (digits[..2].parse().ok()?, digits[2..].parse().ok()?),
-        _ => return None,
-    };
-    if hours > 23 || minutes > 59 {
-        return None;
-    }
-    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
 }

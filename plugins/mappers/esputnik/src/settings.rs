@@ -4,7 +4,7 @@ use chrono::FixedOffset;
 use serde::Deserialize;
 use serde_json::Value;
 use wasmhook_sdk::prelude::*;
-use wasmhook_sdk::time::{TimeFormat, timestamp_ms_with};
+use wasmhook_sdk::time::{TimeFormat, parse_offset, timestamp_ms_with};
 
 /// `{"timezone_offset": "+03:00"}`; everything optional.
 #[derive(Debug, Default, Deserialize)]
@@ -36,33 +36,4 @@ impl Settings {
     pub fn timestamp(&self, value: Option<&Value>) -> Option<i64> {
         timestamp_ms_with(value?, &TimeFormat::Auto, self.offset)
     }
-}
-
-/// `±hh:mm`, `±hhmm`, `±hh`, `Z` or `UTC` as a fixed offset.
-pub fn parse_offset(text: &str) -> Option<FixedOffset> {
-    let text = text.trim();
-    if text.eq_ignore_ascii_case("z") || text.eq_ignore_ascii_case("utc") {
-        return FixedOffset::east_opt(0);
-    }
-    let sign = match text.as_bytes().first()? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let digits: String = text[1..].chars().filter(|c| *c != ':').collect();
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (hours, minutes) = match digits.len() {
-        2 => (digits.parse::<i32>().ok()?, 0),
-        4 => (
-            digits[..2].parse::<i32>().ok()?,
-            digits[2..].parse::<i32>().ok()?,
-        ),
-        _ => return None,
-    };
-    if hours > 14 || minutes > 59 {
-        return None;
-    }
-    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::settings::parse_offset;
+use wasmhook_sdk::time::parse_offset;
 
 fn run(body: Value, config: Value) -> Result<Vec<Event>, PluginError> {
     map(Callback::json(body.to_string()), Config(config)).map(|m| m.events)

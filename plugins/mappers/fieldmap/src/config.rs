@@ -9,7 +9,7 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use wasmhook_sdk::path::Path;
-use wasmhook_sdk::time::TimeFormat;
+use wasmhook_sdk::time::{TimeFormat, parse_offset};
 use wasmhook_sdk::{Channel, EventType, Status};
 
 /// A vendor described by configuration (see the crate doc).
@@ -400,30 +400,4 @@ fn offset<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<FixedOffs
             "`{text}` is not an offset like +05:30, -0300 or UTC"
         ))
     })
-}
-
-/// `UTC`, `Z`, `+05:30`, `+0530`, `-03`.
-pub fn parse_offset(text: &str) -> Option<FixedOffset> {
-    let text = text.trim();
-    if text.eq_ignore_ascii_case("utc") || text.eq_ignore_ascii_case("z") {
-        return FixedOffset::east_opt(0);
-    }
-    let sign = match text.as_bytes().first()? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let digits: String = text[1..].chars().filter(|c| *c != ':').collect();
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (hours, minutes): (i32, i32) = match digits.len() {
-        2 => (digits.parse().ok()?, 0),
-        4 => (digits[..2].parse().ok()?, digits[2..].parse().ok()?),
-        _ => return None,
-    };
-    if hours > 23 || minutes > 59 {
-        return None;
-    }
-    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
 }
