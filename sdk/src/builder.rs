@@ -3,9 +3,7 @@
 
 use serde_json::Value;
 
-use crate::model::{
-    Channel, Event, EventType, InboundMessage, Reference, Status, StatusInfo,
-};
+use crate::model::{Channel, Event, EventType, InboundMessage, Reference, Status, StatusInfo};
 
 impl Event {
     /// A status event from `vendor` with nothing else known yet.
@@ -133,7 +131,10 @@ mod tests {
             .recipient(Some("91989".to_string()))
             .message_id(Some("ext-1".to_string()))
             .timestamp(Some(1_526_347_800_000))
-            .error(Some("003".to_string()), Some(" UNKNOWN_SUBSCRIBER".to_string()))
+            .error(
+                Some("003".to_string()),
+                Some(" UNKNOWN_SUBSCRIBER".to_string()),
+            )
             .raw(json!({"x": 1}));
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["event_type"], "status");

@@ -31,7 +31,11 @@ impl Config {
         };
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." { "config".to_string() } else { format!("config.{path}") };
+            let field = if path == "." {
+                "config".to_string()
+            } else {
+                format!("config.{path}")
+            };
             PluginError::invalid_config(format!("{field}: {}", e.into_inner()))
         })
     }

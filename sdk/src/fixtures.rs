@@ -93,7 +93,10 @@ pub fn load_cases(dir: impl AsRef<Path>) -> Vec<FixtureCase> {
     let mut samples: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
-        .filter(|p| p.file_name().is_some_and(|n| !is_not_a_sample(&n.to_string_lossy())))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| !is_not_a_sample(&n.to_string_lossy()))
+        })
         .collect();
     samples.sort();
     for sample in &samples {
@@ -125,7 +128,10 @@ pub fn load_cases(dir: impl AsRef<Path>) -> Vec<FixtureCase> {
             FixtureCase {
                 name: format!("{vendor}/{file}"),
                 callback,
-                config: expect.config.clone().unwrap_or_else(|| Value::Object(Default::default())),
+                config: expect
+                    .config
+                    .clone()
+                    .unwrap_or_else(|| Value::Object(Default::default())),
                 expect,
             }
         })
@@ -173,7 +179,11 @@ fn subset_at(expected: &Value, actual: &Value, at: &str) -> Result<(), String> {
         }
         (Value::Array(want), Value::Array(have)) => {
             if want.len() != have.len() {
-                return Err(format!("{at}: expected {} items, got {}: {actual}", want.len(), have.len()));
+                return Err(format!(
+                    "{at}: expected {} items, got {}: {actual}",
+                    want.len(),
+                    have.len()
+                ));
             }
             for (i, (w, h)) in want.iter().zip(have).enumerate() {
                 subset_at(w, h, &format!("{at}[{i}]"))?;
@@ -199,7 +209,11 @@ where
             failures.push(format!("{}: {why}", case.name));
         }
     }
-    assert!(failures.is_empty(), "fixture mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "fixture mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// Checks one mapping result against its case's expectation.

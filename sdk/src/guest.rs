@@ -6,9 +6,9 @@ use std::sync::Once;
 
 use crate::config::Config;
 use crate::model::{
-    BlockInput, BodyFormat, Callback, Channel, ErrorKind, Event, EventType, HttpError,
-    HttpRequest, HttpResponse, InboundMessage, LogLevel, Mapped, Media, MessageContext,
-    PluginError, Reference, RenderRequest, Rendered, Reply, Status, StatusInfo,
+    BlockInput, BodyFormat, Callback, Channel, ErrorKind, Event, EventType, HttpError, HttpRequest,
+    HttpResponse, InboundMessage, LogLevel, Mapped, Media, MessageContext, PluginError, Reference,
+    RenderRequest, Rendered, Reply, Status, StatusInfo,
 };
 
 /// Bindings for the imports every world shares; the per-world export glue
@@ -93,7 +93,9 @@ where
         body: callback.body,
     };
     let config = Config::from_json(&config).map_err(wit::PluginError::from)?;
-    let mapped: Mapped = mapper(callback, config).map_err(wit::PluginError::from)?.into();
+    let mapped: Mapped = mapper(callback, config)
+        .map_err(wit::PluginError::from)?
+        .into();
     Ok(wit::Mapped {
         events: mapped.events.into_iter().map(wit::Event::from).collect(),
         reply: mapped.reply.map(wit::Reply::from),
@@ -110,7 +112,9 @@ where
 {
     install_panic_hook();
     let data = serde_json::from_str(&request.data).map_err(|e| {
-        wit::PluginError::from(PluginError::invalid_input(format!("render data is not JSON: {e}")))
+        wit::PluginError::from(PluginError::invalid_input(format!(
+            "render data is not JSON: {e}"
+        )))
     })?;
     let config = Config::from_json(&request.config).map_err(wit::PluginError::from)?;
     let request = RenderRequest {
@@ -146,7 +150,9 @@ where
             return Ok(serde_json::Value::Null);
         }
         serde_json::from_str(text).map_err(|e| {
-            wit::PluginError::from(PluginError::invalid_input(format!("block {what} is not JSON: {e}")))
+            wit::PluginError::from(PluginError::invalid_input(format!(
+                "block {what} is not JSON: {e}"
+            )))
         })
     };
     let input = BlockInput {
@@ -267,12 +273,19 @@ impl From<InboundMessage> for wit::InboundMessage {
             media: message
                 .media
                 .into_iter()
-                .map(|Media { url, id, mime_type, caption }| wit::Media {
-                    url,
-                    id,
-                    mime_type,
-                    caption,
-                })
+                .map(
+                    |Media {
+                         url,
+                         id,
+                         mime_type,
+                         caption,
+                     }| wit::Media {
+                        url,
+                        id,
+                        mime_type,
+                        caption,
+                    },
+                )
                 .collect(),
             context: message
                 .context

@@ -52,9 +52,9 @@ pub mod prelude {
         PluginError, Reference, RenderRequest, Rendered, Reply, Status, StatusInfo,
     };
     pub use crate::{host, path, time};
+    pub use serde_json::{self, Value, json};
     #[cfg(feature = "guest")]
     pub use wasmhook_sdk_macros::{block, mapper, renderer};
-    pub use serde_json::{self, Value, json};
 }
 
 /// Used by the code the attribute macros generate; not a public API.
@@ -86,7 +86,10 @@ pub mod __private {
     /// Compile-time check that a `#[block]` function has the right shape.
     pub fn assert_block<F>(_: F)
     where
-        F: FnOnce(crate::BlockInput, crate::Config) -> Result<serde_json::Value, crate::PluginError>,
+        F: FnOnce(
+            crate::BlockInput,
+            crate::Config,
+        ) -> Result<serde_json::Value, crate::PluginError>,
     {
     }
 }

@@ -66,7 +66,9 @@ impl Path {
                 }
                 rest = after;
             } else if !rest.is_empty() && !rest.starts_with('[') {
-                return Err(format!("path `{text}`: expected `.` or `[` before `{rest}`"));
+                return Err(format!(
+                    "path `{text}`: expected `.` or `[` before `{rest}`"
+                ));
             }
         }
         Ok(Path {
@@ -175,8 +177,14 @@ mod tests {
 
     #[test]
     fn split_batch_from_field() {
-        let (items, field) = Path::parse("results[].status.name").unwrap().split_at_each().unwrap();
-        assert_eq!(items.segments(), &[Segment::Key("results".into()), Segment::Each]);
+        let (items, field) = Path::parse("results[].status.name")
+            .unwrap()
+            .split_at_each()
+            .unwrap();
+        assert_eq!(
+            items.segments(),
+            &[Segment::Key("results".into()), Segment::Each]
+        );
         assert_eq!(
             field.segments(),
             &[Segment::Key("status".into()), Segment::Key("name".into())]

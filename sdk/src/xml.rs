@@ -17,7 +17,8 @@ use crate::model::PluginError;
 pub fn xml_to_value(xml: &str) -> Result<Value, PluginError> {
     let mut reader = Reader::from_str(xml);
     // Stack of open elements: (name, children/attributes, text).
-    let mut stack: Vec<(String, Map<String, Value>, String)> = vec![(String::new(), Map::new(), String::new())];
+    let mut stack: Vec<(String, Map<String, Value>, String)> =
+        vec![(String::new(), Map::new(), String::new())];
     let bad = |e: &dyn std::fmt::Display, pos: u64| {
         PluginError::invalid_input(format!("body is not well-formed XML at byte {pos}: {e}"))
     };
@@ -70,14 +71,19 @@ pub fn xml_to_value(xml: &str) -> Result<Value, PluginError> {
     }
     let (_, root, _) = stack.pop().expect("root frame");
     if root.is_empty() {
-        return Err(PluginError::invalid_input("body is XML without any element"));
+        return Err(PluginError::invalid_input(
+            "body is XML without any element",
+        ));
     }
     Ok(Value::Object(root))
 }
 
 fn resolve_reference(name: &str) -> Option<String> {
     if let Some(code) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
-        return u32::from_str_radix(code, 16).ok().and_then(char::from_u32).map(String::from);
+        return u32::from_str_radix(code, 16)
+            .ok()
+            .and_then(char::from_u32)
+            .map(String::from);
     }
     if let Some(code) = name.strip_prefix('#') {
         return code.parse().ok().and_then(char::from_u32).map(String::from);
@@ -92,11 +98,18 @@ fn read_attributes(
     let mut attributes = Map::new();
     for attribute in start.attributes() {
         let attribute = attribute.map_err(|e| {
-            PluginError::invalid_input(format!("body has a bad XML attribute at byte {position}: {e}"))
+            PluginError::invalid_input(format!(
+                "body has a bad XML attribute at byte {position}: {e}"
+            ))
         })?;
-        let key = format!("@{}", String::from_utf8_lossy(attribute.key.local_name().as_ref()));
+        let key = format!(
+            "@{}",
+            String::from_utf8_lossy(attribute.key.local_name().as_ref())
+        );
         let value = attribute.unescape_value().map_err(|e| {
-            PluginError::invalid_input(format!("body has a bad XML attribute at byte {position}: {e}"))
+            PluginError::invalid_input(format!(
+                "body has a bad XML attribute at byte {position}: {e}"
+            ))
         })?;
         attributes.insert(key, Value::String(value.into_owned()));
     }

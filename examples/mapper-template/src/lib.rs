@@ -41,8 +41,9 @@ fn map(callback: Callback, config: Config) -> Result<Vec<Event>, PluginError> {
     let settings: Settings = config.parse()?;
     let channel = match settings.channel.as_deref() {
         None => Channel::Sms,
-        Some(name) => Channel::parse(name)
-            .ok_or_else(|| PluginError::invalid_config(format!("config.channel: unknown channel `{name}`")))?,
+        Some(name) => Channel::parse(name).ok_or_else(|| {
+            PluginError::invalid_config(format!("config.channel: unknown channel `{name}`"))
+        })?,
     };
     let body = callback.json_value()?;
     // ACME sends a single object or a batch: treat both as a list.
@@ -50,7 +51,10 @@ fn map(callback: Callback, config: Config) -> Result<Vec<Event>, PluginError> {
         Value::Array(items) => items,
         single => vec![single],
     };
-    items.into_iter().map(|item| map_report(item, channel)).collect()
+    items
+        .into_iter()
+        .map(|item| map_report(item, channel))
+        .collect()
 }
 
 fn map_report(item: Value, channel: Channel) -> Result<Event, PluginError> {
@@ -61,7 +65,11 @@ fn map_report(item: Value, channel: Channel) -> Result<Event, PluginError> {
         "SENT" => Status::Sent,
         "DELIVERED" => Status::Delivered,
         "UNDELIVERABLE" => Status::Failed,
-        other => return Err(PluginError::unsupported(format!("unknown ACME state `{other}`"))),
+        other => {
+            return Err(PluginError::unsupported(format!(
+                "unknown ACME state `{other}`"
+            )));
+        }
     };
     let (code, text) = match report.error {
         Some(error) => (Some(error.code), Some(error.text)),
@@ -93,7 +101,10 @@ mod tests {
         assert_eq!(status.status, Status::Delivered);
         assert_eq!(status.timestamp, Some(1_714_558_530_000));
         assert_eq!(events[0].channel_value.as_deref(), Some("+14155550100"));
-        assert_eq!(events[0].reference.vendor_message_id.as_deref(), Some("acme-7f3a"));
+        assert_eq!(
+            events[0].reference.vendor_message_id.as_deref(),
+            Some("acme-7f3a")
+        );
     }
 
     #[test]

@@ -38,7 +38,7 @@ const VENDOR: &str = "sendgrid";
 
 /// Maps one Event Webhook POST.
 #[mapper]
-fn map(callback: Callback, _config: Config) -> Result<Mapped, PluginError> {
+pub fn map(callback: Callback, _config: Config) -> Result<Mapped, PluginError> {
     let body = callback.json_value()?;
     let items = match body {
         Value::Array(items) => items,

@@ -10,5 +10,8 @@ fn map(_callback: Callback, _config: Config) -> Result<Vec<Event>, PluginError> 
         url: "http://127.0.0.1:9/".into(),
         ..HttpRequest::default()
     })?;
-    Err(PluginError::internal(format!("unexpected response {}", response.status)))
+    Err(PluginError::internal(format!(
+        "unexpected response {}",
+        response.status
+    )))
 }

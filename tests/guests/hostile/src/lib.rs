@@ -18,7 +18,9 @@ fn map(_callback: Callback, config: Config) -> Result<Vec<Event>, PluginError> {
                 hoard.push(black_box(vec![1u8; 1 << 20]));
             }
         }
-        "stack" => Ok(vec![ok_event().message_id(Some(deep(black_box(1)).to_string()))]),
+        "stack" => Ok(vec![
+            ok_event().message_id(Some(deep(black_box(1)).to_string())),
+        ]),
         "shadow_stack" => Ok(vec![recurse(black_box(1))]),
         "panic" => panic!("the hostile guest panics on purpose"),
         "huge_output" => {
@@ -32,7 +34,9 @@ fn map(_callback: Callback, config: Config) -> Result<Vec<Event>, PluginError> {
             Ok(vec![ok_event()])
         }
         "none" => Ok(vec![ok_event()]),
-        other => Err(PluginError::invalid_config(format!("unknown attack `{other}`"))),
+        other => Err(PluginError::invalid_config(format!(
+            "unknown attack `{other}`"
+        ))),
     }
 }
 
