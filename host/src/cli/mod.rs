@@ -169,6 +169,9 @@ fn runtime(cache: &CacheArgs) -> Result<Runtime, CliError> {
         cache_dir,
         // One call at a time: a small pool starts faster.
         max_instances: 4,
+        // A one-off run can afford fuel metering, so stderr reports how much
+        // work the call did (fuel ≈ wasm instructions), not only its time.
+        fuel: true,
         ..RuntimeConfig::default()
     };
     Runtime::new(config).map_err(CliError::Runtime)
