@@ -7,6 +7,11 @@
 //!
 //! The input is a small JSON callback (`WASMHOOK_BENCH_BODY` to change it,
 //! `WASMHOOK_BENCH_CALLS` for the count); prints mean, p50 and p99 per call.
+//!
+//! `WASMHOOK_BENCH_MAPPER` may list several components separated by `:` (two
+//! builds of one mapper, say): their calls are then interleaved in rounds, so
+//! that load from elsewhere on the machine affects every variant alike, and
+//! each gets its own line.
 
 use std::time::{Duration, Instant};
 
@@ -15,22 +20,30 @@ use wasmhook::runtime::{LimitsOverride, PluginId, Runtime, RuntimeConfig};
 use wasmhook_sdk::Callback;
 
 const WARMUP: usize = 200;
+/// Calls of one variant before the next variant's turn.
+const ROUND: usize = 500;
 
 fn main() {
-    let Some(path) = std::env::var_os("WASMHOOK_BENCH_MAPPER") else {
+    let Some(paths) = std::env::var_os("WASMHOOK_BENCH_MAPPER") else {
         eprintln!("set WASMHOOK_BENCH_MAPPER to a mapper component to run this bench");
         return;
     };
-    let bytes = std::fs::read(&path).expect("read the mapper component");
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
-    let plugin = runtime
-        .load(
-            PluginId::new("bench", "1"),
-            &bytes,
-            &LimitsOverride::default(),
-            &json!({}),
-        )
-        .expect("load the mapper");
+    let paths: Vec<_> = std::env::split_paths(&paths).collect();
+    let plugins: Vec<_> = paths
+        .iter()
+        .map(|path| {
+            let bytes = std::fs::read(path).expect("read the mapper component");
+            runtime
+                .load(
+                    PluginId::new("bench", "1"),
+                    &bytes,
+                    &LimitsOverride::default(),
+                    &json!({}),
+                )
+                .expect("load the mapper")
+        })
+        .collect();
     let body = std::env::var("WASMHOOK_BENCH_BODY").unwrap_or_else(|_| {
         r#"{"id":"m1","status":"DELIVERED","destination":"+15555555555","ts":1672310923}"#.into()
     });
@@ -47,26 +60,44 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(5_000);
 
-    for _ in 0..WARMUP {
-        let _ = plugin.map_outcome(&callback, &config);
+    for plugin in &plugins {
+        for _ in 0..WARMUP {
+            let _ = plugin.map_outcome(&callback, &config);
+        }
     }
-    let mut samples: Vec<Duration> = Vec::with_capacity(calls);
-    let mut failures = 0;
-    let started = Instant::now();
-    for _ in 0..calls {
-        let start = Instant::now();
-        let outcome = plugin.map_outcome(&callback, &config);
-        samples.push(start.elapsed());
-        failures += usize::from(outcome.result.is_err());
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(calls); plugins.len()];
+    let mut failures = vec![0; plugins.len()];
+    let mut totals = vec![Duration::ZERO; plugins.len()];
+    let mut done = 0;
+    while done < calls {
+        let round = ROUND.min(calls - done);
+        for (index, plugin) in plugins.iter().enumerate() {
+            let started = Instant::now();
+            for _ in 0..round {
+                let start = Instant::now();
+                let outcome = plugin.map_outcome(&callback, &config);
+                samples[index].push(start.elapsed());
+                failures[index] += usize::from(outcome.result.is_err());
+            }
+            totals[index] += started.elapsed();
+        }
+        done += round;
     }
-    let total = started.elapsed();
-    samples.sort();
-    let percentile = |p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize];
-    println!(
-        "{calls} calls ({failures} failed): mean {:?}  p50 {:?}  p99 {:?}  max {:?}",
-        total / calls as u32,
-        percentile(0.5),
-        percentile(0.99),
-        samples[samples.len() - 1],
-    );
+    for (index, samples) in samples.iter_mut().enumerate() {
+        samples.sort();
+        let percentile = |p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize];
+        let name = if plugins.len() > 1 {
+            format!("{}: ", paths[index].display())
+        } else {
+            String::new()
+        };
+        println!(
+            "{name}{calls} calls ({} failed): mean {:?}  p50 {:?}  p99 {:?}  max {:?}",
+            failures[index],
+            totals[index] / calls as u32,
+            percentile(0.5),
+            percentile(0.99),
+            samples[samples.len() - 1],
+        );
+    }
 }
