@@ -8,6 +8,11 @@ cd "$root"
 
 step() { printf '\n== %s\n' "$*"; }
 
+# Every test runner's output also goes to this log, so the run can end with
+# one total over all the workspaces.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+
 step "toolchain: wasm32-wasip2 target, rustfmt, clippy"
 if command -v rustup >/dev/null 2>&1; then
   rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -35,8 +40,11 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 (cd examples/mapper-template && cargo clippy --all-targets --quiet -- -D warnings)
 
 step "plugin unit tests (native)"
-(cd plugins && cargo test --workspace --quiet)
-(cd examples/mapper-template && cargo test --quiet)
+(cd plugins && cargo test --workspace --quiet) 2>&1 | tee -a "$log"
+(cd examples/mapper-template && cargo test --quiet) 2>&1 | tee -a "$log"
 
 step "host, SDK and end-to-end tests"
-cargo test --workspace --quiet
+cargo test --workspace --quiet 2>&1 | tee -a "$log"
+
+awk '/^test result:/ { passed += $4; failed += $6 }
+     END { printf "\ntests: %d passed, %d failed\n", passed, failed }' "$log"
