@@ -194,6 +194,18 @@ mod tests {
         Engine::default()
     }
 
+    /// A cache in a fresh directory with the trivial component stored in it.
+    fn cache_with_trivial_entry() -> (tempfile::TempDir, Engine, ArtifactCache, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine();
+        let cache = ArtifactCache::open(dir.path(), &engine).unwrap();
+        let bytes = wat::parse_str(TRIVIAL).unwrap();
+        let sha = sha256_hex(&bytes);
+        assert!(cache.lookup(&engine, &sha).is_none());
+        cache.store(&sha, &Component::from_binary(&engine, &bytes).unwrap());
+        (dir, engine, cache, sha)
+    }
+
     #[test]
     fn key_names_the_component_hash_and_engine_hash() {
         let dir = tempfile::tempdir().unwrap();
@@ -211,14 +223,7 @@ mod tests {
 
     #[test]
     fn stored_entry_round_trips() {
-        let dir = tempfile::tempdir().unwrap();
-        let engine = engine();
-        let cache = ArtifactCache::open(dir.path(), &engine).unwrap();
-        let bytes = wat::parse_str(TRIVIAL).unwrap();
-        let sha = sha256_hex(&bytes);
-        assert!(cache.lookup(&engine, &sha).is_none());
-        let component = Component::from_binary(&engine, &bytes).unwrap();
-        cache.store(&sha, &component);
+        let (_dir, engine, cache, sha) = cache_with_trivial_entry();
         assert!(cache.artifact_path(&sha).exists());
         assert!(cache.digest_path(&sha).exists());
         assert!(cache.lookup(&engine, &sha).is_some());
@@ -226,12 +231,7 @@ mod tests {
 
     #[test]
     fn tampered_entry_is_removed_not_loaded() {
-        let dir = tempfile::tempdir().unwrap();
-        let engine = engine();
-        let cache = ArtifactCache::open(dir.path(), &engine).unwrap();
-        let bytes = wat::parse_str(TRIVIAL).unwrap();
-        let sha = sha256_hex(&bytes);
-        cache.store(&sha, &Component::from_binary(&engine, &bytes).unwrap());
+        let (_dir, engine, cache, sha) = cache_with_trivial_entry();
 
         let path = cache.artifact_path(&sha);
         let mut artifact = fs::read(&path).unwrap();
@@ -246,12 +246,7 @@ mod tests {
 
     #[test]
     fn artifact_without_digest_is_not_trusted() {
-        let dir = tempfile::tempdir().unwrap();
-        let engine = engine();
-        let cache = ArtifactCache::open(dir.path(), &engine).unwrap();
-        let bytes = wat::parse_str(TRIVIAL).unwrap();
-        let sha = sha256_hex(&bytes);
-        cache.store(&sha, &Component::from_binary(&engine, &bytes).unwrap());
+        let (_dir, engine, cache, sha) = cache_with_trivial_entry();
         fs::remove_file(cache.digest_path(&sha)).unwrap();
         assert!(cache.lookup(&engine, &sha).is_none());
         assert!(!cache.artifact_path(&sha).exists());
