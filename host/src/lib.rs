@@ -1,6 +1,18 @@
 //! wasmhook: a webhook server whose vendor- and customer-specific parts are
-//! WebAssembly components. This crate holds the plugin runtime (the only
-//! module that knows wasmtime) and the `wasmhook` command line.
+//! WebAssembly components. The library holds the server (`app::run`), its
+//! API, store and plugin runtime, and the `wasmhook` command line; `main.rs`
+//! only calls [`cli::main`].
 
+pub mod api;
+pub mod app;
 pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod ids;
+pub mod ingest;
+pub mod registry;
 pub mod runtime;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+pub mod usage;

@@ -10,10 +10,12 @@ pub type Field = (String, String);
 
 /// A vendor callback exactly as the host received it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Callback {
     /// HTTP method, upper case.
     pub method: String,
     /// Request headers in arrival order.
+    #[cfg_attr(feature = "schema", schema(value_type = Vec<Vec<String>>))]
     pub headers: Vec<Field>,
     /// Raw query string without the leading `?`.
     pub query: String,
@@ -25,6 +27,7 @@ pub struct Callback {
 
 /// Status change or inbound message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventType {
     /// A delivery status change.
@@ -35,6 +38,7 @@ pub enum EventType {
 
 /// The channel a message travelled on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// WhatsApp.
@@ -93,6 +97,7 @@ impl Channel {
 
 /// The canonical delivery statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Accepted by the vendor, not yet handed on.
@@ -159,6 +164,7 @@ impl Status {
 
 /// The status part of a `status` event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct StatusInfo {
     /// The canonical status.
     pub status: Status,
@@ -194,6 +200,7 @@ impl StatusInfo {
 
 /// A media attachment.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Media {
     /// Where to fetch it.
     pub url: Option<String>,
@@ -207,6 +214,7 @@ pub struct Media {
 
 /// The message an inbound message replies to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct MessageContext {
     /// Sender of the quoted message.
     pub from: Option<String>,
@@ -216,6 +224,7 @@ pub struct MessageContext {
 
 /// The inbound part of an `inbound_message` event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct InboundMessage {
     /// The end user's address.
     pub from: String,
@@ -226,6 +235,7 @@ pub struct InboundMessage {
     pub message_type: String,
     /// The text, or the pressed button's title. Serialised as `{"body": ...}`.
     #[serde(with = "text_body")]
+    #[cfg_attr(feature = "schema", schema(value_type = Option<Object>, example = json!({"body": "hi"})))]
     pub text: Option<String>,
     /// The payload of a pressed button or list item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -284,6 +294,7 @@ mod text_body {
 
 /// Identifiers tying an event to its message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Reference {
     /// The vendor's message id.
     pub vendor_message_id: Option<String>,
@@ -294,6 +305,7 @@ pub struct Reference {
 /// A canonical event as a mapper produces it (the host adds `id`, `version`,
 /// `source` and `received_at` when storing it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Event {
     /// Status change or inbound message.
     pub event_type: EventType,
@@ -317,6 +329,7 @@ pub struct Event {
 
 /// An explicit answer to the vendor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Reply {
     /// HTTP status.
     pub status: u16,
@@ -328,6 +341,7 @@ pub struct Reply {
 
 /// A mapper's result for one callback.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Mapped {
     /// The events.
     pub events: Vec<Event>,
@@ -352,6 +366,7 @@ impl From<Event> for Mapped {
 
 /// A body format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BodyFormat {
     /// `application/json`.
@@ -379,6 +394,7 @@ impl BodyFormat {
 
 /// What a renderer is asked to render.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct RenderRequest {
     /// Template text; `None` for the renderer's default.
     pub template: Option<String>,
@@ -392,6 +408,7 @@ pub struct RenderRequest {
 
 /// A rendered body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Rendered {
     /// Content type to send the body with.
     pub content_type: String,
@@ -401,6 +418,7 @@ pub struct Rendered {
 
 /// What a block runs with.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct BlockInput {
     /// The event that triggered the workflow.
     pub event: Value,
@@ -412,6 +430,7 @@ pub struct BlockInput {
 
 /// Severity of a plugin log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LogLevel {
     /// Very detailed.
@@ -428,12 +447,14 @@ pub enum LogLevel {
 
 /// An outbound request a block asks the host to send.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct HttpRequest {
     /// Method, upper case.
     pub method: String,
     /// Absolute URL.
     pub url: String,
     /// Headers.
+    #[cfg_attr(feature = "schema", schema(value_type = Vec<Vec<String>>))]
     pub headers: Vec<Field>,
     /// Body.
     pub body: Option<Vec<u8>>,
@@ -445,10 +466,12 @@ pub struct HttpRequest {
 
 /// A response to an outbound request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct HttpResponse {
     /// Status code.
     pub status: u16,
     /// Headers.
+    #[cfg_attr(feature = "schema", schema(value_type = Vec<Vec<String>>))]
     pub headers: Vec<Field>,
     /// Body (capped by the host).
     pub body: Vec<u8>,
@@ -463,6 +486,7 @@ impl HttpResponse {
 
 /// Why an outbound request got no response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum HttpError {
     /// The host refused to send it.
@@ -493,6 +517,7 @@ impl std::error::Error for HttpError {}
 
 /// The kind of a plugin failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The input could not be understood.
@@ -509,6 +534,7 @@ pub enum ErrorKind {
 
 /// The error every plugin function returns instead of panicking.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct PluginError {
     /// What kind of failure.
     pub kind: ErrorKind,

@@ -42,6 +42,12 @@ pub enum CliError {
         /// What went wrong.
         source: CallError,
     },
+    /// The server's configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The server could not start or stopped badly.
+    #[error(transparent)]
+    Serve(#[from] crate::app::ServeError),
     /// The result could not be printed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),

@@ -7,6 +7,7 @@ mod format;
 mod http;
 mod input;
 mod run;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use error::CliError;
 
+use crate::config::ServeArgs;
 use crate::runtime::{Runtime, RuntimeConfig};
 
 /// wasmhook: a webhook server whose plugins are WebAssembly components.
@@ -29,6 +31,8 @@ pub struct Cli {
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the server.
+    Serve(Box<ServeArgs>),
     /// Work with plugin components locally.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -133,14 +137,9 @@ pub enum FormatArg {
 /// `warn`), the command line parsed and run, a failure printed as one line.
 /// `main.rs` is only this call, so tests can build the same binary.
 pub fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WASMHOOK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    match run(cli) {
         Ok(code) => code,
         Err(error) => {
             // The error's message already includes its cause, one line.
@@ -150,9 +149,30 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Logs go to stderr, filtered by `WASMHOOK_LOG` (default `info` for the
+/// server, `warn` for one-off commands); the server logs JSON lines when
+/// asked (`--log-json` / `WASMHOOK_LOG_JSON`).
+fn init_logging(cli: &Cli) {
+    let (default_level, json) = match &cli.command {
+        Command::Serve(args) => ("info", args.log_json.unwrap_or(false)),
+        _ => ("warn", false),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WASMHOOK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
 /// Runs a parsed command line; the exit code says whether it succeeded.
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
+        Command::Serve(args) => serve::serve(&args),
         Command::Plugin(PluginCommand::Run(args)) => run::run(&args),
         Command::Plugin(PluginCommand::Check(args)) => check::check(&args),
     }

@@ -1,0 +1,151 @@
+//! The one mapping from errors to HTTP: every failure becomes a status and a
+//! `{code, detail}` body. A server fault logs its whole chain and answers a
+//! generic 500, so internals never leak to a client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::registry::RegistryError;
+use crate::runtime::LoadError;
+use crate::store::StoreError;
+
+/// The body of every error response.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable, stable: `not_found`, `invalid_json`, `conflict`…
+    pub code: String,
+    /// For people: what was wrong, naming the field or resource.
+    pub detail: String,
+}
+
+/// An error on its way to becoming a response.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The body's code.
+    pub code: &'static str,
+    /// The body's detail.
+    pub detail: String,
+}
+
+impl ApiError {
+    /// An error with any status.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// 400.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    /// 409 `conflict`.
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", detail)
+    }
+
+    /// 422 with `code`.
+    pub fn invalid(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+    }
+
+    /// 401 `unauthorized`.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    /// 500: logs `error` with its sources, answers a generic body.
+    pub fn internal(error: &(dyn std::error::Error + 'static)) -> Self {
+        let mut chain = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            chain.push_str(": ");
+            chain.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        tracing::error!(error = %chain, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the server log has the details",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: self.code.to_owned(),
+            detail: self.detail,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Closed => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the server is shutting down",
+            ),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<LoadError> for ApiError {
+    fn from(error: LoadError) -> Self {
+        let code = match &error {
+            LoadError::TooLarge { .. } => {
+                return Self::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    error.to_string(),
+                );
+            }
+            LoadError::NotWasm => "not_wasm",
+            LoadError::CoreModule => "core_module",
+            LoadError::Precompiled => "precompiled",
+            LoadError::Invalid { .. } => "invalid_component",
+            LoadError::UnknownWorld { .. } => "unknown_world",
+            LoadError::AmbiguousWorld { .. } => "ambiguous_world",
+            LoadError::ExportType { .. } => "export_type",
+            LoadError::UnsatisfiedImport { .. } => "unsatisfied_import",
+            LoadError::Link { .. } => "link_failed",
+            LoadError::LimitTooHigh { .. } => "limit_too_high",
+        };
+        Self::invalid(code, error.to_string())
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(error: RegistryError) -> Self {
+        match error {
+            RegistryError::NotFound(_) | RegistryError::NoVersion { .. } => {
+                Self::not_found(error.to_string())
+            }
+            RegistryError::Load(load) => load.into(),
+            RegistryError::WorldMismatch(detail) => Self::conflict(detail),
+            RegistryError::MissingBytes(_) => Self::internal(&error),
+            RegistryError::Store(store) => store.into(),
+        }
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,184 @@
+//! The HTTP API: one router per resource under `/v1` (admin token required),
+//! vendor callbacks under `/ingest`, and the ops routes. Routes are declared
+//! with their OpenAPI description, so `/openapi.json` is generated from the
+//! same code that serves them and cannot drift.
+
+pub mod error;
+mod events;
+pub mod extract;
+mod ingest;
+mod ops;
+mod plugins;
+mod sources;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::ServeConfig;
+use crate::domain::Secret;
+use crate::registry::Registry;
+use crate::store::Store;
+
+pub use error::{ApiError, ApiResult, ErrorBody};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The records.
+    pub store: Arc<Store>,
+    /// Plugins, loaded.
+    pub registry: Arc<Registry>,
+    /// The configuration the server started with.
+    pub config: Arc<ServeConfig>,
+    /// The token `/v1` requires.
+    pub admin_token: Arc<Secret>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "wasmhook",
+        description = "Webhook server whose vendor- and customer-specific parts are WebAssembly components."
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "plugins", description = "Upload, version, activate and dry-run plugins"),
+        (name = "sources", description = "Where vendor callbacks come in"),
+        (name = "ingest", description = "Vendor callbacks"),
+        (name = "events", description = "Canonical events"),
+        (name = "ops", description = "Health, readiness, metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The `/v1` routes: admin token required.
+fn admin_routes(config: &ServeConfig) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(plugins::router())
+        .merge(plugins::upload_router(config.max_plugin_bytes))
+        .merge(sources::router())
+        .merge(events::router())
+}
+
+/// The whole application: routes, their OpenAPI document, limits, tracing.
+pub fn app(state: AppState) -> Router {
+    let (admin, admin_doc) = admin_routes(&state.config)
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
+        .split_for_parts();
+    let (public, public_doc) = OpenApiRouter::<AppState>::new()
+        .merge(ingest::router(state.config.max_ingest_bytes))
+        .merge(ops::router())
+        .split_for_parts();
+    let mut doc = ApiDoc::openapi();
+    doc.merge(admin_doc);
+    doc.merge(public_doc);
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if path.starts_with("/v1/") {
+            for operation in operations(item) {
+                operation.security =
+                    Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+                        "admin_token",
+                        Vec::<String>::new(),
+                    )]);
+            }
+        }
+    }
+    let doc = Arc::new(doc);
+    Router::new()
+        .merge(admin)
+        .merge(public)
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = Arc::clone(&doc);
+                async move { axum::Json((*doc).clone()) }
+            }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+            }),
+        )
+        .with_state(state)
+}
+
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+async fn require_admin(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let presented = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match presented {
+        Some(token) if state.admin_token.matches(token.trim()) => Ok(next.run(request).await),
+        Some(_) => Err(ApiError::unauthorized("the admin token is wrong")),
+        None => Err(ApiError::unauthorized(
+            "missing `Authorization: Bearer <admin token>` header",
+        )),
+    }
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "no route for {} {}",
+        request.method(),
+        request.uri().path()
+    ))
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}

@@ -1,0 +1,395 @@
+//! `/v1/plugins`: upload versions, list, inspect, activate (rollback),
+//! delete unless in use, and dry-run a plugin on an input.
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use wasmhook_sdk::{BlockInput, BodyFormat, Callback, LogLevel, RenderRequest};
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiQuery, read_body};
+use crate::domain::Name;
+use crate::domain::plugin::{PluginRecord, PluginVersion};
+use crate::runtime::{CallStats, DenyAllHttp, World};
+use crate::telemetry;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_plugins))
+        .routes(routes!(get_plugin, delete_plugin))
+        .routes(routes!(activate_plugin))
+        .routes(routes!(invoke_plugin))
+}
+
+/// The upload route has its own body limit (the component size cap), so it
+/// is built apart from the JSON routes.
+pub(super) fn upload_router(max_plugin_bytes: u64) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload_plugin))
+        .layer(DefaultBodyLimit::max(max_plugin_bytes as usize))
+}
+
+/// A plugin with its versions.
+#[derive(Debug, Serialize, ToSchema)]
+struct PluginDetail {
+    #[serde(flatten)]
+    plugin: PluginRecord,
+    /// Every version, oldest first.
+    versions: Vec<PluginVersion>,
+}
+
+/// What an upload created.
+#[derive(Debug, Serialize, ToSchema)]
+struct Uploaded {
+    /// The plugin after the upload.
+    plugin: PluginRecord,
+    /// The new version.
+    version: PluginVersion,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct UploadParams {
+    /// Make the new version active at once (a plugin's first version always is).
+    #[serde(default)]
+    activate: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Activate {
+    /// The version to make active.
+    version: u32,
+}
+
+fn parse_name(text: &str) -> ApiResult<Name> {
+    text.parse()
+        .map_err(|_| ApiError::not_found(format!("no plugin named `{text}`")))
+}
+
+fn lookup(state: &AppState, name: &Name) -> ApiResult<PluginRecord> {
+    state
+        .store
+        .plugin(name)?
+        .ok_or_else(|| ApiError::not_found(format!("no plugin named `{name}`")))
+}
+
+/// List plugins.
+#[utoipa::path(get, path = "/v1/plugins", tag = "plugins",
+    responses((status = 200, body = Vec<PluginRecord>), (status = 401, body = ErrorBody)))]
+async fn list_plugins(State(state): State<AppState>) -> ApiResult<Json<Vec<PluginRecord>>> {
+    Ok(Json(state.store.plugins()?))
+}
+
+/// A plugin, its versions and the active one.
+#[utoipa::path(get, path = "/v1/plugins/{name}", tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name")),
+    responses((status = 200, body = PluginDetail), (status = 404, body = ErrorBody)))]
+async fn get_plugin(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<PluginDetail>> {
+    let name = parse_name(&name)?;
+    let plugin = lookup(&state, &name)?;
+    let versions = state.store.plugin_versions(&name)?;
+    Ok(Json(PluginDetail { plugin, versions }))
+}
+
+/// Upload component bytes as a new immutable version of `name`.
+///
+/// The body is the `.wasm` component. It is validated (and compiled) like
+/// `wasmhook plugin check`; a refusal says why.
+#[utoipa::path(put, path = "/v1/plugins/{name}", tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name"), UploadParams),
+    request_body(content = Vec<u8>, content_type = "application/wasm"),
+    responses(
+        (status = 201, body = Uploaded),
+        (status = 409, description = "The plugin's versions target another world", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "Not a usable component; `code` says why", body = ErrorBody)))]
+async fn upload_plugin(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiQuery(params): ApiQuery<UploadParams>,
+    request: Request,
+) -> ApiResult<(StatusCode, Json<Uploaded>)> {
+    let name: Name = name.parse().map_err(|error: crate::domain::NameError| {
+        ApiError::bad_request("invalid_name", error.to_string())
+    })?;
+    let bytes = read_body(request, &()).await?;
+    let registry = state.registry.clone();
+    let upload_name = name.clone();
+    let (plugin, version) =
+        tokio::task::spawn_blocking(move || registry.upload(&upload_name, &bytes, params.activate))
+            .await
+            .map_err(|error| ApiError::internal(&error))??;
+    state.store.durable().await?;
+    tracing::info!(plugin = %name, version = version.version, world = version.world.as_str(), "plugin uploaded");
+    Ok((StatusCode::CREATED, Json(Uploaded { plugin, version })))
+}
+
+/// Make a version active (also a rollback). Calls in flight finish on the
+/// old version; none fails during the swap.
+#[utoipa::path(post, path = "/v1/plugins/{name}/activate", tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name")),
+    request_body = Activate,
+    responses((status = 200, body = PluginRecord), (status = 404, body = ErrorBody)))]
+async fn activate_plugin(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<Activate>,
+) -> ApiResult<Json<PluginRecord>> {
+    let name = parse_name(&name)?;
+    lookup(&state, &name)?;
+    let registry = state.registry.clone();
+    let record = tokio::task::spawn_blocking(move || registry.activate(&name, body.version))
+        .await
+        .map_err(|error| ApiError::internal(&error))??;
+    state.store.durable().await?;
+    Ok(Json(record))
+}
+
+/// Delete a plugin and all its versions; refused while a source, endpoint
+/// or block uses it.
+#[utoipa::path(delete, path = "/v1/plugins/{name}", tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name")),
+    responses((status = 204), (status = 404, body = ErrorBody),
+        (status = 409, description = "In use; `detail` names the users", body = ErrorBody)))]
+async fn delete_plugin(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    let name = parse_name(&name)?;
+    {
+        let _guard = state.store.config_lock();
+        let users = crate::usage::plugin_users(&state.store, &name)?;
+        if !users.is_empty() {
+            return Err(ApiError::conflict(format!(
+                "plugin `{name}` is used by {}; change or delete those first",
+                users.join(", ")
+            )));
+        }
+        if !state.store.delete_plugin(&name)? {
+            return Err(ApiError::not_found(format!("no plugin named `{name}`")));
+        }
+    }
+    state.registry.forget(&name);
+    state.store.durable().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A callback for a mapper dry run.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct InvokeCallback {
+    /// HTTP method (default POST).
+    #[serde(default)]
+    method: Option<String>,
+    /// Headers as `[name, value]` pairs.
+    #[serde(default)]
+    headers: Vec<(String, String)>,
+    /// Query string without `?`.
+    #[serde(default)]
+    query: String,
+    /// Content type.
+    #[serde(default)]
+    content_type: Option<String>,
+    /// The body as text, or as any JSON value (sent as its JSON text).
+    #[serde(default)]
+    body: Option<Value>,
+}
+
+/// What `POST /v1/plugins/{name}/invoke` takes: the part for the plugin's
+/// world (`callback` for a mapper, `data`/`template`/`format` for a
+/// renderer, `input` for a block) and the call's config.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Invoke {
+    /// A version other than the active one.
+    #[serde(default)]
+    version: Option<u32>,
+    /// The call's config.
+    #[serde(default)]
+    config: Option<Value>,
+    /// Mapper: the callback.
+    #[serde(default)]
+    callback: Option<InvokeCallback>,
+    /// Renderer: the template (default: the renderer's own).
+    #[serde(default)]
+    template: Option<String>,
+    /// Renderer: the format (default json).
+    #[serde(default)]
+    format: Option<BodyFormat>,
+    /// Renderer: the data.
+    #[serde(default)]
+    data: Option<Value>,
+    /// Block: `{event, contact, data}`. Outbound HTTP is refused in a dry run.
+    #[serde(default)]
+    input: Option<BlockInput>,
+}
+
+/// A log line of the call.
+#[derive(Debug, Serialize, ToSchema)]
+struct LogLine {
+    level: LogLevel,
+    message: String,
+}
+
+/// What a call cost.
+#[derive(Debug, Serialize, ToSchema)]
+struct Stats {
+    /// Wall-clock time, microseconds.
+    duration_us: u64,
+    /// Peak linear memory, bytes.
+    memory_peak_bytes: u64,
+    /// The plugin's log lines.
+    logs: Vec<LogLine>,
+}
+
+impl From<CallStats> for Stats {
+    fn from(stats: CallStats) -> Self {
+        Stats {
+            duration_us: stats.duration.as_micros() as u64,
+            memory_peak_bytes: stats.memory_peak_bytes,
+            logs: stats
+                .logs
+                .into_iter()
+                .map(|(level, message)| LogLine { level, message })
+                .collect(),
+        }
+    }
+}
+
+/// The result of a dry run: the plugin's value, or its error, with stats.
+#[derive(Debug, Serialize, ToSchema)]
+struct Invoked {
+    /// The version that ran.
+    version: u32,
+    /// Mapper: `{events, reply}`; renderer: `{content_type, body}` (body as
+    /// text); block: its data.
+    result: Option<Value>,
+    /// Why there is no result.
+    error: Option<ErrorBody>,
+    /// Time, memory, logs.
+    stats: Stats,
+}
+
+/// Dry-run a plugin on an input; nothing is stored.
+#[utoipa::path(post, path = "/v1/plugins/{name}/invoke", tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name")),
+    request_body = Invoke,
+    responses((status = 200, description = "The call ran (its `error` may be set)", body = Invoked),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn invoke_plugin(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<Invoke>,
+) -> ApiResult<Json<Invoked>> {
+    let name = parse_name(&name)?;
+    let record = lookup(&state, &name)?;
+    let registry = state.registry.clone();
+    let version = body.version.unwrap_or(record.active_version);
+    let loaded = tokio::task::spawn_blocking(move || registry.version(&name, version))
+        .await
+        .map_err(|error| ApiError::internal(&error))??;
+    let config = body.config.unwrap_or_else(|| serde_json::json!({}));
+    let plugin = loaded.plugin.clone();
+    let call = match plugin.world() {
+        World::Mapper => {
+            let callback = body.callback.ok_or_else(|| {
+                ApiError::invalid("invalid_field", "callback: required to invoke a mapper")
+            })?;
+            let callback = Callback {
+                method: callback
+                    .method
+                    .unwrap_or_else(|| "POST".into())
+                    .to_ascii_uppercase(),
+                headers: callback.headers,
+                query: callback.query,
+                content_type: callback.content_type,
+                body: match callback.body {
+                    None => Vec::new(),
+                    Some(Value::String(text)) => text.into_bytes(),
+                    Some(other) => other.to_string().into_bytes(),
+                },
+            };
+            Call::Map(callback, config)
+        }
+        World::Renderer => Call::Render(RenderRequest {
+            template: body.template,
+            format: body.format.unwrap_or_default(),
+            data: body.data.unwrap_or(Value::Null),
+            config,
+        }),
+        World::Block => Call::Block(body.input.unwrap_or_default(), config),
+    };
+    let plugin_name = plugin.id().name.clone();
+    let (result, stats) = tokio::task::spawn_blocking(move || call.run(&plugin))
+        .await
+        .map_err(|error| ApiError::internal(&error))?;
+    let (result, error) = match result {
+        Ok(value) => (Some(value), None),
+        Err(error) => {
+            telemetry::plugin_call(&plugin_name, stats.duration, Some(&error));
+            let body = ErrorBody {
+                code: telemetry::call_error_code(&error).to_owned(),
+                detail: error.to_string(),
+            };
+            (None, Some(body))
+        }
+    };
+    Ok(Json(Invoked {
+        version: loaded.version,
+        result,
+        error,
+        stats: stats.into(),
+    }))
+}
+
+enum Call {
+    Map(Callback, Value),
+    Render(RenderRequest),
+    Block(BlockInput, Value),
+}
+
+impl Call {
+    fn run(
+        self,
+        plugin: &crate::runtime::Plugin,
+    ) -> (Result<Value, crate::runtime::CallError>, CallStats) {
+        let to_value = |value: serde_json::Result<Value>| value.unwrap_or(Value::Null);
+        match self {
+            Call::Map(callback, config) => {
+                let outcome = plugin.map_outcome(&callback, &config);
+                (
+                    outcome
+                        .result
+                        .map(|mapped| to_value(serde_json::to_value(mapped))),
+                    outcome.stats,
+                )
+            }
+            Call::Render(request) => {
+                let outcome = plugin.render_outcome(&request);
+                let result = outcome.result.map(|rendered| {
+                    serde_json::json!({
+                        "content_type": rendered.content_type,
+                        "body": String::from_utf8_lossy(&rendered.body),
+                    })
+                });
+                (result, outcome.stats)
+            }
+            Call::Block(input, config) => {
+                let outcome =
+                    plugin.run_block_outcome(&input, &config, std::sync::Arc::new(DenyAllHttp));
+                (outcome.result, outcome.stats)
+            }
+        }
+    }
+}

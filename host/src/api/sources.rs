@@ -1,0 +1,315 @@
+//! `/v1/sources`: where vendor callbacks come in (CRUD), and each source's
+//! rejected callbacks with their retry.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiQuery};
+use super::ingest::{Accepted, ingest_error, rejection_status};
+use crate::domain::plugin::PluginWorld;
+use crate::domain::rejected::{RejectedCallback, RejectedState};
+use crate::domain::source::{CreateSource, MIN_TOKEN_LEN, Source, SourceView, UpdateSource};
+use crate::domain::{Name, Secret};
+use crate::ids::{RejectedId, now_ms};
+use crate::ingest::{self, MapOutcome};
+use crate::telemetry;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sources, create_source))
+        .routes(routes!(get_source, update_source, delete_source))
+        .routes(routes!(list_rejected))
+        .routes(routes!(retry_rejected))
+}
+
+fn lookup(state: &AppState, name: &str) -> ApiResult<Source> {
+    state
+        .store
+        .source(name)?
+        .ok_or_else(|| ApiError::not_found(format!("no source named `{name}`")))
+}
+
+/// Checks that `mapper` names an uploaded mapper plugin.
+fn check_mapper(state: &AppState, mapper: &Name) -> ApiResult<()> {
+    match state.store.plugin(mapper)? {
+        None => Err(ApiError::invalid(
+            "invalid_field",
+            format!("mapper: no plugin named `{mapper}`; upload it first"),
+        )),
+        Some(plugin) if plugin.world != PluginWorld::Mapper => Err(ApiError::invalid(
+            "invalid_field",
+            format!(
+                "mapper: plugin `{mapper}` is a {}, not a mapper",
+                plugin.world.as_str()
+            ),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+fn check_config(config: &Value) -> ApiResult<()> {
+    if config.is_object() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "invalid_field",
+            "config: must be a JSON object",
+        ))
+    }
+}
+
+fn check_token(token: &str) -> ApiResult<Secret> {
+    if token.len() < MIN_TOKEN_LEN || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            format!("ingest_token: must be at least {MIN_TOKEN_LEN} characters without spaces"),
+        ));
+    }
+    Ok(Secret::new(token))
+}
+
+/// List sources.
+#[utoipa::path(get, path = "/v1/sources", tag = "sources",
+    responses((status = 200, body = Vec<SourceView>), (status = 401, body = ErrorBody)))]
+async fn list_sources(State(state): State<AppState>) -> ApiResult<Json<Vec<SourceView>>> {
+    Ok(Json(
+        state
+            .store
+            .sources()?
+            .iter()
+            .map(SourceView::from)
+            .collect(),
+    ))
+}
+
+/// Connect a vendor: a source with its mapper, config and ingest token.
+#[utoipa::path(post, path = "/v1/sources", tag = "sources",
+    request_body = CreateSource,
+    responses((status = 201, body = SourceView), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn create_source(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateSource>,
+) -> ApiResult<(StatusCode, Json<SourceView>)> {
+    let config = body.config.unwrap_or_else(|| serde_json::json!({}));
+    check_config(&config)?;
+    let ingest_token = match &body.ingest_token {
+        Some(token) => check_token(token)?,
+        None => Secret::generate("whk_"),
+    };
+    let now = now_ms();
+    let source = Source {
+        vendor: body.vendor.unwrap_or_else(|| body.mapper.to_string()),
+        name: body.name,
+        mapper: body.mapper,
+        channel: body.channel,
+        config,
+        ingest_token,
+        description: body.description,
+        created_at: now,
+        updated_at: now,
+    };
+    {
+        let _guard = state.store.config_lock();
+        check_mapper(&state, &source.mapper)?;
+        if !state.store.create_source(&source)? {
+            return Err(ApiError::conflict(format!(
+                "a source named `{}` exists",
+                source.name
+            )));
+        }
+    }
+    state.store.durable().await?;
+    Ok((StatusCode::CREATED, Json(SourceView::from(&source))))
+}
+
+/// One source.
+#[utoipa::path(get, path = "/v1/sources/{name}", tag = "sources",
+    params(("name" = String, Path, description = "Source name")),
+    responses((status = 200, body = SourceView), (status = 404, body = ErrorBody)))]
+async fn get_source(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<SourceView>> {
+    Ok(Json(SourceView::from(&lookup(&state, &name)?)))
+}
+
+/// Change a source; only the fields given change.
+#[utoipa::path(patch, path = "/v1/sources/{name}", tag = "sources",
+    params(("name" = String, Path, description = "Source name")),
+    request_body = UpdateSource,
+    responses((status = 200, body = SourceView), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn update_source(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<UpdateSource>,
+) -> ApiResult<Json<SourceView>> {
+    let source = {
+        let _guard = state.store.config_lock();
+        let mut source = lookup(&state, &name)?;
+        if let Some(mapper) = body.mapper {
+            check_mapper(&state, &mapper)?;
+            source.mapper = mapper;
+        }
+        if let Some(config) = body.config {
+            check_config(&config)?;
+            source.config = config;
+        }
+        if let Some(token) = &body.ingest_token {
+            source.ingest_token = check_token(token)?;
+        }
+        if let Some(vendor) = body.vendor {
+            source.vendor = vendor;
+        }
+        if body.channel.is_some() {
+            source.channel = body.channel;
+        }
+        if body.description.is_some() {
+            source.description = body.description;
+        }
+        source.updated_at = now_ms();
+        state.store.put_source(&source)?;
+        source
+    };
+    state.store.durable().await?;
+    Ok(Json(SourceView::from(&source)))
+}
+
+/// Delete a source. Its events stay.
+#[utoipa::path(delete, path = "/v1/sources/{name}", tag = "sources",
+    params(("name" = String, Path, description = "Source name")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_source(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    let name: Name = name
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("no source named `{name}`")))?;
+    let deleted = {
+        let _guard = state.store.config_lock();
+        state.store.delete_source(&name)?
+    };
+    if !deleted {
+        return Err(ApiError::not_found(format!("no source named `{name}`")));
+    }
+    state.store.durable().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct RejectedParams {
+    /// Only `pending` or only `resolved` ones.
+    state: Option<RejectedState>,
+    /// At most this many (1–1000, default 100).
+    limit: Option<usize>,
+}
+
+/// A source's rejected callbacks, newest first.
+#[utoipa::path(get, path = "/v1/sources/{name}/rejected", tag = "sources",
+    params(("name" = String, Path, description = "Source name"), RejectedParams),
+    responses((status = 200, body = Vec<RejectedCallback>), (status = 404, body = ErrorBody)))]
+async fn list_rejected(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiQuery(params): ApiQuery<RejectedParams>,
+) -> ApiResult<Json<Vec<RejectedCallback>>> {
+    lookup(&state, &name)?;
+    let limit = page_limit(params.limit)?;
+    Ok(Json(state.store.rejected_of(&name, params.state, limit)?))
+}
+
+/// Checks a `limit` parameter: 1–1000, default 100.
+pub(super) fn page_limit(limit: Option<usize>) -> ApiResult<usize> {
+    match limit {
+        None => Ok(100),
+        Some(n @ 1..=1000) => Ok(n),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_query",
+            "limit: must be between 1 and 1000",
+        )),
+    }
+}
+
+/// The result of a successful retry.
+#[derive(Debug, Serialize, ToSchema)]
+struct Retried {
+    /// The rejected callback, now resolved.
+    rejected: RejectedCallback,
+    /// The events it mapped to.
+    #[serde(flatten)]
+    accepted: Accepted,
+}
+
+/// Re-run a rejected callback through the source's active mapper (e.g. after
+/// activating a fixed version). On success its events are stored and it is
+/// marked resolved; on failure the new error is recorded and returned.
+#[utoipa::path(post, path = "/v1/sources/{name}/rejected/{id}/retry", tag = "sources",
+    params(("name" = String, Path, description = "Source name"), ("id" = String, Path, description = "Rejected callback id")),
+    responses((status = 200, body = Retried), (status = 404, body = ErrorBody),
+        (status = 409, description = "Already resolved", body = ErrorBody),
+        (status = 422, description = "The mapper still fails", body = ErrorBody)))]
+async fn retry_rejected(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+) -> ApiResult<Json<Retried>> {
+    let source = lookup(&state, &name)?;
+    let not_found =
+        || ApiError::not_found(format!("source `{name}` has no rejected callback `{id}`"));
+    let id: RejectedId = id.parse().map_err(|_| not_found())?;
+    let mut rejected = state
+        .store
+        .rejected(id)?
+        .filter(|r| r.source == source.name)
+        .ok_or_else(not_found)?;
+    if rejected.state == RejectedState::Resolved {
+        return Err(ApiError::conflict(format!(
+            "rejected callback `{id}` is already resolved"
+        )));
+    }
+    let callback = rejected
+        .callback
+        .to_callback()
+        .map_err(|error| ApiError::internal(&error))?;
+    rejected.attempts += 1;
+    match ingest::map_and_store(&state, &source, callback)
+        .await
+        .map_err(ingest_error)?
+    {
+        MapOutcome::Stored { inserted, .. } => {
+            rejected.state = RejectedState::Resolved;
+            rejected.event_ids = inserted.iter().map(|i| i.id).collect();
+            state.store.put_rejected(&rejected)?;
+            state.store.durable().await?;
+            telemetry::ingest(&name, "retried");
+            Ok(Json(Retried {
+                rejected,
+                accepted: Accepted::new(inserted),
+            }))
+        }
+        MapOutcome::Failed { error, version } => {
+            rejected.error.code = telemetry::call_error_code(&error).to_owned();
+            rejected.error.detail = error.to_string();
+            rejected.error.plugin_version = version;
+            state.store.put_rejected(&rejected)?;
+            state.store.durable().await?;
+            let status = rejection_status(&error);
+            Err(ApiError::new(
+                status,
+                "retry_failed",
+                format!("{} (attempt {})", rejected.error.detail, rejected.attempts),
+            ))
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Starting and stopping the server: open the store, build the runtime and
+//! registry, install the bundled plugins, settle the admin token, serve until
+//! the shutdown token fires, then flush the store.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{AppState, app};
+use crate::config::ServeConfig;
+use crate::domain::Secret;
+use crate::registry::Registry;
+use crate::runtime::Runtime;
+use crate::store::Store;
+use crate::telemetry;
+
+/// Why the server could not start or stopped badly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The data dir could not be prepared.
+    #[error("data dir {path}: {detail}")]
+    DataDir {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The plugin runtime could not start.
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
+    /// A bundled plugin could not be installed.
+    #[error(transparent)]
+    Install(#[from] crate::registry::InstallError),
+    /// Serving failed.
+    #[error("serving: {0}")]
+    Serve(std::io::Error),
+}
+
+/// The file in the data dir that keeps a generated admin token.
+pub const ADMIN_TOKEN_FILE: &str = "admin_token";
+
+/// A server ready to serve: the state handlers share.
+pub struct Server {
+    state: AppState,
+}
+
+impl Server {
+    /// Opens everything `config` names. Blocking (compiles bundled plugins
+    /// on a fresh data dir): call before serving or from a blocking task.
+    pub fn open(config: ServeConfig) -> Result<Self, ServeError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|error| ServeError::DataDir {
+            path: config.data_dir.clone(),
+            detail: error.to_string(),
+        })?;
+        let store = Arc::new(Store::open(&config.data_dir.join("store"))?);
+        let runtime = Runtime::new(config.runtime_config())?;
+        let registry = Arc::new(Registry::new(runtime, Arc::clone(&store)));
+        if let Some(dir) = &config.plugins_dir {
+            let installed = registry.install_bundled(dir)?;
+            if !installed.is_empty() {
+                tracing::info!(plugins = ?installed, "installed bundled plugins");
+            }
+        }
+        // Load every active plugin now, so the first callback does not pay
+        // for it and a broken stored plugin shows at start.
+        for record in store.plugins()? {
+            if let Err(error) = registry.active(&record.name) {
+                tracing::warn!(plugin = %record.name, %error, "active plugin version does not load");
+            }
+        }
+        let admin_token = settle_admin_token(&config)?;
+        store.flush_now()?;
+        Ok(Server {
+            state: AppState {
+                store,
+                registry,
+                config: Arc::new(config),
+                admin_token: Arc::new(admin_token),
+                metrics: telemetry::prometheus(),
+            },
+        })
+    }
+
+    /// The admin token `/v1` requires.
+    pub fn admin_token(&self) -> &Secret {
+        &self.state.admin_token
+    }
+
+    /// Serves on `listener` until `shutdown` is cancelled, then lets
+    /// requests in flight finish and flushes the store.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), ServeError> {
+        let store = Arc::clone(&self.state.store);
+        let router = app(self.state);
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        let closed = tokio::task::spawn_blocking(move || store.close())
+            .await
+            .map_err(|error| ServeError::Serve(std::io::Error::other(error)))?;
+        served.map_err(ServeError::Serve)?;
+        closed?;
+        tracing::info!("server stopped; store flushed");
+        Ok(())
+    }
+}
+
+/// Opens and serves: what `wasmhook serve` runs, and what tests call with a
+/// listener on port 0.
+pub async fn run(
+    config: ServeConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let server = tokio::task::spawn_blocking(move || Server::open(config))
+        .await
+        .map_err(|error| ServeError::Serve(std::io::Error::other(error)))??;
+    server.serve(listener, shutdown).await
+}
+
+/// The configured token, else the one kept in the data dir, else a new one
+/// written there (mode 0600) and printed once.
+fn settle_admin_token(config: &ServeConfig) -> Result<Secret, ServeError> {
+    if let Some(token) = &config.admin_token {
+        return Ok(token.clone());
+    }
+    let path = config.data_dir.join(ADMIN_TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(Secret::new(text.trim())),
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(ServeError::DataDir {
+                path,
+                detail: error.to_string(),
+            });
+        }
+    }
+    let token = Secret::generate("wha_");
+    write_private(&path, token.expose()).map_err(|error| ServeError::DataDir {
+        path: path.clone(),
+        detail: error.to_string(),
+    })?;
+    eprintln!(
+        "wasmhook: generated the admin token (shown once; kept in {}):\n{}",
+        path.display(),
+        token.expose()
+    );
+    Ok(token)
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}

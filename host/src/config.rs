@@ -1,0 +1,316 @@
+//! The server's configuration, layered: defaults in the binary, then a TOML
+//! file (`--config`), then `WASMHOOK_*` environment variables, then flags
+//! (clap merges the last two). Validated once at start, with messages that
+//! name the file and field at fault.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+use crate::domain::Secret;
+use crate::runtime::{Limits, RuntimeConfig};
+
+/// How `wasmhook serve` runs, after layering.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the store, the compile cache and the admin token live.
+    pub data_dir: PathBuf,
+    /// The admin token; generated and kept in the data dir when absent.
+    pub admin_token: Option<Secret>,
+    /// A folder of `<name>.wasm` components installed (as version 1 and
+    /// active) when no plugin of that name exists yet.
+    pub plugins_dir: Option<PathBuf>,
+    /// Largest JSON request body, bytes.
+    pub max_body_bytes: usize,
+    /// Largest vendor callback body, bytes.
+    pub max_ingest_bytes: usize,
+    /// Largest plugin upload, bytes.
+    pub max_plugin_bytes: u64,
+    /// Default limits of every plugin call.
+    pub plugin_limits: Limits,
+    /// Concurrent plugin instances.
+    pub max_instances: u32,
+    /// Outbound targets allowed despite being private/loopback (CIDRs or
+    /// host names), for the delivery engine and blocks.
+    pub outbound_allowlist: Vec<String>,
+    /// Log as JSON lines instead of text.
+    pub log_json: bool,
+    /// Where compiled plugins are cached [default: DATA_DIR/cache].
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl ServeConfig {
+    /// Default listen address.
+    pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:8080";
+    /// Default JSON body cap: 1 MiB.
+    pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+    /// Default callback body cap: 4 MiB.
+    pub const DEFAULT_MAX_INGEST_BYTES: usize = 4 << 20;
+
+    /// A configuration with every default and `data_dir`.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        ServeConfig {
+            listen: Self::DEFAULT_LISTEN.parse().expect("valid default address"),
+            data_dir: data_dir.into(),
+            admin_token: None,
+            plugins_dir: None,
+            max_body_bytes: Self::DEFAULT_MAX_BODY_BYTES,
+            max_ingest_bytes: Self::DEFAULT_MAX_INGEST_BYTES,
+            max_plugin_bytes: RuntimeConfig::DEFAULT_MAX_COMPONENT_BYTES,
+            plugin_limits: Limits::default(),
+            max_instances: RuntimeConfig::DEFAULT_MAX_INSTANCES,
+            outbound_allowlist: Vec::new(),
+            log_json: false,
+            cache_dir: None,
+        }
+    }
+
+    /// The runtime's configuration under this server configuration.
+    pub fn runtime_config(&self) -> RuntimeConfig {
+        RuntimeConfig {
+            cache_dir: Some(
+                self.cache_dir
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir.join("cache")),
+            ),
+            default_limits: self.plugin_limits,
+            max_component_bytes: self.max_plugin_bytes,
+            max_instances: self.max_instances,
+            ..RuntimeConfig::default()
+        }
+    }
+}
+
+/// Flags (and their `WASMHOOK_*` variables) of `wasmhook serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// A TOML configuration file; its keys are the flags' names with `_`.
+    #[arg(long, env = "WASMHOOK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "WASMHOOK_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Data directory [default: ./wasmhook-data].
+    #[arg(long, env = "WASMHOOK_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Admin token for `/v1` [default: generated on first start, kept in DATA_DIR/admin_token].
+    #[arg(long, env = "WASMHOOK_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Folder of first-party components to install on a fresh data dir.
+    #[arg(long, env = "WASMHOOK_PLUGINS_DIR", value_name = "DIR")]
+    pub plugins_dir: Option<PathBuf>,
+    /// Largest JSON request body, bytes [default: 1048576].
+    #[arg(long, env = "WASMHOOK_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Largest vendor callback body, bytes [default: 4194304].
+    #[arg(long, env = "WASMHOOK_MAX_INGEST_BYTES")]
+    pub max_ingest_bytes: Option<usize>,
+    /// Largest plugin upload, bytes [default: 20971520].
+    #[arg(long, env = "WASMHOOK_MAX_PLUGIN_BYTES")]
+    pub max_plugin_bytes: Option<u64>,
+    /// Default deadline of a plugin call, ms [default: 1000].
+    #[arg(long, env = "WASMHOOK_PLUGIN_TIMEOUT_MS")]
+    pub plugin_timeout_ms: Option<u64>,
+    /// Default memory cap of a plugin call, bytes [default: 67108864].
+    #[arg(long, env = "WASMHOOK_PLUGIN_MEMORY_BYTES")]
+    pub plugin_memory_bytes: Option<u64>,
+    /// Concurrent plugin instances [default: 256].
+    #[arg(long, env = "WASMHOOK_MAX_INSTANCES")]
+    pub max_instances: Option<u32>,
+    /// Private/loopback outbound targets to allow (CIDR or host), comma-separated.
+    #[arg(long, env = "WASMHOOK_OUTBOUND_ALLOWLIST", value_delimiter = ',')]
+    pub outbound_allowlist: Option<Vec<String>>,
+    /// Log JSON lines.
+    #[arg(long, env = "WASMHOOK_LOG_JSON")]
+    pub log_json: Option<bool>,
+    /// Where compiled plugins are cached [default: DATA_DIR/cache].
+    #[arg(long, env = "WASMHOOK_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// The configuration file's keys; unknown keys are refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    admin_token: Option<String>,
+    plugins_dir: Option<PathBuf>,
+    max_body_bytes: Option<usize>,
+    max_ingest_bytes: Option<usize>,
+    max_plugin_bytes: Option<u64>,
+    plugin_timeout_ms: Option<u64>,
+    plugin_memory_bytes: Option<u64>,
+    max_instances: Option<u32>,
+    outbound_allowlist: Option<Vec<String>>,
+    log_json: Option<bool>,
+    cache_dir: Option<PathBuf>,
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config file {path}: {detail}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
+    /// A value is out of range.
+    #[error("config field `{field}`: {detail}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl ServeArgs {
+    /// Layers defaults, the file, and these flags/variables, and validates.
+    pub fn resolve(&self) -> Result<ServeConfig, ConfigError> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = self
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("wasmhook-data"));
+        let mut config = ServeConfig::with_data_dir(data_dir);
+        macro_rules! layer {
+            ($field:ident) => {
+                if let Some(value) = self.$field.clone().or(file.$field) {
+                    config.$field = value;
+                }
+            };
+        }
+        layer!(listen);
+        layer!(max_body_bytes);
+        layer!(max_ingest_bytes);
+        layer!(max_plugin_bytes);
+        layer!(max_instances);
+        layer!(outbound_allowlist);
+        layer!(log_json);
+        config.plugins_dir = self.plugins_dir.clone().or(file.plugins_dir);
+        config.cache_dir = self.cache_dir.clone().or(file.cache_dir);
+        config.admin_token = self
+            .admin_token
+            .clone()
+            .or(file.admin_token)
+            .map(Secret::new);
+        if let Some(ms) = self.plugin_timeout_ms.or(file.plugin_timeout_ms) {
+            config.plugin_limits.timeout_ms = ms;
+        }
+        if let Some(bytes) = self.plugin_memory_bytes.or(file.plugin_memory_bytes) {
+            config.plugin_limits.memory_bytes = bytes;
+        }
+        validate(&config)?;
+        Ok(config)
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: path.to_owned(),
+        detail: error.to_string(),
+    })?;
+    toml::from_str(&text).map_err(|error| ConfigError::Read {
+        path: path.to_owned(),
+        detail: error.message().to_owned()
+            + &error
+                .span()
+                .map(|span| format!(" (at byte {})", span.start))
+                .unwrap_or_default(),
+    })
+}
+
+fn validate(config: &ServeConfig) -> Result<(), ConfigError> {
+    let invalid = |field, detail: &str| {
+        Err(ConfigError::Invalid {
+            field,
+            detail: detail.to_owned(),
+        })
+    };
+    if let Some(token) = &config.admin_token
+        && token.expose().len() < 16
+    {
+        return invalid("admin_token", "must be at least 16 characters");
+    }
+    if config.max_body_bytes < 1024 {
+        return invalid("max_body_bytes", "must be at least 1024");
+    }
+    if config.max_ingest_bytes < 1024 {
+        return invalid("max_ingest_bytes", "must be at least 1024");
+    }
+    if config.plugin_limits.timeout_ms == 0 {
+        return invalid("plugin_timeout_ms", "must be more than 0");
+    }
+    if config.plugin_limits.memory_bytes > RuntimeConfig::DEFAULT_MAX_MEMORY_BYTES {
+        return invalid("plugin_memory_bytes", "must be at most 536870912 (512 MiB)");
+    }
+    if config.max_instances == 0 {
+        return invalid("max_instances", "must be more than 0");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("wasmhook.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nmax_body_bytes = 4096\nplugin_timeout_ms = 50\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            listen: Some("127.0.0.1:9001".parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        let config = args.resolve().unwrap();
+        assert_eq!(config.listen.port(), 9001);
+        assert_eq!(config.max_body_bytes, 4096);
+        assert_eq!(config.plugin_limits.timeout_ms, 50);
+        assert_eq!(config.max_instances, RuntimeConfig::DEFAULT_MAX_INSTANCES);
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_values_name_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "listn = \"x\"\n").unwrap();
+        let error = ServeArgs {
+            config: Some(file.clone()),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("bad.toml") && error.contains("listn"),
+            "{error}"
+        );
+
+        let error = ServeArgs {
+            admin_token: Some("short".into()),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("admin_token"), "{error}");
+    }
+}

@@ -1,0 +1,65 @@
+//! Rejected callbacks: what a vendor sent that the mapper refused or failed
+//! on, kept whole so it can be re-run once a fixed mapper is active.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::Name;
+use crate::ids::{EventId, RejectedId};
+
+/// A callback as received, minus the credentials it carried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StoredCallback {
+    /// HTTP method.
+    pub method: String,
+    /// Headers in arrival order (the ingest token removed).
+    pub headers: Vec<(String, String)>,
+    /// Query string without `?` (the `token` parameter removed).
+    pub query: String,
+    /// Content type.
+    pub content_type: Option<String>,
+    /// The body, base64 (callbacks need not be text).
+    pub body_base64: String,
+}
+
+/// Whether a rejected callback still needs attention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectedState {
+    /// Not yet mapped.
+    Pending,
+    /// A retry mapped it; its events are stored.
+    Resolved,
+}
+
+/// The failure that got a callback rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RejectionError {
+    /// Machine-readable code (`mapper_rejected`, `mapper_trapped`, …).
+    pub code: String,
+    /// What went wrong, from the plugin or the runtime.
+    pub detail: String,
+    /// The mapper version that failed.
+    pub plugin_version: u32,
+}
+
+/// A rejected callback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RejectedCallback {
+    /// Its id.
+    pub id: RejectedId,
+    /// The source it came in on.
+    pub source: Name,
+    /// Arrival time, epoch ms.
+    pub received_at: u64,
+    /// The callback.
+    pub callback: StoredCallback,
+    /// The latest failure.
+    pub error: RejectionError,
+    /// Mapping attempts so far (1 = only the original).
+    pub attempts: u32,
+    /// Pending or resolved.
+    pub state: RejectedState,
+    /// The events stored once a retry succeeded.
+    pub event_ids: Vec<EventId>,
+}

@@ -1,0 +1,264 @@
+//! Vendor callbacks in: who may send them (the source's token), what the
+//! mapper sees (the request minus that token), and mapping plus durable
+//! storage of the events — shared by `/ingest/{source}` and the retry of a
+//! rejected callback.
+
+use std::time::Duration;
+
+use axum::http::{HeaderMap, Method};
+use wasmhook_sdk::{Callback, Channel, Reply};
+
+use crate::api::AppState;
+use crate::domain::event::CanonicalEvent;
+use crate::domain::rejected::StoredCallback;
+use crate::domain::source::Source;
+use crate::ids::{EventId, now_ms};
+use crate::registry::RegistryError;
+use crate::runtime::CallError;
+use crate::store::{Inserted, StoreError};
+use crate::telemetry;
+
+/// The header a vendor may carry the ingest token in.
+pub const TOKEN_HEADER: &str = "x-wasmhook-token";
+
+/// The query parameter a vendor may carry the ingest token in.
+pub const TOKEN_PARAM: &str = "token";
+
+/// A callback as received, split into what authenticates it and what the
+/// mapper gets.
+#[derive(Debug)]
+pub struct Received {
+    /// The token presented, if any.
+    pub token: Option<String>,
+    /// The callback without the token.
+    pub callback: Callback,
+}
+
+/// Splits a request into its token and the callback the mapper sees.
+pub fn receive(
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: Vec<u8>,
+) -> Received {
+    let mut token = None;
+    let mut kept_headers = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if name.as_str() == TOKEN_HEADER {
+            token.get_or_insert(value);
+            continue;
+        }
+        if name == axum::http::header::AUTHORIZATION
+            && let Some(bearer) = value.strip_prefix("Bearer ")
+        {
+            token.get_or_insert(bearer.trim().to_owned());
+            continue;
+        }
+        kept_headers.push((name.as_str().to_owned(), value));
+    }
+    let mut kept_query = form_urlencoded::Serializer::new(String::new());
+    let mut any_kept = false;
+    let raw_query = query.unwrap_or("");
+    let mut had_token_param = false;
+    for (key, value) in form_urlencoded::parse(raw_query.as_bytes()) {
+        if key == TOKEN_PARAM {
+            had_token_param = true;
+            token.get_or_insert(value.into_owned());
+        } else {
+            any_kept = true;
+            kept_query.append_pair(&key, &value);
+        }
+    }
+    // Keep the vendor's exact query text unless a token had to come out of it.
+    let query = if !had_token_param {
+        raw_query.to_owned()
+    } else if any_kept {
+        kept_query.finish()
+    } else {
+        String::new()
+    };
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    Received {
+        token,
+        callback: Callback {
+            method: method.as_str().to_owned(),
+            headers: kept_headers,
+            query,
+            content_type,
+            body,
+        },
+    }
+}
+
+/// Whether a callback's content type is one a mapper can read: JSON, XML,
+/// form (URL-encoded or multipart), text, or none at all.
+pub fn readable_content_type(content_type: Option<&str>) -> bool {
+    let Some(content_type) = content_type else {
+        return true;
+    };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence.is_empty()
+        || essence.starts_with("text/")
+        || essence.ends_with("+json")
+        || essence.ends_with("+xml")
+        || matches!(
+            essence.as_str(),
+            "application/json"
+                | "application/xml"
+                | "application/x-www-form-urlencoded"
+                | "multipart/form-data"
+                | "application/octet-stream"
+        )
+}
+
+/// What mapping one callback came to.
+#[derive(Debug)]
+pub enum MapOutcome {
+    /// The events (possibly none) are durably stored.
+    Stored {
+        /// One per mapped event: its id and whether it was a resend.
+        inserted: Vec<Inserted>,
+        /// The mapper's explicit answer to the vendor, if any.
+        reply: Option<Reply>,
+    },
+    /// The mapper refused or failed; nothing was stored.
+    Failed {
+        /// Why.
+        error: CallError,
+        /// The mapper version that ran.
+        version: u32,
+    },
+}
+
+/// Why a callback could not be handled at all (as opposed to rejected).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The source's mapper could not be loaded.
+    #[error("mapper of source `{source_name}`: {error}")]
+    Mapper {
+        /// The source.
+        source_name: String,
+        /// Why.
+        error: RegistryError,
+    },
+    /// Every plugin instance was busy; the vendor should retry.
+    #[error("{0}")]
+    Busy(CallError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Maps `callback` with the source's active mapper and stores the events
+/// durably (deduplicating resends) before returning.
+pub async fn map_and_store(
+    state: &AppState,
+    source: &Source,
+    callback: Callback,
+) -> Result<MapOutcome, IngestError> {
+    let loaded = state
+        .registry
+        .active(&source.mapper)
+        .map_err(|error| IngestError::Mapper {
+            source_name: source.name.to_string(),
+            error,
+        })?;
+    let config = source.config.clone();
+    let plugin = loaded.plugin.clone();
+    let outcome = tokio::task::spawn_blocking(move || plugin.map_outcome(&callback, &config))
+        .await
+        .map_err(|error| {
+            IngestError::Store(StoreError::Io {
+                what: "running the mapper",
+                detail: error.to_string(),
+            })
+        })?;
+    let duration: Duration = outcome.stats.duration;
+    let mapped = match outcome.result {
+        Ok(mapped) => {
+            telemetry::plugin_call(source.mapper.as_str(), duration, None);
+            mapped
+        }
+        Err(error @ (CallError::Overloaded { .. } | CallError::Instantiate { .. })) => {
+            telemetry::plugin_call(source.mapper.as_str(), duration, Some(&error));
+            return Err(IngestError::Busy(error));
+        }
+        Err(error) => {
+            telemetry::plugin_call(source.mapper.as_str(), duration, Some(&error));
+            return Ok(MapOutcome::Failed {
+                error,
+                version: loaded.version,
+            });
+        }
+    };
+    let received_at = now_ms();
+    let events: Vec<CanonicalEvent> = mapped
+        .events
+        .into_iter()
+        .map(|mut event| {
+            if event.channel == Channel::Other
+                && let Some(channel) = source.channel
+            {
+                event.channel = channel;
+            }
+            CanonicalEvent::from_mapped(
+                EventId::new(received_at),
+                event,
+                source.name.as_str(),
+                received_at,
+            )
+        })
+        .collect();
+    let inserted = if events.is_empty() {
+        Vec::new()
+    } else {
+        let store = &state.store;
+        let inserted = store.insert_events(&events)?;
+        store.durable().await?;
+        inserted
+    };
+    telemetry::events_stored(
+        source.name.as_str(),
+        inserted.iter().filter(|i| !i.duplicate).count() as u64,
+    );
+    Ok(MapOutcome::Stored {
+        inserted,
+        reply: mapped.reply,
+    })
+}
+
+impl From<&Callback> for StoredCallback {
+    fn from(callback: &Callback) -> Self {
+        use base64::Engine as _;
+        StoredCallback {
+            method: callback.method.clone(),
+            headers: callback.headers.clone(),
+            query: callback.query.clone(),
+            content_type: callback.content_type.clone(),
+            body_base64: base64::engine::general_purpose::STANDARD.encode(&callback.body),
+        }
+    }
+}
+
+impl StoredCallback {
+    /// The callback again, for a retry.
+    pub fn to_callback(&self) -> Result<Callback, base64::DecodeError> {
+        use base64::Engine as _;
+        Ok(Callback {
+            method: self.method.clone(),
+            headers: self.headers.clone(),
+            query: self.query.clone(),
+            content_type: self.content_type.clone(),
+            body: base64::engine::general_purpose::STANDARD.decode(&self.body_base64)?,
+        })
+    }
+}

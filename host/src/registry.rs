@@ -1,0 +1,249 @@
+//! The plugin registry: uploads validated by the runtime and stored as
+//! immutable versions, and the loaded, ready-to-call active version of each
+//! plugin. Activation loads the new version first and then swaps one pointer,
+//! so calls in flight finish on the old version and none fails mid-swap.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+
+use crate::domain::Name;
+use crate::domain::plugin::{PluginRecord, PluginVersion, PluginWorld};
+use crate::ids::now_ms;
+use crate::runtime::{LimitsOverride, LoadError, Plugin, PluginId, Runtime};
+use crate::store::plugins::AddVersionError;
+use crate::store::{NewVersion, Store, StoreError};
+
+/// What went wrong in the registry.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// No plugin of that name.
+    #[error("no plugin named `{0}`")]
+    NotFound(String),
+    /// The plugin has no such version.
+    #[error("plugin `{name}` has no version {version}")]
+    NoVersion {
+        /// The plugin.
+        name: String,
+        /// The version asked for.
+        version: u32,
+    },
+    /// The runtime refused the component.
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    /// The upload targets another world than the plugin's versions.
+    #[error("{0}")]
+    WorldMismatch(String),
+    /// A stored component is gone (the store lost a blob).
+    #[error("plugin `{0}`: the stored component is missing")]
+    MissingBytes(PluginId),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<AddVersionError> for RegistryError {
+    fn from(error: AddVersionError) -> Self {
+        match error {
+            AddVersionError::WorldMismatch { .. } => {
+                RegistryError::WorldMismatch(error.to_string())
+            }
+            AddVersionError::Store(error) => RegistryError::Store(error),
+        }
+    }
+}
+
+/// A plugin version loaded and ready for calls.
+#[derive(Clone)]
+pub struct LoadedPlugin {
+    /// Its version number.
+    pub version: u32,
+    /// The callable plugin.
+    pub plugin: Plugin,
+}
+
+/// Uploads, activation and the loaded plugins.
+pub struct Registry {
+    runtime: Runtime,
+    store: Arc<Store>,
+    /// The active version of each plugin loaded so far. Readers take a
+    /// snapshot without locking; writers replace the whole map.
+    active: ArcSwap<HashMap<Name, LoadedPlugin>>,
+    /// Serialises writers of `active`.
+    swap_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// A registry over `store`, loading with `runtime`.
+    pub fn new(runtime: Runtime, store: Arc<Store>) -> Self {
+        Registry {
+            runtime,
+            store,
+            active: ArcSwap::from_pointee(HashMap::new()),
+            swap_lock: Mutex::new(()),
+        }
+    }
+
+    /// The runtime plugins are loaded with.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Validates (compiling, which also fills the cache) and stores a new
+    /// version. Blocking: call from a blocking task.
+    pub fn upload(
+        &self,
+        name: &Name,
+        bytes: &[u8],
+        activate: bool,
+    ) -> Result<(PluginRecord, PluginVersion), RegistryError> {
+        let info = self.runtime.inspect(bytes)?;
+        let (record, version) = self.store.add_plugin_version(
+            name,
+            NewVersion {
+                bytes,
+                sha256: info.sha256,
+                world: PluginWorld::from(info.world),
+                now_ms: now_ms(),
+                activate,
+            },
+        )?;
+        if record.active_version == version.version {
+            self.load_into_active(name, version.version)?;
+        }
+        Ok((record, version))
+    }
+
+    /// Makes `version` active: loads it, records it, then swaps it in.
+    /// Blocking: call from a blocking task.
+    pub fn activate(&self, name: &Name, version: u32) -> Result<PluginRecord, RegistryError> {
+        let loaded = self.load_version(name, version)?;
+        let record = self
+            .store
+            .activate_plugin(name, version, now_ms())?
+            .ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
+        self.swap_in(name, loaded);
+        Ok(record)
+    }
+
+    /// The active version of `name`, loading it on first use.
+    pub fn active(&self, name: &Name) -> Result<LoadedPlugin, RegistryError> {
+        if let Some(loaded) = self.active.load().get(name) {
+            return Ok(loaded.clone());
+        }
+        let record = self
+            .store
+            .plugin(name)?
+            .ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
+        self.load_into_active(name, record.active_version)
+    }
+
+    /// A specific version, loaded for one use (e.g. a dry run).
+    pub fn version(&self, name: &Name, version: u32) -> Result<LoadedPlugin, RegistryError> {
+        match self.active.load().get(name) {
+            Some(loaded) if loaded.version == version => Ok(loaded.clone()),
+            _ => self.load_version(name, version),
+        }
+    }
+
+    /// Forgets a deleted plugin.
+    pub fn forget(&self, name: &Name) {
+        let _guard = self.swap_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = HashMap::clone(&self.active.load());
+        map.remove(name);
+        self.active.store(Arc::new(map));
+    }
+
+    fn load_into_active(&self, name: &Name, version: u32) -> Result<LoadedPlugin, RegistryError> {
+        let loaded = self.load_version(name, version)?;
+        self.swap_in(name, loaded.clone());
+        Ok(loaded)
+    }
+
+    fn swap_in(&self, name: &Name, loaded: LoadedPlugin) {
+        let _guard = self.swap_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = HashMap::clone(&self.active.load());
+        map.insert(name.clone(), loaded);
+        self.active.store(Arc::new(map));
+    }
+
+    fn load_version(&self, name: &Name, version: u32) -> Result<LoadedPlugin, RegistryError> {
+        if self.store.plugin(name)?.is_none() {
+            return Err(RegistryError::NotFound(name.to_string()));
+        }
+        let id = PluginId::new(name.as_str(), version.to_string());
+        let bytes =
+            self.store
+                .plugin_bytes(name, version)?
+                .ok_or_else(|| RegistryError::NoVersion {
+                    name: name.to_string(),
+                    version,
+                })?;
+        if bytes.is_empty() {
+            return Err(RegistryError::MissingBytes(id));
+        }
+        let plugin = self.runtime.load(
+            id,
+            &bytes,
+            &LimitsOverride::default(),
+            &serde_json::json!({}),
+        )?;
+        Ok(LoadedPlugin { version, plugin })
+    }
+
+    /// Installs every `<name>.wasm` of `dir` whose name has no plugin yet,
+    /// as version 1, active. Returns the names installed. Blocking.
+    pub fn install_bundled(&self, dir: &std::path::Path) -> Result<Vec<String>, InstallError> {
+        let entries = std::fs::read_dir(dir).map_err(|error| InstallError {
+            path: dir.to_owned(),
+            detail: error.to_string(),
+        })?;
+        let mut paths: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+            .collect();
+        paths.sort();
+        let mut installed = Vec::new();
+        for path in paths {
+            let fail = |detail: String| InstallError {
+                path: path.clone(),
+                detail,
+            };
+            let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+            let name: Name = stem
+                .parse()
+                .map_err(|e: crate::domain::NameError| fail(e.to_string()))?;
+            if self
+                .store
+                .plugin(&name)
+                .map_err(|e| fail(e.to_string()))?
+                .is_some()
+            {
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
+            self.upload(&name, &bytes, true)
+                .map_err(|e| fail(e.to_string()))?;
+            installed.push(name.to_string());
+        }
+        Ok(installed)
+    }
+}
+
+/// A bundled plugin that could not be installed.
+#[derive(Debug, thiserror::Error)]
+#[error("installing plugin {path}: {detail}")]
+pub struct InstallError {
+    /// The component file.
+    pub path: std::path::PathBuf,
+    /// Why.
+    pub detail: String,
+}

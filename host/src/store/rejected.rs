@@ -1,0 +1,39 @@
+//! Rejected callbacks, keyed by their time-ordered id.
+
+use super::codec::{self, decode};
+use super::{Store, StoreError};
+use crate::domain::rejected::{RejectedCallback, RejectedState};
+use crate::ids::RejectedId;
+
+impl Store {
+    /// Stores (or replaces) a rejected callback.
+    pub fn put_rejected(&self, rejected: &RejectedCallback) -> Result<(), StoreError> {
+        codec::put(&self.rejected, rejected.id.to_bytes(), rejected)
+    }
+
+    /// One rejected callback.
+    pub fn rejected(&self, id: RejectedId) -> Result<Option<RejectedCallback>, StoreError> {
+        codec::get(&self.rejected, id.to_bytes())
+    }
+
+    /// A source's rejected callbacks, newest first, optionally only those in
+    /// `state`, at most `limit`.
+    pub fn rejected_of(
+        &self,
+        source: &str,
+        state: Option<RejectedState>,
+        limit: usize,
+    ) -> Result<Vec<RejectedCallback>, StoreError> {
+        let mut found = Vec::new();
+        for bytes in self.rejected.iter().values().rev() {
+            let rejected: RejectedCallback = decode(&self.rejected, &bytes?)?;
+            if rejected.source.as_str() == source && state.is_none_or(|s| s == rejected.state) {
+                found.push(rejected);
+                if found.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+}

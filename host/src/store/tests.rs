@@ -1,0 +1,166 @@
+//! The store on a temp dir: dedupe of resends, listing order and cursors,
+//! plugin versions, and group flushes under concurrency.
+
+use serde_json::json;
+use wasmhook_sdk::{Channel, EventType, Reference, Status, StatusInfo};
+
+use super::*;
+use crate::domain::event::{CanonicalEvent, EVENT_VERSION, EventFilter};
+use crate::domain::plugin::PluginWorld;
+use crate::ids::EventId;
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+fn event(time_ms: u64, message_id: &str, status: Status, channel: Channel) -> CanonicalEvent {
+    CanonicalEvent {
+        id: EventId::new(time_ms),
+        version: EVENT_VERSION.into(),
+        event_type: EventType::Status,
+        channel,
+        channel_value: Some("+15555555555".into()),
+        distinct_id: None,
+        status: Some(StatusInfo {
+            status,
+            vendor_status: Some("X".into()),
+            timestamp: Some(1_000),
+            ..StatusInfo::default()
+        }),
+        inbound_message: None,
+        reference: Reference {
+            vendor_message_id: Some(message_id.into()),
+            idempotency_key: None,
+        },
+        vendor_name: "test".into(),
+        source: "src".into(),
+        received_at: time_ms,
+        vendor_response: json!({"test": {}}),
+    }
+}
+
+#[test]
+fn a_resend_is_stored_once_and_points_at_the_first() {
+    let (_dir, store) = store();
+    let first = event(1, "m1", Status::Delivered, Channel::Sms);
+    let again = event(2, "m1", Status::Delivered, Channel::Sms);
+    let other_status = event(3, "m1", Status::Read, Channel::Sms);
+    let inserted = store
+        .insert_events(&[first.clone(), again, other_status])
+        .unwrap();
+    assert!(!inserted[0].duplicate);
+    assert!(inserted[1].duplicate);
+    assert_eq!(inserted[1].id, first.id);
+    assert!(!inserted[2].duplicate);
+    assert_eq!(store.event_count(), 2);
+}
+
+#[test]
+fn listing_is_newest_first_with_filters_and_cursor() {
+    let (_dir, store) = store();
+    let events: Vec<_> = (0..25)
+        .map(|i| {
+            let channel = if i % 2 == 0 {
+                Channel::Sms
+            } else {
+                Channel::Email
+            };
+            event(1_000 + i, &format!("m{i}"), Status::Delivered, channel)
+        })
+        .collect();
+    store.insert_events(&events).unwrap();
+    let filter = EventFilter {
+        channel: Some(Channel::Sms),
+        ..EventFilter::default()
+    };
+    let first = store.list_events(&filter, 5).unwrap();
+    assert_eq!(first.data.len(), 5);
+    assert_eq!(first.data[0].id, events[24].id);
+    assert!(first.data.iter().all(|e| e.channel == Channel::Sms));
+    let mut seen = first.data.len();
+    let mut cursor = first.next_cursor;
+    while let Some(next) = cursor {
+        let page = store
+            .list_events(
+                &EventFilter {
+                    cursor: Some(next),
+                    ..filter.clone()
+                },
+                5,
+            )
+            .unwrap();
+        seen += page.data.len();
+        cursor = page.next_cursor;
+    }
+    assert_eq!(seen, 13);
+    let window = store
+        .list_events(
+            &EventFilter {
+                since: Some(1_010),
+                until: Some(1_015),
+                ..EventFilter::default()
+            },
+            100,
+        )
+        .unwrap();
+    assert_eq!(window.data.len(), 5);
+}
+
+#[test]
+fn versions_count_up_and_the_world_is_fixed() {
+    let (_dir, store) = store();
+    let name: crate::domain::Name = "p".parse().unwrap();
+    let new = |bytes: &'static [u8], activate| NewVersion {
+        bytes,
+        sha256: format!("{:x}", bytes.len()),
+        world: PluginWorld::Mapper,
+        now_ms: 1,
+        activate,
+    };
+    let (record, v1) = store.add_plugin_version(&name, new(b"a", false)).unwrap();
+    assert_eq!((record.active_version, v1.version), (1, 1));
+    let (record, v2) = store.add_plugin_version(&name, new(b"bb", false)).unwrap();
+    assert_eq!((record.active_version, v2.version), (1, 2));
+    assert_eq!(store.plugin_bytes(&name, 2).unwrap().unwrap(), b"bb");
+    let renderer = NewVersion {
+        world: PluginWorld::Renderer,
+        ..new(b"ccc", true)
+    };
+    assert!(store.add_plugin_version(&name, renderer).is_err());
+    assert_eq!(
+        store
+            .activate_plugin(&name, 2, 5)
+            .unwrap()
+            .unwrap()
+            .active_version,
+        2
+    );
+    assert!(store.activate_plugin(&name, 9, 5).unwrap().is_none());
+    assert!(store.delete_plugin(&name).unwrap());
+    assert!(store.plugin_versions(&name).unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_share_flushes_and_all_become_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let store = std::sync::Arc::clone(&store);
+            tokio::spawn(async move {
+                let e = event(10 + i, &format!("m{i}"), Status::Sent, Channel::Sms);
+                store.insert_events(&[e]).unwrap();
+                store.durable().await.unwrap();
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    store.close().unwrap();
+    drop(store);
+    let reopened = Store::open(dir.path()).unwrap();
+    assert_eq!(reopened.event_count(), 64);
+}

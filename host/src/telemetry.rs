@@ -1,0 +1,84 @@
+//! Metrics the server records (Prometheus names and labels in one place) and
+//! the process-wide recorder behind `/metrics`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::runtime::CallError;
+
+/// Plugin call latency histogram buckets, seconds: plugin calls take tens of
+/// microseconds to the deadline.
+const CALL_BUCKETS: [f64; 14] = [
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.5, 1.0,
+];
+
+/// The process's Prometheus recorder, installed on first use. One per
+/// process because the `metrics` macros write to a global recorder; servers
+/// started in one test process share it.
+pub fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(
+                        "wasmhook_plugin_call_seconds".into(),
+                    ),
+                    &CALL_BUCKETS,
+                )
+                .expect("bucket list is not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics stays empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// One vendor callback's outcome at `/ingest/{source}`.
+pub fn ingest(source: &str, outcome: &'static str) {
+    metrics::counter!("wasmhook_ingest_total", "source" => source.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// Events stored from callbacks (a callback may carry many).
+pub fn events_stored(source: &str, count: u64) {
+    metrics::counter!("wasmhook_events_stored_total", "source" => source.to_owned())
+        .increment(count);
+}
+
+/// One plugin call: its latency, and its failure kind if it failed.
+pub fn plugin_call(plugin: &str, duration: Duration, failure: Option<&CallError>) {
+    metrics::histogram!("wasmhook_plugin_call_seconds", "plugin" => plugin.to_owned())
+        .record(duration.as_secs_f64());
+    if let Some(error) = failure {
+        metrics::counter!(
+            "wasmhook_plugin_failures_total",
+            "plugin" => plugin.to_owned(),
+            "kind" => call_error_code(error)
+        )
+        .increment(1);
+    }
+}
+
+/// A stable code for each way a plugin call fails, for API bodies and
+/// metric labels.
+pub fn call_error_code(error: &CallError) -> &'static str {
+    match error {
+        CallError::Trap { .. } => "plugin_trapped",
+        CallError::Timeout { .. } => "plugin_timeout",
+        CallError::MemoryLimit { .. } => "plugin_memory_limit",
+        CallError::OutOfFuel { .. } => "plugin_out_of_fuel",
+        CallError::OutputTooLarge { .. } => "plugin_output_too_large",
+        CallError::Plugin { .. } => "plugin_error",
+        CallError::BadOutput { .. } => "plugin_bad_output",
+        CallError::WrongWorld { .. } => "wrong_world",
+        CallError::Overloaded { .. } => "overloaded",
+        CallError::Instantiate { .. } => "plugin_instantiate_failed",
+    }
+}
