@@ -134,6 +134,9 @@ pub enum MapOutcome {
     Failed {
         /// Why.
         error: CallError,
+        /// The error's message, with the plugin's last stderr line when it
+        /// trapped (a Rust panic message lands there).
+        detail: String,
         /// The mapper version that ran.
         version: u32,
     },
@@ -194,8 +197,22 @@ pub async fn map_and_store(
         }
         Err(error) => {
             telemetry::plugin_call(source.mapper.as_str(), duration, Some(&error));
+            let mut detail = error.to_string();
+            if matches!(error, CallError::Trap { .. })
+                && let Some((_, line)) = outcome
+                    .stats
+                    .logs
+                    .iter()
+                    .rev()
+                    .find(|(level, _)| *level >= wasmhook_sdk::LogLevel::Warn)
+            {
+                detail.push_str(" (plugin stderr: ");
+                detail.push_str(line);
+                detail.push(')');
+            }
             return Ok(MapOutcome::Failed {
                 error,
+                detail,
                 version: loaded.version,
             });
         }

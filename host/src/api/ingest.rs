@@ -187,7 +187,11 @@ async fn ingest_callback(
             }
             Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
         }
-        Ok(MapOutcome::Failed { error, version }) => {
+        Ok(MapOutcome::Failed {
+            error,
+            detail,
+            version,
+        }) => {
             let rejected = RejectedCallback {
                 id: RejectedId::new(received_at),
                 source: source.name.clone(),
@@ -195,7 +199,7 @@ async fn ingest_callback(
                 callback: stored_callback,
                 error: RejectionError {
                     code: telemetry::call_error_code(&error).to_owned(),
-                    detail: error.to_string(),
+                    detail,
                     plugin_version: version,
                 },
                 attempts: 1,

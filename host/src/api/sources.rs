@@ -298,9 +298,13 @@ async fn retry_rejected(
                 accepted: Accepted::new(inserted),
             }))
         }
-        MapOutcome::Failed { error, version } => {
+        MapOutcome::Failed {
+            error,
+            detail,
+            version,
+        } => {
             rejected.error.code = telemetry::call_error_code(&error).to_owned();
-            rejected.error.detail = error.to_string();
+            rejected.error.detail = detail;
             rejected.error.plugin_version = version;
             state.store.put_rejected(&rejected)?;
             state.store.durable().await?;

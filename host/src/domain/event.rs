@@ -71,23 +71,36 @@ impl CanonicalEvent {
         }
     }
 
-    /// The key a vendor's resend of this event has too: source, vendor
-    /// message id, status (or `inbound`) and the vendor's timestamp. `None`
-    /// when the event has no vendor message id to recognise it by.
-    pub fn dedupe_key(&self) -> Option<String> {
+    /// The key a vendor's resend of this event has too: a SHA-256 over the
+    /// source, the vendor message id and the whole status report (canonical
+    /// and vendor status, timestamp, error code, description, bounce kind,
+    /// link) — or, for an inbound message, its timestamp. The report's
+    /// details keep apart distinct reports that share an id, a status and a
+    /// second (SendGrid `bounce` and `dropped`; a blocked and a hard bounce).
+    /// `None` when the event has no vendor message id to recognise it by.
+    pub fn dedupe_key(&self) -> Option<[u8; 32]> {
+        use sha2::{Digest, Sha256};
         let message_id = self.reference.vendor_message_id.as_deref()?;
-        let (what, timestamp) = match (&self.status, &self.inbound_message) {
-            (Some(status), _) => (status.status.as_str(), status.timestamp),
-            (None, Some(inbound)) => ("inbound", inbound.timestamp),
-            (None, None) => ("none", None),
-        };
-        Some(format!(
-            "{}\u{0}{}\u{0}{}\u{0}{}",
-            self.source,
-            message_id,
-            what,
-            timestamp.map(|t| t.to_string()).unwrap_or_default()
-        ))
+        let mut hasher = Sha256::new();
+        for part in [self.source.as_str(), message_id, self.event_type_name()] {
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
+        match (&self.status, &self.inbound_message) {
+            (Some(status), _) => hasher.update(serde_json::to_vec(status).ok()?),
+            (None, Some(inbound)) => {
+                hasher.update(inbound.timestamp.unwrap_or_default().to_be_bytes());
+            }
+            (None, None) => {}
+        }
+        Some(hasher.finalize().into())
+    }
+
+    fn event_type_name(&self) -> &'static str {
+        match self.event_type {
+            EventType::Status => "status",
+            EventType::InboundMessage => "inbound_message",
+        }
     }
 
     /// The event's delivery status, for filters.

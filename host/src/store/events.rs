@@ -46,7 +46,7 @@ impl Store {
                 },
                 Some(dedupe_key) => {
                     match self.dedupe.compare_and_swap(
-                        dedupe_key.as_bytes(),
+                        dedupe_key,
                         None as Option<&[u8]>,
                         Some(&key[..]),
                     )? {
