@@ -3,6 +3,8 @@
 //! with their OpenAPI description, so `/openapi.json` is generated from the
 //! same code that serves them and cannot drift.
 
+mod connectors;
+mod endpoints;
 pub mod error;
 mod events;
 pub mod extract;
@@ -59,6 +61,8 @@ pub struct AppState {
         (name = "sources", description = "Where vendor callbacks come in"),
         (name = "ingest", description = "Vendor callbacks"),
         (name = "events", description = "Canonical events"),
+        (name = "endpoints", description = "Where events are delivered: URL, filters, renderer, signing secret, retries"),
+        (name = "connectors", description = "Outbound credentials (basic, bearer, API key); secrets are write-only"),
         (name = "ops", description = "Health, readiness, metrics"),
     )
 )]
@@ -83,6 +87,8 @@ fn admin_routes(config: &ServeConfig) -> OpenApiRouter<AppState> {
         .merge(plugins::upload_router(config.max_plugin_bytes))
         .merge(sources::router())
         .merge(events::router())
+        .merge(endpoints::router())
+        .merge(connectors::router())
 }
 
 /// The whole application: routes, their OpenAPI document, limits, tracing.

@@ -48,6 +48,48 @@ pub enum CliError {
     /// The server could not start or stopped badly.
     #[error(transparent)]
     Serve(#[from] crate::app::ServeError),
+    /// A client command was given no admin token.
+    #[error(
+        "no admin token for {server}: pass --token or set WASMHOOK_TOKEN; a server started \
+         without one keeps a generated one in DATA_DIR/admin_token: \
+         `export WASMHOOK_TOKEN=$(cat wasmhook-data/admin_token)`"
+    )]
+    NoToken {
+        /// The server's URL.
+        server: String,
+    },
+    /// Nothing answered at the server's address.
+    #[error("cannot reach the server at {server} (is `wasmhook serve` running?): {cause}")]
+    Unreachable {
+        /// The server's URL.
+        server: String,
+        /// Why the connection failed.
+        cause: String,
+    },
+    /// The server answered with an error.
+    #[error("{method} {path}: {status} {code}: {detail}")]
+    Api {
+        /// The request's method.
+        method: String,
+        /// The request's path and query.
+        path: String,
+        /// The HTTP status.
+        status: u16,
+        /// The error's `code`.
+        code: String,
+        /// The error's `detail`.
+        detail: String,
+    },
+    /// A request got no usable answer (timeout, broken connection, not JSON).
+    #[error("{method} {path}: {detail}")]
+    BadAnswer {
+        /// The request's method.
+        method: String,
+        /// The request's path and query.
+        path: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// The result could not be printed.
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),

@@ -2,6 +2,7 @@
 //! parses, this module runs.
 
 mod check;
+pub mod client;
 mod error;
 mod format;
 mod http;
@@ -33,9 +34,19 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(Box<ServeArgs>),
-    /// Work with plugin components locally.
+    /// Work with plugin components: locally (run, check) or on a server
+    /// (push, list, get, activate).
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Vendor sources on a server.
+    #[command(subcommand)]
+    Source(client::SourceCommand),
+    /// Delivery endpoints on a server.
+    #[command(subcommand)]
+    Endpoint(client::EndpointCommand),
+    /// Canonical events on a server.
+    #[command(subcommand)]
+    Event(client::EventCommand),
 }
 
 /// `wasmhook plugin ...`
@@ -46,6 +57,14 @@ pub enum PluginCommand {
     /// Validate a component: world, imports, exports, size and hash, or why
     /// the host would refuse it.
     Check(CheckArgs),
+    /// Upload a component to a server as the plugin's next version.
+    Push(Box<client::PushArgs>),
+    /// List a server's plugins.
+    List(client::ClientArgs),
+    /// Show a plugin on a server: its versions and the active one.
+    Get(client::ByName),
+    /// Make a version of a plugin active on a server (also a rollback).
+    Activate(client::ActivateArgs),
 }
 
 /// Where compiled components are cached.
@@ -175,6 +194,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Serve(args) => serve::serve(&args),
         Command::Plugin(PluginCommand::Run(args)) => run::run(&args),
         Command::Plugin(PluginCommand::Check(args)) => check::check(&args),
+        Command::Plugin(PluginCommand::Push(args)) => client::plugin_push(&args),
+        Command::Plugin(PluginCommand::List(args)) => client::plugin_list(&args),
+        Command::Plugin(PluginCommand::Get(args)) => client::plugin_get(&args),
+        Command::Plugin(PluginCommand::Activate(args)) => client::plugin_activate(&args),
+        Command::Source(command) => client::source(&command),
+        Command::Endpoint(command) => client::endpoint(&command),
+        Command::Event(command) => client::event(&command),
     }
 }
 

@@ -2,6 +2,8 @@
 //! store keeps. Parsed once at the edge (names, ids, URLs), so the layers
 //! below never see unchecked text.
 
+pub mod connector;
+pub mod endpoint;
 pub mod event;
 pub mod plugin;
 pub mod rejected;

@@ -4,6 +4,8 @@
 //! go through [`Store::durable`], which groups concurrent flushes.
 
 mod codec;
+mod connectors;
+mod endpoints;
 mod events;
 mod flush;
 pub mod plugins;
@@ -64,6 +66,8 @@ pub struct Store {
     events: sled::Tree,
     dedupe: sled::Tree,
     rejected: sled::Tree,
+    endpoints: sled::Tree,
+    connectors: sled::Tree,
     meta: sled::Tree,
     flush: GroupFlush,
     /// Serialises configuration changes whose checks span records
@@ -94,6 +98,8 @@ impl Store {
             events: tree("events")?,
             dedupe: tree("dedupe")?,
             rejected: tree("rejected")?,
+            endpoints: tree("endpoints")?,
+            connectors: tree("connectors")?,
             meta: tree("meta")?,
             flush: GroupFlush::start(db.clone())?,
             config_lock: Mutex::new(()),
@@ -142,12 +148,6 @@ impl Store {
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.meta.insert(key, value.as_bytes())?;
         Ok(())
-    }
-
-    /// Opens another tree of the same database, for modules that keep
-    /// records of their own (endpoints, connectors, blocks).
-    pub(crate) fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        Ok(self.db.open_tree(name)?)
     }
 }
 

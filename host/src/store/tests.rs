@@ -27,7 +27,7 @@ fn event(time_ms: u64, message_id: &str, status: Status, channel: Channel) -> Ca
             status,
             vendor_status: Some("X".into()),
             timestamp: Some(1_000),
-            ..StatusInfo::default()
+            ..StatusInfo::new(status)
         }),
         inbound_message: None,
         reference: Reference {

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use wasmhook_sdk::Callback;
 use wasmhook_sdk::fixtures::{json_subset, load_cases};
 use wasmhook_tests::server::{TestServer, json_of};
 
@@ -38,31 +39,37 @@ async fn ingest(
     server: &TestServer,
     source: &str,
     token: &str,
-    method: &str,
-    query: &str,
-    headers: &[(String, String)],
-    content_type: Option<&str>,
-    body: Vec<u8>,
+    callback: &Callback,
 ) -> (u16, Value) {
     let mut url = server.url(&format!("/ingest/{source}"));
-    if !query.is_empty() {
+    if !callback.query.is_empty() {
         url.push('?');
-        url.push_str(query);
+        url.push_str(&callback.query);
     }
     let mut request = server
         .client
-        .request(Method::from_bytes(method.as_bytes()).unwrap(), url)
+        .request(Method::from_bytes(callback.method.as_bytes()).unwrap(), url)
         .header("x-wasmhook-token", token)
-        .body(body);
-    for (name, value) in headers {
+        .body(callback.body.clone());
+    for (name, value) in &callback.headers {
         if !name.eq_ignore_ascii_case("content-type") {
             request = request.header(name, value);
         }
     }
-    if let Some(content_type) = content_type {
+    if let Some(content_type) = &callback.content_type {
         request = request.header("content-type", content_type);
     }
     json_of(request.send().await.expect("ingest request")).await
+}
+
+/// A POST callback with `content_type` and `body`.
+fn post(content_type: &str, body: Vec<u8>) -> Callback {
+    Callback {
+        method: "POST".into(),
+        content_type: Some(content_type.into()),
+        body,
+        ..Callback::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,18 +91,7 @@ async fn every_fixture_of_every_vendor_is_ingested_into_canonical_events() {
                 sources.insert(key.clone(), (name, token));
             }
             let (source, token) = sources[&key].clone();
-            let callback = &case.callback;
-            let (status, body) = ingest(
-                &server,
-                &source,
-                &token,
-                &callback.method,
-                &callback.query,
-                &callback.headers,
-                callback.content_type.as_deref(),
-                callback.body.clone(),
-            )
-            .await;
+            let (status, body) = ingest(&server, &source, &token, &case.callback).await;
             checked += 1;
             let outcome = check_outcome(&server, &case.expect, status, &body).await;
             match outcome {
@@ -208,11 +204,7 @@ async fn post_gupshup(
         server,
         source,
         token,
-        "POST",
-        "",
-        &[],
-        Some("application/json"),
-        gupshup_delivered(message_id),
+        &post("application/json", gupshup_delivered(message_id)),
     )
     .await
 }
@@ -264,34 +256,14 @@ async fn a_resent_callback_is_stored_once_and_tokens_are_enforced() {
     // Unknown source, unreadable content type, oversized body.
     let (status, _) = post_gupshup(&server, "nope", &token, "m-5").await;
     assert_eq!(status, 404);
-    let (status, body) = ingest(
-        &server,
-        "gs",
-        &token,
-        "POST",
-        "",
-        &[],
-        Some("image/png"),
-        vec![1, 2, 3],
-    )
-    .await;
+    let (status, body) = ingest(&server, "gs", &token, &post("image/png", vec![1, 2, 3])).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (415, Some("unsupported_media_type")),
         "{body}"
     );
     let huge = vec![b' '; wasmhook::config::ServeConfig::DEFAULT_MAX_INGEST_BYTES + 1];
-    let (status, body) = ingest(
-        &server,
-        "gs",
-        &token,
-        "POST",
-        "",
-        &[],
-        Some("application/json"),
-        huge,
-    )
-    .await;
+    let (status, body) = ingest(&server, "gs", &token, &post("application/json", huge)).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (413, Some("too_large")),
@@ -333,11 +305,7 @@ async fn rejected_callbacks_are_kept_and_succeed_after_a_fixed_version_is_activa
         &server,
         "gs",
         &gs_token,
-        "POST",
-        "",
-        &[],
-        Some("application/json"),
-        b"{not json".to_vec(),
+        &post("application/json", b"{not json".to_vec()),
     )
     .await;
     assert_eq!(status, 400, "{malformed}");

@@ -1,0 +1,276 @@
+//! `/v1/endpoints`: subscriber endpoints (CRUD), their signing secret and
+//! its rotation. Configuration only; deliveries are the delivery engine's.
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::{ApiJson, decode_json, read_body};
+use crate::domain::endpoint::{
+    CreateEndpoint, DEFAULT_GRACE_SECS, Endpoint, EndpointConfig, EndpointView, FieldError,
+    MAX_GRACE_SECS, SigningSecret, UpdateEndpoint,
+};
+use crate::domain::plugin::PluginWorld;
+use crate::ids::{EndpointId, now_ms};
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_endpoints, create_endpoint))
+        .routes(routes!(get_endpoint, update_endpoint, delete_endpoint))
+        .routes(routes!(get_secret))
+        .routes(routes!(rotate_secret))
+}
+
+/// A new endpoint, with its signing secret (shown here and by
+/// `GET …/secret` only).
+#[derive(Debug, Serialize, ToSchema)]
+struct EndpointCreated {
+    #[serde(flatten)]
+    endpoint: EndpointView,
+    /// The signing secret (`whsec_…`) receivers verify with.
+    secret: String,
+}
+
+/// An earlier secret still valid after a rotation.
+#[derive(Debug, Serialize, ToSchema)]
+struct PreviousSecretInfo {
+    /// Epoch ms when it stops signing.
+    expires_at: u64,
+}
+
+/// An endpoint's signing secret.
+#[derive(Debug, Serialize, ToSchema)]
+struct EndpointSecret {
+    /// The current secret (`whsec_…`).
+    secret: String,
+    /// Earlier secrets deliveries are still signed with, until they expire.
+    previous: Vec<PreviousSecretInfo>,
+}
+
+impl EndpointSecret {
+    fn of(endpoint: &Endpoint, now_ms: u64) -> Self {
+        EndpointSecret {
+            secret: endpoint.signing_secret.expose().to_owned(),
+            previous: endpoint
+                .previous_secrets
+                .iter()
+                .filter(|previous| previous.expires_at > now_ms)
+                .map(|previous| PreviousSecretInfo {
+                    expires_at: previous.expires_at,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What `POST …/rotate-secret` takes; the body may be empty.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RotateSecret {
+    /// How long the current secret stays valid, seconds (default 86400,
+    /// at most 604800; 0 ends it at once).
+    #[serde(default)]
+    grace_period_secs: Option<u64>,
+    /// The new secret; generated when absent.
+    #[serde(default)]
+    secret: Option<SigningSecret>,
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("no endpoint `{id}`"))
+}
+
+fn lookup(state: &AppState, id: &str) -> ApiResult<Endpoint> {
+    let parsed: EndpointId = id.parse().map_err(|_| not_found(id))?;
+    state.store.endpoint(parsed)?.ok_or_else(|| not_found(id))
+}
+
+fn invalid(error: FieldError) -> ApiError {
+    ApiError::invalid("invalid_field", error.to_string())
+}
+
+/// Validates `config` and checks what it names exists: the connector, and
+/// the renderer plugin as a renderer. Call under the config lock.
+fn check_config(state: &AppState, config: &EndpointConfig) -> ApiResult<()> {
+    config.validate().map_err(invalid)?;
+    if let Some(connector) = config.connector
+        && state.store.connector(connector)?.is_none()
+    {
+        return Err(invalid(FieldError::new(
+            "connector",
+            format!("no connector `{connector}`; create it first"),
+        )));
+    }
+    let plugin = &config.renderer.plugin;
+    match state.store.plugin(plugin)? {
+        None => Err(invalid(FieldError::new(
+            "renderer.plugin",
+            format!("no plugin named `{plugin}`; upload it first"),
+        ))),
+        Some(record) if record.world != PluginWorld::Renderer => Err(invalid(FieldError::new(
+            "renderer.plugin",
+            format!(
+                "plugin `{plugin}` is a {}, not a renderer",
+                record.world.as_str()
+            ),
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// List endpoints, oldest first.
+#[utoipa::path(get, path = "/v1/endpoints", tag = "endpoints",
+    responses((status = 200, body = Vec<EndpointView>), (status = 401, body = ErrorBody)))]
+async fn list_endpoints(State(state): State<AppState>) -> ApiResult<Json<Vec<EndpointView>>> {
+    Ok(Json(
+        state
+            .store
+            .endpoints()?
+            .iter()
+            .map(EndpointView::from)
+            .collect(),
+    ))
+}
+
+/// Create an endpoint. The response carries its signing secret.
+#[utoipa::path(post, path = "/v1/endpoints", tag = "endpoints",
+    request_body = CreateEndpoint,
+    responses((status = 201, body = EndpointCreated),
+        (status = 422, description = "A field is invalid; `detail` names it", body = ErrorBody)))]
+async fn create_endpoint(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateEndpoint>,
+) -> ApiResult<(StatusCode, Json<EndpointCreated>)> {
+    let (config, secret) = body.into_config();
+    let endpoint = Endpoint::new(
+        config,
+        secret.unwrap_or_else(SigningSecret::generate),
+        now_ms(),
+    );
+    {
+        let _guard = state.store.config_lock();
+        check_config(&state, &endpoint.config)?;
+        state.store.put_endpoint(&endpoint)?;
+    }
+    state.store.durable().await?;
+    tracing::info!(endpoint = %endpoint.id, url = %endpoint.config.url, "endpoint created");
+    Ok((
+        StatusCode::CREATED,
+        Json(EndpointCreated {
+            endpoint: EndpointView::from(&endpoint),
+            secret: endpoint.signing_secret.expose().to_owned(),
+        }),
+    ))
+}
+
+/// One endpoint (without its secret).
+#[utoipa::path(get, path = "/v1/endpoints/{id}", tag = "endpoints",
+    params(("id" = String, Path, description = "Endpoint id (`ep_…`)")),
+    responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody)))]
+async fn get_endpoint(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EndpointView>> {
+    Ok(Json(EndpointView::from(&lookup(&state, &id)?)))
+}
+
+/// Change an endpoint; only the fields given change.
+#[utoipa::path(patch, path = "/v1/endpoints/{id}", tag = "endpoints",
+    params(("id" = String, Path, description = "Endpoint id (`ep_…`)")),
+    request_body = UpdateEndpoint,
+    responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody),
+        (status = 422, description = "A field is invalid; `detail` names it", body = ErrorBody)))]
+async fn update_endpoint(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateEndpoint>,
+) -> ApiResult<Json<EndpointView>> {
+    let endpoint = {
+        let _guard = state.store.config_lock();
+        let mut endpoint = lookup(&state, &id)?;
+        endpoint.config.apply(body);
+        check_config(&state, &endpoint.config)?;
+        endpoint.updated_at = now_ms();
+        state.store.put_endpoint(&endpoint)?;
+        endpoint
+    };
+    state.store.durable().await?;
+    Ok(Json(EndpointView::from(&endpoint)))
+}
+
+/// Delete an endpoint.
+#[utoipa::path(delete, path = "/v1/endpoints/{id}", tag = "endpoints",
+    params(("id" = String, Path, description = "Endpoint id (`ep_…`)")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_endpoint(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let parsed: EndpointId = id.parse().map_err(|_| not_found(&id))?;
+    let deleted = {
+        let _guard = state.store.config_lock();
+        state.store.delete_endpoint(parsed)?
+    };
+    if !deleted {
+        return Err(not_found(&id));
+    }
+    state.store.durable().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The endpoint's signing secret, and until when earlier ones stay valid.
+#[utoipa::path(get, path = "/v1/endpoints/{id}/secret", tag = "endpoints",
+    params(("id" = String, Path, description = "Endpoint id (`ep_…`)")),
+    responses((status = 200, body = EndpointSecret), (status = 404, body = ErrorBody)))]
+async fn get_secret(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EndpointSecret>> {
+    let endpoint = lookup(&state, &id)?;
+    Ok(Json(EndpointSecret::of(&endpoint, now_ms())))
+}
+
+/// Make a new signing secret current. Deliveries stay signed with the old
+/// one too until the grace period ends, so receivers can switch over.
+#[utoipa::path(post, path = "/v1/endpoints/{id}/rotate-secret", tag = "endpoints",
+    params(("id" = String, Path, description = "Endpoint id (`ep_…`)")),
+    request_body(content = Option<RotateSecret>, description = "Optional; `{}` or no body for the defaults"),
+    responses((status = 200, body = EndpointSecret), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn rotate_secret(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> ApiResult<Json<EndpointSecret>> {
+    let bytes = read_body(request, &()).await?;
+    let body: RotateSecret = if bytes.iter().all(u8::is_ascii_whitespace) {
+        RotateSecret::default()
+    } else {
+        decode_json(&bytes)?
+    };
+    let grace_secs = body.grace_period_secs.unwrap_or(DEFAULT_GRACE_SECS);
+    if grace_secs > MAX_GRACE_SECS {
+        return Err(invalid(FieldError::new(
+            "grace_period_secs",
+            format!("at most {MAX_GRACE_SECS} seconds (7 days)"),
+        )));
+    }
+    let next = body.secret.unwrap_or_else(SigningSecret::generate);
+    let now = now_ms();
+    let endpoint = {
+        let _guard = state.store.config_lock();
+        let mut endpoint = lookup(&state, &id)?;
+        endpoint.rotate_secret(next, grace_secs, now);
+        state.store.put_endpoint(&endpoint)?;
+        endpoint
+    };
+    state.store.durable().await?;
+    tracing::info!(endpoint = %endpoint.id, grace_secs, "endpoint secret rotated");
+    Ok(Json(EndpointSecret::of(&endpoint, now)))
+}
