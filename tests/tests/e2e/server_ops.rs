@@ -1,0 +1,131 @@
+//! The ops side of the server: `/openapi.json` covers every route and
+//! marks `/v1` as admin-only, `/healthz` and `/readyz` answer, and
+//! `/metrics` counts ingest outcomes and plugin call latency.
+
+use serde_json::json;
+use wasmhook_tests::server::{TestServer, json_of};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_describes_every_route_and_ops_routes_answer() {
+    let server = TestServer::start().await;
+    let (status, doc) = json_of(
+        server
+            .client
+            .get(server.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let paths = doc["paths"].as_object().expect("paths");
+    let expected = [
+        ("get", "/v1/plugins"),
+        ("put", "/v1/plugins/{name}"),
+        ("get", "/v1/plugins/{name}"),
+        ("delete", "/v1/plugins/{name}"),
+        ("post", "/v1/plugins/{name}/activate"),
+        ("post", "/v1/plugins/{name}/invoke"),
+        ("get", "/v1/sources"),
+        ("post", "/v1/sources"),
+        ("get", "/v1/sources/{name}"),
+        ("patch", "/v1/sources/{name}"),
+        ("delete", "/v1/sources/{name}"),
+        ("get", "/v1/sources/{name}/rejected"),
+        ("post", "/v1/sources/{name}/rejected/{id}/retry"),
+        ("post", "/ingest/{source}"),
+        ("get", "/ingest/{source}"),
+        ("post", "/v1/events"),
+        ("get", "/v1/events"),
+        ("get", "/v1/events/{id}"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+    ];
+    for (method, path) in expected {
+        assert!(
+            paths.get(path).and_then(|item| item.get(method)).is_some(),
+            "{method} {path} missing from /openapi.json"
+        );
+    }
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            if path.starts_with("/v1/") {
+                assert!(
+                    operation.get("security").is_some(),
+                    "{method} {path} lacks the admin security requirement"
+                );
+            }
+        }
+    }
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    for schema in [
+        "CanonicalEvent",
+        "PublishEvent",
+        "ErrorBody",
+        "SourceView",
+        "PluginRecord",
+        "RejectedCallback",
+    ] {
+        assert!(schemas.contains_key(schema), "schema {schema} missing");
+    }
+
+    let (status, health) = json_of(
+        server
+            .client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+    let (status, ready) = json_of(
+        server
+            .client
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, ready["status"].as_str()),
+        (200, Some("ok")),
+        "{ready}"
+    );
+    // Metrics after one ingest and one plugin call.
+    let token = server.create_source("gs", "gupshup", json!({})).await;
+    let body = std::fs::read(
+        crate::harness::fixtures_dir("gupshup").join("secondary-wa-v2-delivered.json"),
+    )
+    .unwrap();
+    let response = server
+        .client
+        .post(server.url("/ingest/gs"))
+        .header("x-wasmhook-token", token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let metrics = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("wasmhook_ingest_total{source=\"gs\",outcome=\"accepted\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("wasmhook_plugin_call_seconds_bucket{plugin=\"gupshup\""),
+        "{metrics}"
+    );
+    server.stop().await;
+}
