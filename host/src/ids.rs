@@ -32,8 +32,11 @@ macro_rules! prefixed_id {
             pub const PREFIX: &'static str = $prefix;
 
             /// A new id for something created at `time_ms` (epoch ms).
+            /// Ids made in this process increase strictly, even within one
+            /// millisecond, so their order is creation order (events of one
+            /// batch keep the mapper's order).
             pub fn new(time_ms: u64) -> Self {
-                $name(Ulid::from_parts(time_ms, rand::random()))
+                $name(next_ulid(time_ms))
             }
 
             /// The smallest id created at `time_ms`: a range bound for
@@ -128,6 +131,28 @@ prefixed_id!(
     /// A connector (stored outbound credentials).
     ConnectorId, "conn_", "connector"
 );
+prefixed_id!(
+    /// One event's delivery to one endpoint; its text is the `webhook-id`
+    /// receivers dedupe on, the same across retries.
+    DeliveryId, "msg_", "delivery"
+);
+
+/// A ULID at `time_ms`: random bits, except that within the millisecond of
+/// the previous one it is the previous one plus one, so ids made in one
+/// millisecond sort in creation order. (An earlier `time_ms` gets fresh
+/// random bits: the id must encode the time it was given.)
+fn next_ulid(time_ms: u64) -> Ulid {
+    static LAST: std::sync::Mutex<Option<Ulid>> = std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    let next = match *last {
+        Some(previous) if previous.timestamp_ms() == time_ms => previous
+            .increment()
+            .unwrap_or_else(|| Ulid::from_parts(time_ms, rand::random())),
+        _ => Ulid::from_parts(time_ms, rand::random()),
+    };
+    *last = Some(next);
+    next
+}
 
 /// Now, in epoch milliseconds.
 pub fn now_ms() -> u64 {
@@ -151,6 +176,12 @@ mod tests {
         assert!(text.starts_with("evt_"));
         assert_eq!(text.parse::<EventId>().unwrap(), early);
         assert_eq!(early.time_ms(), 1_000);
+    }
+
+    #[test]
+    fn ids_made_in_one_millisecond_keep_their_order() {
+        let ids: Vec<EventId> = (0..1000).map(|_| EventId::new(42)).collect();
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
     }
 
     #[test]
