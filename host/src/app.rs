@@ -7,9 +7,12 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::api::{AppState, app};
 use crate::config::ServeConfig;
+use crate::delivery::outbound::{OutboundClient, OutboundConfig};
+use crate::delivery::{Clock, DeliveryEngine, EngineConfig, ScaledClock, SystemClock};
 use crate::domain::Secret;
 use crate::registry::Registry;
 use crate::runtime::Runtime;
@@ -36,6 +39,9 @@ pub enum ServeError {
     /// A bundled plugin could not be installed.
     #[error(transparent)]
     Install(#[from] crate::registry::InstallError),
+    /// The outbound client could not be set up (e.g. a bad allowlist entry).
+    #[error("outbound requests: {0}")]
+    Outbound(#[from] crate::delivery::outbound::OutboundSetupError),
     /// Serving failed.
     #[error("serving: {0}")]
     Serve(std::io::Error),
@@ -75,6 +81,23 @@ impl Server {
         }
         let admin_token = settle_admin_token(&config)?;
         store.flush_now()?;
+        let outbound = OutboundClient::new(OutboundConfig::for_server(&config))?;
+        let clock: Arc<dyn Clock> = if config.clock_scale > 1.0 {
+            Arc::new(ScaledClock::new(config.clock_scale))
+        } else {
+            Arc::new(SystemClock)
+        };
+        let engine = Arc::new(DeliveryEngine::new(
+            Arc::clone(&store),
+            Arc::clone(&registry),
+            outbound,
+            clock,
+            EngineConfig {
+                workers: config.delivery_workers,
+                attempt_timeout: std::time::Duration::from_millis(config.delivery_timeout_ms),
+                ..EngineConfig::default()
+            },
+        ));
         Ok(Server {
             state: AppState {
                 store,
@@ -82,6 +105,7 @@ impl Server {
                 config: Arc::new(config),
                 admin_token: Arc::new(admin_token),
                 metrics: telemetry::prometheus(),
+                engine,
             },
         })
     }
@@ -91,18 +115,27 @@ impl Server {
         &self.state.admin_token
     }
 
-    /// Serves on `listener` until `shutdown` is cancelled, then lets
-    /// requests in flight finish and flushes the store.
+    /// Serves on `listener` and runs the delivery engine until `shutdown`
+    /// is cancelled, then lets requests and delivery attempts in flight
+    /// finish and flushes the store.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> Result<(), ServeError> {
         let store = Arc::clone(&self.state.store);
+        let attempts = TaskTracker::new();
+        let engine = tokio::spawn(
+            Arc::clone(&self.state.engine).run(shutdown.child_token(), attempts.clone()),
+        );
         let router = app(self.state);
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await;
+        // Stop taking new attempts, let the ones in hand finish, then flush.
+        let _ = engine.await;
+        attempts.close();
+        attempts.wait().await;
         let closed = tokio::task::spawn_blocking(move || store.close())
             .await
             .map_err(|error| ServeError::Serve(std::io::Error::other(error)))?;

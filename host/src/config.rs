@@ -41,6 +41,13 @@ pub struct ServeConfig {
     pub log_json: bool,
     /// Where compiled plugins are cached [default: DATA_DIR/cache].
     pub cache_dir: Option<PathBuf>,
+    /// Attempts in flight at once over all endpoints.
+    pub delivery_workers: usize,
+    /// Deadline of one delivery attempt, ms.
+    pub delivery_timeout_ms: u64,
+    /// The delivery clock runs this many times faster than real time (1 in
+    /// production; tests use it to run minutes of retries in seconds).
+    pub clock_scale: f64,
 }
 
 impl ServeConfig {
@@ -66,6 +73,9 @@ impl ServeConfig {
             outbound_allowlist: Vec::new(),
             log_json: false,
             cache_dir: None,
+            delivery_workers: 128,
+            delivery_timeout_ms: 15_000,
+            clock_scale: 1.0,
         }
     }
 
@@ -130,6 +140,15 @@ pub struct ServeArgs {
     /// Where compiled plugins are cached [default: DATA_DIR/cache].
     #[arg(long, env = "WASMHOOK_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Delivery attempts in flight at once [default: 128].
+    #[arg(long, env = "WASMHOOK_DELIVERY_WORKERS")]
+    pub delivery_workers: Option<usize>,
+    /// Deadline of one delivery attempt, ms [default: 15000].
+    #[arg(long, env = "WASMHOOK_DELIVERY_TIMEOUT_MS")]
+    pub delivery_timeout_ms: Option<u64>,
+    /// Run the delivery clock this many times faster (tests only).
+    #[arg(long, env = "WASMHOOK_CLOCK_SCALE", hide = true)]
+    pub clock_scale: Option<f64>,
 }
 
 /// The configuration file's keys; unknown keys are refused.
@@ -149,6 +168,9 @@ struct FileConfig {
     outbound_allowlist: Option<Vec<String>>,
     log_json: Option<bool>,
     cache_dir: Option<PathBuf>,
+    delivery_workers: Option<usize>,
+    delivery_timeout_ms: Option<u64>,
+    clock_scale: Option<f64>,
 }
 
 /// Why the configuration is unusable.
@@ -199,6 +221,9 @@ impl ServeArgs {
         layer!(max_instances);
         layer!(outbound_allowlist);
         layer!(log_json);
+        layer!(delivery_workers);
+        layer!(delivery_timeout_ms);
+        layer!(clock_scale);
         config.plugins_dir = self.plugins_dir.clone().or(file.plugins_dir);
         config.cache_dir = self.cache_dir.clone().or(file.cache_dir);
         config.admin_token = self
@@ -255,6 +280,20 @@ fn validate(config: &ServeConfig) -> Result<(), ConfigError> {
     }
     if config.plugin_limits.memory_bytes > RuntimeConfig::DEFAULT_MAX_MEMORY_BYTES {
         return invalid("plugin_memory_bytes", "must be at most 536870912 (512 MiB)");
+    }
+    if let Err(error) =
+        crate::delivery::address_policy::AddressPolicy::from_allowlist(&config.outbound_allowlist)
+    {
+        return invalid("outbound_allowlist", &error.to_string());
+    }
+    if config.delivery_workers == 0 {
+        return invalid("delivery_workers", "must be more than 0");
+    }
+    if config.delivery_timeout_ms == 0 {
+        return invalid("delivery_timeout_ms", "must be more than 0");
+    }
+    if !(config.clock_scale >= 1.0 && config.clock_scale <= 1_000_000.0) {
+        return invalid("clock_scale", "must be between 1 and 1000000");
     }
     if config.max_instances == 0 {
         return invalid("max_instances", "must be more than 0");

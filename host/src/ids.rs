@@ -39,6 +39,17 @@ macro_rules! prefixed_id {
                 $name(next_ulid(time_ms))
             }
 
+            /// The id at `time_ms` whose other bits derive from `material`:
+            /// the same inputs give the same id, so work redone after a
+            /// crash gets the id it had.
+            pub fn derived(time_ms: u64, material: &[u8]) -> Self {
+                use sha2::Digest as _;
+                let digest = sha2::Sha256::digest(material);
+                let mut low = [0u8; 16];
+                low[6..].copy_from_slice(&digest[..10]);
+                $name(Ulid::from_parts(time_ms, u128::from_be_bytes(low)))
+            }
+
             /// The smallest id created at `time_ms`: a range bound for
             /// time-filtered scans.
             pub fn min_at(time_ms: u64) -> Self {

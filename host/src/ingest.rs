@@ -18,6 +18,8 @@ use crate::runtime::CallError;
 use crate::store::{Inserted, StoreError};
 use crate::telemetry;
 
+mod mapper_pool;
+
 /// The header a vendor may carry the ingest token in.
 pub const TOKEN_HEADER: &str = "x-wasmhook-token";
 
@@ -177,7 +179,7 @@ pub async fn map_and_store(
         })?;
     let config = source.config.clone();
     let plugin = loaded.plugin.clone();
-    let outcome = tokio::task::spawn_blocking(move || plugin.map_outcome(&callback, &config))
+    let outcome = mapper_pool::run(move || plugin.map_outcome(&callback, &config))
         .await
         .map_err(|error| {
             IngestError::Store(StoreError::Io {
@@ -238,11 +240,11 @@ pub async fn map_and_store(
     let inserted = if events.is_empty() {
         Vec::new()
     } else {
-        let store = &state.store;
-        let inserted = store.insert_events(&events)?;
-        store.durable().await?;
-        inserted
+        state.store.commit_events(events).await?
     };
+    if !inserted.is_empty() {
+        state.engine.wake();
+    }
     telemetry::events_stored(
         source.name.as_str(),
         inserted.iter().filter(|i| !i.duplicate).count() as u64,

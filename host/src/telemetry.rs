@@ -66,6 +66,34 @@ pub fn plugin_call(plugin: &str, duration: Duration, failure: Option<&CallError>
     }
 }
 
+/// One delivery attempt's latency and whether it succeeded.
+pub fn delivery_attempt(endpoint: &str, duration: Duration, succeeded: bool) {
+    metrics::histogram!("wasmhook_delivery_attempt_seconds", "endpoint" => endpoint.to_owned())
+        .record(duration.as_secs_f64());
+    let outcome = if succeeded { "success" } else { "failure" };
+    metrics::counter!("wasmhook_delivery_attempts_total", "endpoint" => endpoint.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// A delivery's state after an attempt.
+pub fn delivery_outcome(endpoint: &str, state: crate::domain::delivery::DeliveryState) {
+    use crate::domain::delivery::DeliveryState;
+    let outcome = match state {
+        DeliveryState::Pending => "retrying",
+        DeliveryState::Succeeded => "delivered",
+        DeliveryState::Failed => "failed",
+    };
+    metrics::counter!("wasmhook_deliveries_total", "endpoint" => endpoint.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// Queue depth and the age of the oldest due delivery, sampled by the
+/// delivery loop.
+pub fn delivery_queue(depth: usize, oldest_due_age: Duration) {
+    metrics::gauge!("wasmhook_delivery_queue_depth").set(depth as f64);
+    metrics::gauge!("wasmhook_delivery_oldest_pending_seconds").set(oldest_due_age.as_secs_f64());
+}
+
 /// A stable code for each way a plugin call fails, for API bodies and
 /// metric labels.
 pub fn call_error_code(error: &CallError) -> &'static str {

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+pub mod process;
+pub mod receiver;
 pub mod server;
 
 /// The repository root.

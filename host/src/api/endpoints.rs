@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{ApiJson, decode_json, read_body};
+use super::extract::{ApiJson, ApiQuery, decode_json, read_body};
 use crate::domain::endpoint::{
     CreateEndpoint, DEFAULT_GRACE_SECS, Endpoint, EndpointConfig, EndpointView, FieldError,
     MAX_GRACE_SECS, SigningSecret, UpdateEndpoint,
@@ -138,16 +138,48 @@ async fn list_endpoints(State(state): State<AppState>) -> ApiResult<Json<Vec<End
     ))
 }
 
+/// `?verify=true` on create and update.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct VerifyParams {
+    /// Send a GET to the URL first and refuse the change unless it answers
+    /// 2xx (seed 001's check when a URL is saved).
+    #[serde(default)]
+    verify: bool,
+}
+
+/// The verification GET: a 422 naming the status or error when it fails.
+async fn verify(state: &AppState, url: &crate::domain::endpoint::EndpointUrl) -> ApiResult<()> {
+    crate::delivery::probe::verify_url(&state.engine, url.as_url())
+        .await
+        .map(|_| ())
+        .map_err(|error| {
+            ApiError::invalid(
+                "verification_failed",
+                format!(
+                    "url: the verification GET failed: {} ({})",
+                    error.detail, error.kind
+                ),
+            )
+        })
+}
+
 /// Create an endpoint. The response carries its signing secret.
 #[utoipa::path(post, path = "/v1/endpoints", tag = "endpoints",
+    params(VerifyParams),
     request_body = CreateEndpoint,
     responses((status = 201, body = EndpointCreated),
         (status = 422, description = "A field is invalid; `detail` names it", body = ErrorBody)))]
 async fn create_endpoint(
     State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<VerifyParams>,
     ApiJson(body): ApiJson<CreateEndpoint>,
 ) -> ApiResult<(StatusCode, Json<EndpointCreated>)> {
     let (config, secret) = body.into_config();
+    if params.verify {
+        verify(&state, &config.url).await?;
+    }
     let endpoint = Endpoint::new(
         config,
         secret.unwrap_or_else(SigningSecret::generate),
@@ -182,15 +214,21 @@ async fn get_endpoint(
 
 /// Change an endpoint; only the fields given change.
 #[utoipa::path(patch, path = "/v1/endpoints/{id}", tag = "endpoints",
-    params(("id" = String, Path, description = "Endpoint id (`ep_…`)")),
+    params(("id" = String, Path, description = "Endpoint id (`ep_…`)"), VerifyParams),
     request_body = UpdateEndpoint,
     responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody),
         (status = 422, description = "A field is invalid; `detail` names it", body = ErrorBody)))]
 async fn update_endpoint(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<VerifyParams>,
     ApiJson(body): ApiJson<UpdateEndpoint>,
 ) -> ApiResult<Json<EndpointView>> {
+    if params.verify {
+        let mut preview = lookup(&state, &id)?;
+        preview.config.apply(body.clone());
+        verify(&state, &preview.config.url).await?;
+    }
     let endpoint = {
         let _guard = state.store.config_lock();
         let mut endpoint = lookup(&state, &id)?;
@@ -201,6 +239,8 @@ async fn update_endpoint(
         endpoint
     };
     state.store.durable().await?;
+    // Re-enabled, or paced differently: waiting deliveries may go now.
+    state.engine.wake();
     Ok(Json(EndpointView::from(&endpoint)))
 }
 

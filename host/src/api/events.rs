@@ -39,6 +39,7 @@ async fn publish_event(
         .map_err(|error| ApiError::invalid("invalid_field", error.to_string()))?;
     let inserted = state.store.insert_events(std::slice::from_ref(&event))?;
     state.store.durable().await?;
+    state.engine.wake();
     Ok((StatusCode::ACCEPTED, Json(Accepted::new(inserted))))
 }
 

@@ -4,6 +4,7 @@
 //! same code that serves them and cannot drift.
 
 mod connectors;
+mod deliveries;
 mod endpoints;
 pub mod error;
 mod events;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub admin_token: Arc<Secret>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Delivers events to endpoints; woken when events are stored.
+    pub engine: Arc<crate::delivery::DeliveryEngine>,
 }
 
 #[derive(OpenApi)]
@@ -63,6 +66,7 @@ pub struct AppState {
         (name = "events", description = "Canonical events"),
         (name = "endpoints", description = "Where events are delivered: URL, filters, renderer, signing secret, retries"),
         (name = "connectors", description = "Outbound credentials (basic, bearer, API key); secrets are write-only"),
+        (name = "deliveries", description = "Deliveries to endpoints and their attempts"),
         (name = "ops", description = "Health, readiness, metrics"),
     )
 )]
@@ -87,6 +91,7 @@ fn admin_routes(config: &ServeConfig) -> OpenApiRouter<AppState> {
         .merge(plugins::upload_router(config.max_plugin_bytes))
         .merge(sources::router())
         .merge(events::router())
+        .merge(deliveries::router())
         .merge(endpoints::router())
         .merge(connectors::router())
 }

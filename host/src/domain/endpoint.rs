@@ -149,7 +149,7 @@ pub struct EndpointConfig {
     pub url: EndpointUrl,
     /// Free text.
     pub description: Option<String>,
-    /// Disabled endpoints get no deliveries.
+    /// Deliveries to a disabled endpoint wait until it is enabled again.
     pub enabled: bool,
     /// Which events it gets.
     pub filters: EndpointFilters,
@@ -203,10 +203,11 @@ impl Endpoint {
         }
     }
 
-    /// Whether `event` is to be delivered here: the endpoint is enabled
-    /// and its filters want the event.
+    /// Whether `event` is to be delivered here: its filters want the
+    /// event. A disabled endpoint still gets its deliveries; they wait until
+    /// it is enabled again, so none is lost.
     pub fn matches(&self, event: &CanonicalEvent) -> bool {
-        self.config.enabled && self.config.filters.matches(event)
+        self.config.filters.matches(event)
     }
 }
 

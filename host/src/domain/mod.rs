@@ -3,6 +3,7 @@
 //! below never see unchecked text.
 
 pub mod connector;
+pub mod delivery;
 pub mod endpoint;
 pub mod event;
 pub mod plugin;

@@ -4,6 +4,9 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
+
 use super::codec::{self, decode, encode};
 use super::{Store, StoreError};
 use crate::domain::event::{CanonicalEvent, EventFilter};
@@ -28,49 +31,136 @@ pub struct EventPage {
     pub next_cursor: Option<EventId>,
 }
 
-impl Store {
-    /// Stores events unless they are resends of stored ones. Not durable
-    /// until [`Store::durable`] returns.
-    pub fn insert_events(&self, events: &[CanonicalEvent]) -> Result<Vec<Inserted>, StoreError> {
-        let mut results = Vec::with_capacity(events.len());
-        for event in events {
-            let key = event.id.to_bytes();
-            // The event goes in before its dedupe entry: a crash between the
-            // two leaves an event a resend may duplicate (at least once),
-            // never a dedupe entry pointing at nothing.
-            self.events.insert(key, encode(event)?)?;
-            let inserted = match event.dedupe_key() {
-                None => Inserted {
-                    id: event.id,
-                    duplicate: false,
-                },
-                Some(dedupe_key) => {
-                    match self.dedupe.compare_and_swap(
-                        dedupe_key,
-                        None as Option<&[u8]>,
-                        Some(&key[..]),
-                    )? {
-                        Ok(()) => Inserted {
+/// The trees an event insert touches. Cheap to clone (sled trees are
+/// handles), so the commit thread can apply inserts itself.
+#[derive(Clone)]
+pub(super) struct EventTrees {
+    pub(super) events: sled::Tree,
+    pub(super) dedupe: sled::Tree,
+    /// Markers of events not yet fanned out into deliveries.
+    pub(super) unfanned: sled::Tree,
+}
+
+impl EventTrees {
+    /// Stores events unless they are resends of stored ones (see
+    /// [`EventTrees::insert_batch`]).
+    fn insert(&self, events: &[CanonicalEvent]) -> Result<Vec<Inserted>, StoreError> {
+        self.insert_batch(&[events]).pop().unwrap_or(Ok(Vec::new()))
+    }
+
+    /// Stores the events of several requests, unless they are resends of
+    /// stored ones (or of one earlier in the batch), in one transaction:
+    /// each new event goes in with its dedupe entry and its fan-out marker,
+    /// so after a crash there is never an event without its marker (it
+    /// would never be delivered) nor a dedupe entry without its event (a
+    /// resend would be refused as a duplicate of nothing). One result per
+    /// request: a request whose events cannot be encoded fails alone.
+    pub(super) fn insert_batch(
+        &self,
+        requests: &[impl AsRef<[CanonicalEvent]>],
+    ) -> Vec<Result<Vec<Inserted>, StoreError>> {
+        type Encoded<'a> = Vec<(&'a CanonicalEvent, Option<[u8; 32]>, Vec<u8>)>;
+        let encoded: Vec<Result<Encoded<'_>, StoreError>> = requests
+            .iter()
+            .map(|events| {
+                events
+                    .as_ref()
+                    .iter()
+                    .map(|event| Ok((event, event.dedupe_key(), encode(event)?)))
+                    .collect()
+            })
+            .collect();
+        if encoded
+            .iter()
+            .all(|request| request.as_ref().map_or(true, Vec::is_empty))
+        {
+            return encoded
+                .into_iter()
+                .map(|request| request.map(|_| Vec::new()))
+                .collect();
+        }
+        let stored = (&self.events, &self.dedupe, &self.unfanned).transaction(
+            |(events_tx, dedupe_tx, unfanned_tx)| {
+                let mut results = Vec::with_capacity(encoded.len());
+                for request in &encoded {
+                    let Ok(request) = request else {
+                        results.push(None);
+                        continue;
+                    };
+                    let mut inserted = Vec::with_capacity(request.len());
+                    for (event, dedupe_key, bytes) in request {
+                        let key = event.id.to_bytes();
+                        if let Some(dedupe_key) = dedupe_key {
+                            if let Some(existing) = dedupe_tx.get(dedupe_key)? {
+                                let first = <[u8; 16]>::try_from(&existing[..])
+                                    .map_or(event.id, EventId::from_bytes);
+                                inserted.push(Inserted {
+                                    id: first,
+                                    duplicate: true,
+                                });
+                                continue;
+                            }
+                            dedupe_tx.insert(&dedupe_key[..], &key[..])?;
+                        }
+                        events_tx.insert(&key[..], bytes.as_slice())?;
+                        unfanned_tx.insert(&key[..], &[])?;
+                        inserted.push(Inserted {
                             id: event.id,
                             duplicate: false,
-                        },
-                        Err(existing) => {
-                            self.events.remove(key)?;
-                            let first = existing
-                                .current
-                                .and_then(|bytes| <[u8; 16]>::try_from(&bytes[..]).ok())
-                                .map_or(event.id, EventId::from_bytes);
-                            Inserted {
-                                id: first,
-                                duplicate: true,
-                            }
-                        }
+                        });
                     }
+                    results.push(Some(inserted));
                 }
-            };
-            results.push(inserted);
+                Ok::<_, ConflictableTransactionError<StoreError>>(results)
+            },
+        );
+        match stored {
+            Ok(results) => encoded
+                .into_iter()
+                .zip(results)
+                .map(|(request, inserted)| request.map(|_| inserted.unwrap_or_default()))
+                .collect(),
+            Err(error) => {
+                let error = StoreError::from(error);
+                encoded
+                    .into_iter()
+                    .map(|request| {
+                        request.and_then(|_| {
+                            Err(StoreError::Io {
+                                what: "storing events",
+                                detail: error.to_string(),
+                            })
+                        })
+                    })
+                    .collect()
+            }
         }
-        Ok(results)
+    }
+}
+
+impl Store {
+    fn event_trees(&self) -> EventTrees {
+        EventTrees {
+            events: self.events.clone(),
+            dedupe: self.dedupe.clone(),
+            unfanned: self.deliveries.unfanned.clone(),
+        }
+    }
+
+    /// Stores events unless they are resends of stored ones. Not durable
+    /// until [`Store::durable`] returns; [`Store::commit_events`] does both.
+    pub fn insert_events(&self, events: &[CanonicalEvent]) -> Result<Vec<Inserted>, StoreError> {
+        self.event_trees().insert(events)
+    }
+
+    /// Stores events unless they are resends of stored ones, and returns
+    /// once they are on disk. The inserts run on the store's commit thread,
+    /// with other requests' inserts in one transaction under one flush.
+    pub async fn commit_events(
+        &self,
+        events: Vec<CanonicalEvent>,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        self.flush.insert(events).await
     }
 
     /// One event.

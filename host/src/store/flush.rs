@@ -1,104 +1,93 @@
-//! Group commit: concurrent writers that need their writes on disk share one
-//! `flush()` instead of paying for one each. A writer takes a ticket after
-//! its write; a dedicated thread flushes everything written so far and
-//! releases every ticket taken before the flush began. Under load one flush
-//! covers dozens of requests; alone, a writer waits for one flush as before.
+//! Group commit: one thread makes writes durable for everyone. A request
+//! hands it its events to insert, or only asks that what it already wrote
+//! reach the disk, and awaits the answer. The thread takes every request
+//! queued, inserts all their events in one transaction, flushes once, and
+//! answers them all. Under load one transaction and one flush cover
+//! everything that arrived while the previous ones ran; alone, a request
+//! waits for one of each.
+//!
+//! Both costs are per batch, not per request: a sled transaction writes the
+//! log out twice and a flush once, each waking sled's I/O threads, which at
+//! one per request cost more than the rest of an ingest together.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Mutex;
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use tokio::sync::watch;
+use tokio::sync::oneshot;
 
 use super::StoreError;
+use super::events::{EventTrees, Inserted};
+use crate::domain::event::CanonicalEvent;
 
-/// Progress of the flusher, as tickets.
-#[derive(Debug, Clone, Copy, Default)]
-struct Progress {
-    /// Every ticket up to this one is durable.
-    flushed: u64,
-    /// Every ticket up to this one (and above `flushed` at the time) was in
-    /// a flush that failed.
-    failed_through: u64,
+/// The most requests one batch answers, so a burst cannot hold the first
+/// of them for long.
+const MAX_BATCH: usize = 512;
+
+enum Message {
+    /// One request's events, answered with what became of each once they
+    /// are on disk.
+    Insert {
+        events: Vec<CanonicalEvent>,
+        answer: oneshot::Sender<Result<Vec<Inserted>, StoreError>>,
+    },
+    /// Answered once everything written before it was sent is on disk.
+    Flush {
+        answer: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Answer what came before, then exit.
+    Stop,
 }
 
-struct Shared {
-    /// Tickets handed out.
-    requested: AtomicU64,
-    /// Set when there is something to flush or the flusher must stop.
-    wake: Mutex<Wake>,
-    wake_signal: Condvar,
-    progress: watch::Sender<Progress>,
-}
-
-#[derive(Default)]
-struct Wake {
-    pending: bool,
-    stop: bool,
-}
-
-/// The group-commit flusher of one sled database.
+/// The group-commit thread of one sled database.
 pub(crate) struct GroupFlush {
-    shared: Arc<Shared>,
+    queue: mpsc::Sender<Message>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl GroupFlush {
-    /// Starts the flusher thread for `db`.
-    pub(crate) fn start(db: sled::Db) -> Result<Self, StoreError> {
-        let (progress, _) = watch::channel(Progress::default());
-        let shared = Arc::new(Shared {
-            requested: AtomicU64::new(0),
-            wake: Mutex::new(Wake::default()),
-            wake_signal: Condvar::new(),
-            progress,
-        });
-        let thread_shared = Arc::clone(&shared);
+    /// Starts the commit thread for `db`, inserting events into `trees`.
+    pub(crate) fn start(db: sled::Db, trees: EventTrees) -> Result<Self, StoreError> {
+        let (queue, received) = mpsc::channel();
         let thread = std::thread::Builder::new()
-            .name("store-flush".into())
-            .spawn(move || flush_loop(&db, &thread_shared))
+            .name("store-commit".into())
+            .spawn(move || commit_loop(&db, &trees, &received))
             .map_err(|error| StoreError::Io {
-                what: "starting the store's flush thread",
+                what: "starting the store's commit thread",
                 detail: error.to_string(),
             })?;
         Ok(GroupFlush {
-            shared,
+            queue,
             thread: Mutex::new(Some(thread)),
         })
     }
 
-    /// Returns once everything this task wrote before calling is on disk.
-    pub(crate) async fn wait(&self) -> Result<(), StoreError> {
-        // SeqCst pairs with the flusher's load: a ticket it sees was taken
-        // after this task's writes completed.
-        let ticket = self.shared.requested.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut progress = self.shared.progress.subscribe();
-        {
-            let mut wake = self.shared.wake.lock().unwrap_or_else(|p| p.into_inner());
-            wake.pending = true;
-        }
-        self.shared.wake_signal.notify_one();
-        let state = progress
-            .wait_for(|p| p.flushed >= ticket || p.failed_through >= ticket)
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        if state.flushed >= ticket {
-            Ok(())
-        } else {
-            Err(StoreError::Io {
-                what: "flushing the store to disk",
-                detail: "the flush failed; see the server log".into(),
-            })
-        }
+    /// Inserts `events` (deduplicating resends) and returns once they are on
+    /// disk.
+    pub(crate) async fn insert(
+        &self,
+        events: Vec<CanonicalEvent>,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let (answer, answered) = oneshot::channel();
+        self.send(Message::Insert { events, answer })?;
+        answered.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Stops the thread after a last flush of what it was asked for.
+    /// Returns once everything the caller wrote before calling is on disk.
+    pub(crate) async fn wait(&self) -> Result<(), StoreError> {
+        let (answer, answered) = oneshot::channel();
+        self.send(Message::Flush { answer })?;
+        answered.await.map_err(|_| StoreError::Closed)?
+    }
+
+    fn send(&self, message: Message) -> Result<(), StoreError> {
+        self.queue.send(message).map_err(|_| StoreError::Closed)
+    }
+
+    /// Answers the requests already queued, then stops the thread. Requests
+    /// sent later fail with [`StoreError::Closed`].
     pub(crate) fn stop(&self) {
-        {
-            let mut wake = self.shared.wake.lock().unwrap_or_else(|p| p.into_inner());
-            wake.stop = true;
-        }
-        self.shared.wake_signal.notify_one();
+        let _ = self.queue.send(Message::Stop);
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(thread) = thread {
             let _ = thread.join();
@@ -112,32 +101,59 @@ impl Drop for GroupFlush {
     }
 }
 
-fn flush_loop(db: &sled::Db, shared: &Shared) {
-    let mut done = 0u64;
-    loop {
-        let stopping = {
-            let mut wake = shared.wake.lock().unwrap_or_else(|p| p.into_inner());
-            while !wake.pending && !wake.stop {
-                wake = shared
-                    .wake_signal
-                    .wait(wake)
-                    .unwrap_or_else(|p| p.into_inner());
+/// One batch: the requests taken from the queue together.
+#[derive(Default)]
+struct Batch {
+    inserts: Vec<Vec<CanonicalEvent>>,
+    insert_answers: Vec<oneshot::Sender<Result<Vec<Inserted>, StoreError>>>,
+    flush_answers: Vec<oneshot::Sender<Result<(), StoreError>>>,
+    stop: bool,
+}
+
+impl Batch {
+    /// Adds `message`; false once no more should be added.
+    fn add(&mut self, message: Message) -> bool {
+        match message {
+            Message::Insert { events, answer } => {
+                self.inserts.push(events);
+                self.insert_answers.push(answer);
             }
-            wake.pending = false;
-            wake.stop
-        };
-        let target = shared.requested.load(Ordering::SeqCst);
-        if target > done {
-            match db.flush() {
-                Ok(_) => shared.progress.send_modify(|p| p.flushed = target),
-                Err(error) => {
-                    tracing::error!(%error, "store flush failed");
-                    shared.progress.send_modify(|p| p.failed_through = target);
-                }
-            }
-            done = target;
+            Message::Flush { answer } => self.flush_answers.push(answer),
+            Message::Stop => self.stop = true,
         }
-        if stopping {
+        !self.stop && self.insert_answers.len() + self.flush_answers.len() < MAX_BATCH
+    }
+}
+
+fn commit_loop(db: &sled::Db, trees: &EventTrees, queue: &mpsc::Receiver<Message>) {
+    // Blocks only while there is nothing to do.
+    while let Ok(first) = queue.recv() {
+        let mut batch = Batch::default();
+        let mut more = batch.add(first);
+        while more && let Ok(message) = queue.try_recv() {
+            more = batch.add(message);
+        }
+        let inserted = trees.insert_batch(&batch.inserts);
+        let flushed = db.flush().map(drop).map_err(StoreError::from);
+        if let Err(error) = &flushed {
+            tracing::error!(%error, "store flush failed");
+        }
+        let unflushed = |error: &StoreError| StoreError::Io {
+            what: "flushing the store to disk",
+            detail: error.to_string(),
+        };
+        // A requester that has gone (client disconnected) misses its
+        // answer; its writes stand either way.
+        for (result, answer) in inserted.into_iter().zip(batch.insert_answers) {
+            let _ = answer.send(match &flushed {
+                Ok(()) => result,
+                Err(error) => Err(unflushed(error)),
+            });
+        }
+        for answer in batch.flush_answers {
+            let _ = answer.send(flushed.as_ref().map_err(unflushed).copied());
+        }
+        if batch.stop {
             return;
         }
     }

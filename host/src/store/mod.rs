@@ -5,6 +5,7 @@
 
 mod codec;
 mod connectors;
+mod deliveries;
 mod endpoints;
 mod events;
 mod flush;
@@ -15,6 +16,7 @@ mod sources;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
+pub use deliveries::Due;
 pub use events::{EventPage, Inserted};
 pub use plugins::NewVersion;
 
@@ -69,6 +71,7 @@ pub struct Store {
     endpoints: sled::Tree,
     connectors: sled::Tree,
     meta: sled::Tree,
+    deliveries: deliveries::DeliveryTrees,
     flush: GroupFlush,
     /// Serialises configuration changes whose checks span records
     /// (e.g. "delete this plugin unless a source uses it").
@@ -90,18 +93,31 @@ impl Store {
             .mode(sled::Mode::HighThroughput)
             .open()?;
         let tree = |name: &str| db.open_tree(name);
+        let events = tree("events")?;
+        let dedupe = tree("dedupe")?;
+        let deliveries = deliveries::DeliveryTrees::open(&db)?;
+        // The commit thread inserts ingested events itself, a batch at a time.
+        let flush = GroupFlush::start(
+            db.clone(),
+            events::EventTrees {
+                events: events.clone(),
+                dedupe: dedupe.clone(),
+                unfanned: deliveries.unfanned.clone(),
+            },
+        )?;
         Ok(Store {
             plugins: tree("plugins")?,
             plugin_versions: tree("plugin_versions")?,
             blobs: tree("blobs")?,
             sources: tree("sources")?,
-            events: tree("events")?,
-            dedupe: tree("dedupe")?,
+            events,
+            dedupe,
             rejected: tree("rejected")?,
             endpoints: tree("endpoints")?,
             connectors: tree("connectors")?,
             meta: tree("meta")?,
-            flush: GroupFlush::start(db.clone())?,
+            deliveries,
+            flush,
             config_lock: Mutex::new(()),
             db,
         })

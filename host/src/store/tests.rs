@@ -164,3 +164,46 @@ async fn concurrent_writers_share_flushes_and_all_become_durable() {
     let reopened = Store::open(dir.path()).unwrap();
     assert_eq!(reopened.event_count(), 64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_events_are_deduplicated_across_a_batch_and_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+    // 32 requests resend one callback and 32 send their own, all at once:
+    // they share batches, and resends within one batch must still collapse.
+    let tasks: Vec<_> = (0..64u64)
+        .map(|i| {
+            let store = std::sync::Arc::clone(&store);
+            let message_id = if i % 2 == 0 {
+                "same".to_owned()
+            } else {
+                format!("m{i}")
+            };
+            tokio::spawn(async move {
+                let e = event(10 + i, &message_id, Status::Delivered, Channel::Whatsapp);
+                store.commit_events(vec![e]).await.unwrap()
+            })
+        })
+        .collect();
+    let mut first_ids = std::collections::HashSet::new();
+    let mut new_events = 0;
+    for task in tasks {
+        let inserted = task.await.unwrap();
+        assert_eq!(inserted.len(), 1);
+        new_events += usize::from(!inserted[0].duplicate);
+        if inserted[0].duplicate {
+            first_ids.insert(inserted[0].id);
+        }
+    }
+    assert_eq!(
+        new_events, 33,
+        "32 distinct callbacks and one of the resends"
+    );
+    assert_eq!(first_ids.len(), 1, "every resend points at the one stored");
+    store.close().unwrap();
+    drop(store);
+    let reopened = Store::open(dir.path()).unwrap();
+    assert_eq!(reopened.event_count(), 33);
+    let first = *first_ids.iter().next().unwrap();
+    assert!(reopened.event(first).unwrap().is_some());
+}

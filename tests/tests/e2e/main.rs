@@ -3,7 +3,15 @@
 
 mod cache;
 mod cli;
+mod cli_client;
+mod delivery;
+mod delivery_crash;
+mod durability;
 mod harness;
 mod mappers;
 mod renderers;
 mod sandbox;
+mod server_api;
+mod server_endpoints;
+mod server_ingest;
+mod server_ops;

@@ -1,0 +1,305 @@
+//! Deliveries and their attempts, with the indexes the delivery engine works
+//! from: what is due when (`due`: time + id), each endpoint's pending
+//! deliveries in event order (`pending`: endpoint + event, for strict
+//! ordering), each endpoint's deliveries of any state (for listing), and the
+//! events not yet fanned out (`unfanned`: a marker written with each event).
+//!
+//! A marker per event rather than a cursor over event ids: concurrent
+//! requests store their events out of id order, so "everything after the
+//! last id fanned out" would skip an event stored a moment late.
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+
+use super::codec::{self, decode, encode};
+use super::{Store, StoreError};
+use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
+use crate::ids::{DeliveryId, EndpointId, EventId};
+
+/// The trees of the delivery engine.
+pub(crate) struct DeliveryTrees {
+    deliveries: sled::Tree,
+    attempts: sled::Tree,
+    due: sled::Tree,
+    pending: sled::Tree,
+    by_endpoint: sled::Tree,
+    /// Event id → nothing: stored events not yet turned into deliveries.
+    pub(super) unfanned: sled::Tree,
+}
+
+impl DeliveryTrees {
+    pub(crate) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+        Ok(DeliveryTrees {
+            deliveries: db.open_tree("deliveries")?,
+            attempts: db.open_tree("attempts")?,
+            due: db.open_tree("due")?,
+            pending: db.open_tree("pending")?,
+            by_endpoint: db.open_tree("deliveries_by_endpoint")?,
+            unfanned: db.open_tree("unfanned_events")?,
+        })
+    }
+}
+
+fn due_key(at_ms: u64, id: DeliveryId) -> [u8; 24] {
+    let mut key = [0u8; 24];
+    key[..8].copy_from_slice(&at_ms.to_be_bytes());
+    key[8..].copy_from_slice(&id.to_bytes());
+    key
+}
+
+fn pair_key(endpoint: EndpointId, second: [u8; 16]) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(&endpoint.to_bytes());
+    key[16..].copy_from_slice(&second);
+    key
+}
+
+fn attempt_key(id: DeliveryId, number: u32) -> [u8; 20] {
+    let mut key = [0u8; 20];
+    key[..16].copy_from_slice(&id.to_bytes());
+    key[16..].copy_from_slice(&number.to_be_bytes());
+    key
+}
+
+fn id_at(bytes: &[u8], offset: usize) -> Option<[u8; 16]> {
+    bytes.get(offset..offset + 16)?.try_into().ok()
+}
+
+/// A delivery due for an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    /// When it is due, epoch ms.
+    pub at_ms: u64,
+    /// The delivery.
+    pub id: DeliveryId,
+    /// Its endpoint.
+    pub endpoint: EndpointId,
+}
+
+type Abort = ConflictableTransactionError<StoreError>;
+
+fn abort(error: StoreError) -> Abort {
+    ConflictableTransactionError::Abort(error)
+}
+
+/// Writes `delivery` and keeps the indexes in step with its state:
+/// `previous_due` is the due time it was indexed under, if any.
+fn put_indexed(
+    (deliveries, due, pending, by_endpoint): (
+        &TransactionalTree,
+        &TransactionalTree,
+        &TransactionalTree,
+        &TransactionalTree,
+    ),
+    delivery: &Delivery,
+    previous_due: Option<u64>,
+) -> Result<(), Abort> {
+    deliveries.insert(&delivery.id.to_bytes(), encode(delivery).map_err(abort)?)?;
+    by_endpoint.insert(&pair_key(delivery.endpoint, delivery.id.to_bytes()), &[])?;
+    // Pending deliveries are kept in event order: strict ordering follows it.
+    let pending_key = pair_key(delivery.endpoint, delivery.event.to_bytes());
+    if let Some(at) = previous_due {
+        due.remove(&due_key(at, delivery.id))?;
+    }
+    match (delivery.state, delivery.next_attempt_at) {
+        (DeliveryState::Pending, Some(at)) => {
+            due.insert(&due_key(at, delivery.id), &delivery.endpoint.to_bytes())?;
+            pending.insert(&pending_key, &delivery.id.to_bytes())?;
+        }
+        _ => {
+            pending.remove(&pending_key)?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Events stored but not yet fanned out, oldest id first, at most
+    /// `limit`. A marker whose event is gone (a resend removed again) is
+    /// dropped.
+    pub fn unfanned_events(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<crate::domain::event::CanonicalEvent>, StoreError> {
+        let mut found = Vec::new();
+        for key in self.deliveries.unfanned.iter().keys().take(limit) {
+            let key = key?;
+            match self.events.get(&key)? {
+                Some(bytes) => found.push(decode(&self.events, &bytes)?),
+                None => {
+                    self.deliveries.unfanned.remove(&key)?;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Stores the deliveries made from `events` and removes their markers,
+    /// in one transaction: a crash leaves either both or neither, so no
+    /// event is fanned out twice or never.
+    pub fn record_fanout(
+        &self,
+        deliveries: &[Delivery],
+        events: &[EventId],
+    ) -> Result<(), StoreError> {
+        let trees = &self.deliveries;
+        (
+            &trees.deliveries,
+            &trees.due,
+            &trees.pending,
+            &trees.by_endpoint,
+            &trees.unfanned,
+        )
+            .transaction(|(deliveries_tx, due, pending, by_endpoint, unfanned)| {
+                for delivery in deliveries {
+                    put_indexed((deliveries_tx, due, pending, by_endpoint), delivery, None)?;
+                }
+                for event in events {
+                    unfanned.remove(&event.to_bytes())?;
+                }
+                Ok(())
+            })?;
+        Ok(())
+    }
+
+    /// Deliveries due at or before `now_ms`, earliest first, at most `limit`.
+    pub fn due_deliveries(&self, now_ms: u64, limit: usize) -> Result<Vec<Due>, StoreError> {
+        let upper = due_key(now_ms, DeliveryId::from_bytes([0xff; 16]));
+        let mut found = Vec::new();
+        for entry in self.deliveries.due.range(..=upper).take(limit) {
+            let (key, value) = entry?;
+            let at_ms = u64::from_be_bytes(key[..8].try_into().unwrap_or_default());
+            let (Some(id), Some(endpoint)) = (id_at(&key, 8), id_at(&value, 0)) else {
+                continue;
+            };
+            found.push(Due {
+                at_ms,
+                id: DeliveryId::from_bytes(id),
+                endpoint: EndpointId::from_bytes(endpoint),
+            });
+        }
+        Ok(found)
+    }
+
+    /// When the earliest pending delivery is due, if any.
+    pub fn next_due_at(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self.deliveries.due.first()?.and_then(|(key, _)| {
+            key.get(..8)
+                .map(|b| u64::from_be_bytes(b.try_into().unwrap_or_default()))
+        }))
+    }
+
+    /// Pending deliveries in all, for the queue-depth metric.
+    pub fn pending_count(&self) -> usize {
+        self.deliveries.due.len()
+    }
+
+    /// The endpoint's pending delivery of the earliest event: the only one
+    /// a `strict` endpoint may attempt.
+    pub fn endpoint_head(&self, endpoint: EndpointId) -> Result<Option<DeliveryId>, StoreError> {
+        Ok(self
+            .deliveries
+            .pending
+            .scan_prefix(endpoint.to_bytes())
+            .values()
+            .next()
+            .transpose()?
+            .and_then(|value| id_at(&value, 0))
+            .map(DeliveryId::from_bytes))
+    }
+
+    /// One delivery.
+    pub fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError> {
+        codec::get(&self.deliveries.deliveries, id.to_bytes())
+    }
+
+    /// A delivery's attempts, in order.
+    pub fn attempts(&self, id: DeliveryId) -> Result<Vec<Attempt>, StoreError> {
+        self.deliveries
+            .attempts
+            .scan_prefix(id.to_bytes())
+            .values()
+            .map(|bytes| decode(&self.deliveries.attempts, &bytes?))
+            .collect()
+    }
+
+    /// Records an attempt and the delivery's new state (and due time) at once.
+    pub fn record_attempt(
+        &self,
+        delivery: &Delivery,
+        attempt: &Attempt,
+        previous_due: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let trees = &self.deliveries;
+        (
+            &trees.deliveries,
+            &trees.due,
+            &trees.pending,
+            &trees.by_endpoint,
+            &trees.attempts,
+        )
+            .transaction(|(deliveries, due, pending, by_endpoint, attempts)| {
+                put_indexed(
+                    (deliveries, due, pending, by_endpoint),
+                    delivery,
+                    previous_due,
+                )?;
+                attempts.insert(
+                    &attempt_key(delivery.id, attempt.number),
+                    encode(attempt).map_err(abort)?,
+                )?;
+                Ok(())
+            })?;
+        Ok(())
+    }
+
+    /// Replaces a delivery's state (manual retry, replay), re-indexing it.
+    pub fn update_delivery(
+        &self,
+        delivery: &Delivery,
+        previous_due: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let trees = &self.deliveries;
+        (
+            &trees.deliveries,
+            &trees.due,
+            &trees.pending,
+            &trees.by_endpoint,
+        )
+            .transaction(|(deliveries, due, pending, by_endpoint)| {
+                put_indexed(
+                    (deliveries, due, pending, by_endpoint),
+                    delivery,
+                    previous_due,
+                )
+            })?;
+        Ok(())
+    }
+
+    /// An endpoint's deliveries, newest first, optionally in one state,
+    /// created before `before` (a cursor), at most `limit`.
+    pub fn deliveries_of(
+        &self,
+        endpoint: EndpointId,
+        state: Option<DeliveryState>,
+        before: Option<DeliveryId>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let start = pair_key(endpoint, [0; 16]);
+        let end = pair_key(endpoint, before.map_or([0xff; 16], DeliveryId::to_bytes));
+        let mut found = Vec::new();
+        for key in self.deliveries.by_endpoint.range(start..end).keys().rev() {
+            let Some(id) = id_at(&key?, 16) else { continue };
+            let Some(delivery) = self.delivery(DeliveryId::from_bytes(id))? else {
+                continue;
+            };
+            if state.is_none_or(|s| s == delivery.state) {
+                found.push(delivery);
+                if found.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+}

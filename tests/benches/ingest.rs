@@ -1,0 +1,230 @@
+//! Sustained ingest through the real server: `wasmhook serve` (the release
+//! binary, its own process and runtime) with a gupshup source, driven over
+//! loopback by a load generator that keeps `c` requests in flight, each a
+//! distinct gupshup callback, for a fixed time per level.
+//!
+//! `cargo bench -p wasmhook-tests --bench ingest` prints one line per
+//! concurrency level (1, 16, 64): requests/s answered 202 (the events are on
+//! disk), p50/p99 latency, and the server's CPU use — as a share of one core
+//! and as CPU time per request, the figure that shows what a change saved
+//! even when other work shares the machine. `BENCH_SECS` sets the seconds
+//! per level (default 10); `BENCH_LEVELS` the levels (e.g. `64` or
+//! `1,16,64`).
+//!
+//! The generator is one thread of raw HTTP/1.1 keep-alive connections (one
+//! per request in flight), so it takes as little as possible of the cores it
+//! shares with the server.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use wasmhook_tests::process::{GupshupCallbacks, ServerProcess};
+use wasmhook_tests::server::ADMIN_TOKEN;
+
+const SOURCE: &str = "gupshup-bench";
+const INGEST_TOKEN: &str = "gupshup-bench-token-0123456789";
+const WARM_UP: Duration = Duration::from_secs(1);
+
+/// What one level of load came to.
+struct Run {
+    latencies: Vec<Duration>,
+    failures: u64,
+    elapsed: Duration,
+}
+
+fn main() {
+    let seconds: u64 = env_or("BENCH_SECS", 10);
+    let levels: Vec<usize> = std::env::var("BENCH_LEVELS")
+        .ok()
+        .map(|text| {
+            text.split(',')
+                .map(|level| level.trim().parse().expect("BENCH_LEVELS: numbers"))
+                .collect()
+        })
+        .unwrap_or_else(|| vec![1, 16, 64]);
+    let data_dir = tempfile::tempdir().expect("temp data dir");
+    let server = ServerProcess::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_wasmhook")),
+        data_dir.path(),
+        &[],
+    );
+    create_source(&server);
+    let callbacks = Arc::new(GupshupCallbacks::load());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("generator runtime");
+    println!(
+        "ingest: POST /ingest/{{source}}, gupshup WhatsApp status callbacks, {seconds} s per level, server pid {}",
+        server.pid()
+    );
+    let next_id = Arc::new(AtomicU64::new(0));
+    for concurrency in levels {
+        let load = |duration| {
+            runtime.block_on(drive(&server, &callbacks, &next_id, concurrency, duration))
+        };
+        load(WARM_UP);
+        let cpu_before = cpu_seconds(server.pid());
+        let mut run = load(Duration::from_secs(seconds));
+        let cpu = cpu_seconds(server.pid()) - cpu_before;
+        run.latencies.sort();
+        let accepted = run.latencies.len();
+        println!(
+            "c={concurrency:<3} {:>8.0} requests/s  p50 {:>7.2} ms  p99 {:>7.2} ms  ({accepted} accepted, {} failed; server CPU {:.0}%, {:.0} µs/request)",
+            accepted as f64 / run.elapsed.as_secs_f64(),
+            percentile_ms(&run.latencies, 0.50),
+            percentile_ms(&run.latencies, 0.99),
+            run.failures,
+            cpu / run.elapsed.as_secs_f64() * 100.0,
+            cpu * 1e6 / accepted.max(1) as f64,
+        );
+    }
+}
+
+/// Keeps `concurrency` requests in flight for `duration`.
+async fn drive(
+    server: &ServerProcess,
+    callbacks: &Arc<GupshupCallbacks>,
+    next_id: &Arc<AtomicU64>,
+    concurrency: usize,
+    duration: Duration,
+) -> Run {
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + duration;
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            tokio::spawn(worker(
+                server.addr,
+                Arc::clone(callbacks),
+                Arc::clone(next_id),
+                deadline,
+            ))
+        })
+        .collect();
+    let mut run = Run {
+        latencies: Vec::new(),
+        failures: 0,
+        elapsed: Duration::ZERO,
+    };
+    for worker in workers {
+        let (latencies, failures) = worker.await.expect("load worker");
+        run.latencies.extend(latencies);
+        run.failures += failures;
+    }
+    run.elapsed = started.elapsed();
+    run
+}
+
+/// One connection, one request at a time, until `deadline`: the latencies
+/// of the 202s and the number of other answers.
+async fn worker(
+    addr: std::net::SocketAddr,
+    callbacks: Arc<GupshupCallbacks>,
+    next_id: Arc<AtomicU64>,
+    deadline: tokio::time::Instant,
+) -> (Vec<Duration>, u64) {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to the server");
+    stream.set_nodelay(true).expect("TCP_NODELAY");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("HTTP/1.1 handshake");
+    tokio::spawn(connection);
+    let path = format!("/ingest/{SOURCE}");
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    while tokio::time::Instant::now() < deadline {
+        let message_id = format!("bench-{}", next_id.fetch_add(1, Ordering::Relaxed));
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(&path)
+            .header("host", addr.to_string())
+            .header("content-type", "application/json")
+            .header("x-wasmhook-token", INGEST_TOKEN)
+            .body(Full::new(Bytes::from(callbacks.body(&message_id))))
+            .expect("request");
+        let sent = Instant::now();
+        let response = sender.send_request(request).await.expect("send request");
+        let status = response.status();
+        let body = response.into_body().collect().await.expect("response body");
+        if status == StatusCode::ACCEPTED {
+            latencies.push(sent.elapsed());
+        } else {
+            failures += 1;
+            if failures == 1 {
+                eprintln!(
+                    "answer {status}: {}",
+                    String::from_utf8_lossy(&body.to_bytes())
+                );
+            }
+        }
+    }
+    (latencies, failures)
+}
+
+fn create_source(server: &ServerProcess) {
+    let response = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+        .post(server.url("/v1/sources"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&serde_json::json!({
+            "name": SOURCE, "mapper": "gupshup", "config": {}, "ingest_token": INGEST_TOKEN,
+        }))
+        .send()
+        .expect("POST /v1/sources");
+    let status = response.status();
+    assert_eq!(
+        status.as_u16(),
+        201,
+        "creating the source: {}",
+        response.text().unwrap_or_default()
+    );
+}
+
+/// User plus system CPU seconds of process `pid` so far (Linux `/proc`);
+/// 0 where that is not available.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line, in clock ticks (100 per second
+    // on Linux).
+    let Some((_, after_name)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[index].as_secs_f64() * 1e3
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name} must be a number, got `{v}`"))
+        })
+        .unwrap_or(default)
+}

@@ -1,0 +1,176 @@
+//! At-least-once across crashes: 10,000 vendor callbacks ingested while the
+//! real server process is killed with SIGKILL three times mid-delivery and
+//! restarted on the same data dir. Every event that got a 202 reaches the
+//! receiver at least once (counted by event id and by distinct
+//! `webhook-id`), and the number of duplicates is reported.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wasmhook_tests::process::{GupshupCallbacks, ServerProcess};
+use wasmhook_tests::receiver::{Script, TestReceiver};
+use wasmhook_tests::server::ADMIN_TOKEN;
+
+const EVENTS: usize = 10_000;
+const KILLS: usize = 3;
+const CONCURRENCY: usize = 16;
+const SOURCE_TOKEN: &str = "crash-source-token-0123456789";
+
+fn start(data_dir: &Path) -> ServerProcess {
+    ServerProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_wasmhook")),
+        data_dir,
+        &["--outbound-allowlist", "127.0.0.1/32"],
+    )
+}
+
+/// Ingests callbacks `from..to` at `CONCURRENCY`; the event ids that got a
+/// 202 (a request cut by a kill just isn't counted).
+async fn ingest(
+    client: &reqwest::Client,
+    base: &str,
+    callbacks: &GupshupCallbacks,
+    from: usize,
+    to: usize,
+) -> Vec<String> {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(from));
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (client, next, callbacks) = (client.clone(), Arc::clone(&next), callbacks.clone());
+        let url = format!("{base}/ingest/gs?token={SOURCE_TOKEN}");
+        tasks.push(tokio::spawn(async move {
+            let mut accepted = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= to {
+                    return accepted;
+                }
+                let Ok(response) = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(callbacks.body(&format!("crash-{i}")))
+                    .send()
+                    .await
+                else {
+                    continue;
+                };
+                if response.status() == 202
+                    && let Ok(body) = response.json::<Value>().await
+                    && let Some(id) = body["events"][0]["id"].as_str()
+                {
+                    accepted.push(id.to_owned());
+                }
+            }
+        }));
+    }
+    let mut accepted = Vec::new();
+    for task in tasks {
+        accepted.extend(task.await.expect("ingest task"));
+    }
+    accepted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_accepted_event_is_delivered_at_least_once_across_three_kills() {
+    let data_dir = tempfile::tempdir().unwrap();
+    // A receiver that takes 20 ms per request keeps a backlog, so each kill
+    // lands with deliveries in flight and queued.
+    let receiver = TestReceiver::with_script(Script {
+        delay: Duration::from_millis(20),
+        ..Script::default()
+    })
+    .await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let callbacks = GupshupCallbacks::load();
+
+    let mut server = start(data_dir.path());
+    let admin =
+        |server: &ServerProcess, path: &str| client.post(server.url(path)).bearer_auth(ADMIN_TOKEN);
+    let created = admin(&server, "/v1/sources")
+        .json(&json!({"name": "gs", "mapper": "gupshup", "ingest_token": SOURCE_TOKEN}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created = admin(&server, "/v1/endpoints")
+        .json(&json!({"url": receiver.url("/crash")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    let started = Instant::now();
+    let mut accepted: Vec<String> = Vec::new();
+    let step = EVENTS / (KILLS + 1);
+    for round in 0..=KILLS {
+        let from = round * step;
+        let to = if round == KILLS { EVENTS } else { from + step };
+        accepted.extend(ingest(&client, &server.base, &callbacks, from, to).await);
+        if round < KILLS {
+            // Mid-delivery: the receiver is still catching up.
+            let delivered = receiver.received().len();
+            assert!(
+                delivered < accepted.len(),
+                "the kill should land mid-delivery"
+            );
+            server.kill();
+            server = start(data_dir.path());
+        }
+    }
+    let expected: HashSet<String> = accepted.iter().cloned().collect();
+    assert!(
+        expected.len() >= EVENTS - KILLS * CONCURRENCY,
+        "only {} of {EVENTS} accepted",
+        expected.len()
+    );
+
+    // Wait (bounded) until every accepted event has arrived.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let (by_event, webhook_ids, total) = loop {
+        let received = receiver.received();
+        let mut by_event: HashMap<String, usize> = HashMap::new();
+        let mut webhook_ids = HashSet::new();
+        for request in &received {
+            if let Ok(body) = serde_json::from_slice::<Value>(&request.body)
+                && let Some(id) = body["id"].as_str()
+            {
+                *by_event.entry(id.to_owned()).or_default() += 1;
+            }
+            if let Some(id) = request.header("webhook-id") {
+                webhook_ids.insert(id.to_owned());
+            }
+        }
+        if expected.iter().all(|id| by_event.contains_key(id)) {
+            break (by_event, webhook_ids, received.len());
+        }
+        if Instant::now() > deadline {
+            let missing = expected
+                .iter()
+                .filter(|id| !by_event.contains_key(*id))
+                .count();
+            panic!(
+                "{missing} of {} accepted events never arrived",
+                expected.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let duplicates = total - webhook_ids.len();
+    eprintln!(
+        "delivery crash test: {} events accepted, {KILLS} SIGKILLs, {} requests received, {} distinct webhook-ids, {duplicates} duplicates, {:.1} s",
+        expected.len(),
+        total,
+        webhook_ids.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(webhook_ids.len() >= expected.len());
+    assert_eq!(
+        by_event.len(),
+        webhook_ids.len(),
+        "one webhook-id per event and endpoint"
+    );
+    server.terminate(Duration::from_secs(20));
+}
