@@ -23,8 +23,8 @@ const FORM_RENDERER: &str = "form-renderer";
 
 /// Runs one attempt of `due` to `endpoint` and records it. Failures are
 /// logged in the attempt, never returned.
-pub(super) async fn run(engine: &DeliveryEngine, due: Due, endpoint: Endpoint) {
-    if let Err(error) = attempt(engine, due, &endpoint).await {
+pub(super) async fn run(engine: &DeliveryEngine, due: Due, endpoint: &Endpoint) {
+    if let Err(error) = attempt(engine, due, endpoint).await {
         tracing::error!(delivery = %due.id, %error, "recording a delivery attempt failed");
     }
 }

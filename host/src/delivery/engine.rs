@@ -17,8 +17,8 @@ use super::attempt;
 use super::clock::Clock;
 use super::outbound::OutboundClient;
 use super::rate::RateGate;
-use crate::domain::delivery::{Delivery, DeliveryState};
-use crate::domain::endpoint::{DeliveryOrdering, Endpoint};
+use crate::domain::delivery::Delivery;
+use crate::domain::endpoint::DeliveryOrdering;
 use crate::ids::{DeliveryId, EndpointId};
 use crate::registry::Registry;
 use crate::store::{Due, Store, StoreError};
@@ -33,8 +33,6 @@ pub struct EngineConfig {
     pub per_endpoint_concurrency: usize,
     /// Deadline of one HTTP attempt.
     pub attempt_timeout: Duration,
-    /// Due deliveries looked at per round.
-    pub scan_limit: usize,
     /// Longest sleep between rounds when nothing wakes the loop.
     pub idle_poll: Duration,
 }
@@ -45,7 +43,6 @@ impl Default for EngineConfig {
             workers: 128,
             per_endpoint_concurrency: 16,
             attempt_timeout: Duration::from_secs(15),
-            scan_limit: 4096,
             idle_poll: Duration::from_millis(500),
         }
     }
@@ -165,85 +162,103 @@ impl DeliveryEngine {
         }
     }
 
-    /// Starts every due attempt the gates allow; returns when the loop
-    /// should look again at the latest.
+    /// Starts every due attempt the gates allow, endpoint by endpoint;
+    /// returns when the loop should look again at the latest. The work per
+    /// round is one short read per endpoint plus the attempts started, so a
+    /// backlog on one endpoint does not slow the others' dispatch.
     fn dispatch(self: &Arc<Self>, tracker: &TaskTracker) -> Result<Option<u64>, StoreError> {
         let now = self.clock.now_ms();
-        let mut wake_at = self.store.next_due_at()?.filter(|at| *at > now);
-        let due = self.store.due_deliveries(now, self.config.scan_limit)?;
-        let mut endpoints: HashMap<EndpointId, Option<Endpoint>> = HashMap::new();
-        let mut blocked: HashSet<EndpointId> = HashSet::new();
-        for item in due {
-            if blocked.contains(&item.endpoint) {
+        let mut wake_at: Option<u64> = None;
+        let mut wake_no_later = |at: u64| wake_at = Some(wake_at.map_or(at, |w| w.min(at)));
+        for endpoint in self.store.endpoints()? {
+            if !endpoint.config.enabled {
                 continue;
             }
-            let endpoint = match endpoints.get(&item.endpoint) {
-                Some(found) => found.clone(),
-                None => {
-                    let found = self.store.endpoint(item.endpoint)?;
-                    endpoints.insert(item.endpoint, found.clone());
-                    found
+            let id = endpoint.id;
+            let busy = {
+                let gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+                gates.per_endpoint.get(&id).copied().unwrap_or(0)
+            };
+            let candidates = match endpoint.config.ordering {
+                DeliveryOrdering::Strict if busy > 0 => continue,
+                DeliveryOrdering::Strict => match self.strict_head(id)? {
+                    Some(head) if head.at_ms <= now => vec![head],
+                    Some(head) => {
+                        wake_no_later(head.at_ms);
+                        Vec::new()
+                    }
+                    None => Vec::new(),
+                },
+                DeliveryOrdering::Unordered => {
+                    let room = self.config.per_endpoint_concurrency.saturating_sub(busy);
+                    if room == 0 {
+                        continue;
+                    }
+                    // Room plus what may be in flight already, which is skipped.
+                    self.store.due_deliveries(id, now, room + busy)?
                 }
             };
-            let Some(endpoint) = endpoint else {
-                self.fail_orphan(item)?;
-                continue;
-            };
-            if !endpoint.config.enabled {
-                blocked.insert(item.endpoint);
-                continue;
-            }
-            let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
-            if gates.in_flight.contains(&item.id) {
-                continue;
-            }
-            let busy = gates.per_endpoint.get(&item.endpoint).copied().unwrap_or(0);
-            let limit = match endpoint.config.ordering {
-                DeliveryOrdering::Strict => 1,
-                DeliveryOrdering::Unordered => self.config.per_endpoint_concurrency,
-            };
-            if busy >= limit {
-                blocked.insert(item.endpoint);
-                continue;
-            }
-            if endpoint.config.ordering == DeliveryOrdering::Strict
-                && self.store.endpoint_head(item.endpoint)? != Some(item.id)
+            if candidates.is_empty()
+                && endpoint.config.ordering == DeliveryOrdering::Unordered
+                && let Some(at) = self.store.next_due_at(id)?.filter(|at| *at > now)
             {
-                // A later delivery waits for the head; the head itself may
-                // still be further on in this scan.
-                continue;
+                wake_no_later(at);
             }
-            if let Some(per_second) = endpoint.config.rate_limit {
-                let gate = gates.rate.entry(item.endpoint).or_default();
-                if let Err(next_at) = gate.try_take(now, per_second) {
-                    wake_at = Some(wake_at.map_or(next_at, |at| at.min(next_at)));
-                    blocked.insert(item.endpoint);
+            let endpoint = Arc::new(endpoint);
+            for item in candidates {
+                let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+                if gates.in_flight.contains(&item.id) {
                     continue;
                 }
+                if let Some(per_second) = endpoint.config.rate_limit {
+                    let gate = gates.rate.entry(id).or_default();
+                    if let Err(next_at) = gate.try_take(now, per_second) {
+                        wake_no_later(next_at);
+                        break;
+                    }
+                }
+                let Ok(permit) = Arc::clone(&self.workers).try_acquire_owned() else {
+                    return Ok(wake_at);
+                };
+                gates.in_flight.insert(item.id);
+                *gates.per_endpoint.entry(id).or_default() += 1;
+                drop(gates);
+                let engine = Arc::clone(self);
+                let endpoint = Arc::clone(&endpoint);
+                tracker.spawn(async move {
+                    attempt::run(&engine, item, &endpoint).await;
+                    engine.finished(item);
+                    drop(permit);
+                });
             }
-            let Ok(permit) = Arc::clone(&self.workers).try_acquire_owned() else {
-                break;
-            };
-            gates.in_flight.insert(item.id);
-            *gates.per_endpoint.entry(item.endpoint).or_default() += 1;
-            drop(gates);
-            let engine = Arc::clone(self);
-            tracker.spawn(async move {
-                attempt::run(&engine, item, endpoint).await;
-                engine.finished(item);
-                drop(permit);
-            });
         }
         Ok(wake_at)
+    }
+
+    /// A `strict` endpoint's only candidate: the pending delivery of its
+    /// earliest event, with when it is due.
+    fn strict_head(&self, endpoint: EndpointId) -> Result<Option<Due>, StoreError> {
+        let Some(head) = self.store.endpoint_head(endpoint)? else {
+            return Ok(None);
+        };
+        Ok(self.store.delivery(head)?.and_then(|delivery| {
+            delivery.next_attempt_at.map(|at| Due {
+                at_ms: at,
+                id: head,
+                endpoint,
+            })
+        }))
     }
 
     /// Queue depth and the oldest due delivery's wait, for `/metrics`.
     fn sample_queue(&self, now: u64) {
         let oldest = self
             .store
-            .next_due_at()
-            .ok()
-            .flatten()
+            .endpoints()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|endpoint| self.store.next_due_at(endpoint.id).ok().flatten())
+            .min()
             .map_or(0, |at| now.saturating_sub(at));
         telemetry::delivery_queue(self.store.pending_count(), Duration::from_millis(oldest));
     }
@@ -259,18 +274,5 @@ impl DeliveryEngine {
         }
         drop(gates);
         self.wake.notify_one();
-    }
-
-    /// A delivery whose endpoint was deleted: failed, with the reason.
-    fn fail_orphan(&self, item: Due) -> Result<(), StoreError> {
-        if let Some(mut delivery) = self.store.delivery(item.id)? {
-            let previous_due = delivery.next_attempt_at;
-            delivery.state = DeliveryState::Failed;
-            delivery.next_attempt_at = None;
-            delivery.last_error = Some("endpoint_deleted: the endpoint no longer exists".into());
-            delivery.updated_at = self.clock.now_ms();
-            self.store.update_delivery(&delivery, previous_due)?;
-        }
-        Ok(())
     }
 }

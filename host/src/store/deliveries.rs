@@ -40,10 +40,14 @@ impl DeliveryTrees {
     }
 }
 
-fn due_key(at_ms: u64, id: DeliveryId) -> [u8; 24] {
-    let mut key = [0u8; 24];
-    key[..8].copy_from_slice(&at_ms.to_be_bytes());
-    key[8..].copy_from_slice(&id.to_bytes());
+/// Due entries are grouped by endpoint, then ordered by time: the
+/// dispatcher reads each endpoint's due deliveries directly, so a backlog on
+/// one endpoint costs nothing when looking at another.
+fn due_key(endpoint: EndpointId, at_ms: u64, id: DeliveryId) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..16].copy_from_slice(&endpoint.to_bytes());
+    key[16..24].copy_from_slice(&at_ms.to_be_bytes());
+    key[24..].copy_from_slice(&id.to_bytes());
     key
 }
 
@@ -99,11 +103,11 @@ fn put_indexed(
     // Pending deliveries are kept in event order: strict ordering follows it.
     let pending_key = pair_key(delivery.endpoint, delivery.event.to_bytes());
     if let Some(at) = previous_due {
-        due.remove(&due_key(at, delivery.id))?;
+        due.remove(&due_key(delivery.endpoint, at, delivery.id)[..])?;
     }
     match (delivery.state, delivery.next_attempt_at) {
         (DeliveryState::Pending, Some(at)) => {
-            due.insert(&due_key(at, delivery.id), &delivery.endpoint.to_bytes())?;
+            due.insert(&due_key(delivery.endpoint, at, delivery.id)[..], &[])?;
             pending.insert(&pending_key, &delivery.id.to_bytes())?;
         }
         _ => {
@@ -162,31 +166,42 @@ impl Store {
         Ok(())
     }
 
-    /// Deliveries due at or before `now_ms`, earliest first, at most `limit`.
-    pub fn due_deliveries(&self, now_ms: u64, limit: usize) -> Result<Vec<Due>, StoreError> {
-        let upper = due_key(now_ms, DeliveryId::from_bytes([0xff; 16]));
+    /// `endpoint`'s deliveries due at or before `now_ms`, earliest first,
+    /// at most `limit`.
+    pub fn due_deliveries(
+        &self,
+        endpoint: EndpointId,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<Due>, StoreError> {
+        let lower = due_key(endpoint, 0, DeliveryId::from_bytes([0; 16]));
+        let upper = due_key(endpoint, now_ms, DeliveryId::from_bytes([0xff; 16]));
         let mut found = Vec::new();
-        for entry in self.deliveries.due.range(..=upper).take(limit) {
-            let (key, value) = entry?;
-            let at_ms = u64::from_be_bytes(key[..8].try_into().unwrap_or_default());
-            let (Some(id), Some(endpoint)) = (id_at(&key, 8), id_at(&value, 0)) else {
-                continue;
-            };
+        for key in self.deliveries.due.range(lower..=upper).keys().take(limit) {
+            let key = key?;
+            let Some(id) = id_at(&key, 24) else { continue };
             found.push(Due {
-                at_ms,
+                at_ms: u64::from_be_bytes(key[16..24].try_into().unwrap_or_default()),
                 id: DeliveryId::from_bytes(id),
-                endpoint: EndpointId::from_bytes(endpoint),
+                endpoint,
             });
         }
         Ok(found)
     }
 
-    /// When the earliest pending delivery is due, if any.
-    pub fn next_due_at(&self) -> Result<Option<u64>, StoreError> {
-        Ok(self.deliveries.due.first()?.and_then(|(key, _)| {
-            key.get(..8)
-                .map(|b| u64::from_be_bytes(b.try_into().unwrap_or_default()))
-        }))
+    /// When `endpoint`'s earliest pending delivery is due, if it has one.
+    pub fn next_due_at(&self, endpoint: EndpointId) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .deliveries
+            .due
+            .scan_prefix(endpoint.to_bytes())
+            .keys()
+            .next()
+            .transpose()?
+            .and_then(|key| {
+                key.get(16..24)
+                    .map(|b| u64::from_be_bytes(b.try_into().unwrap_or_default()))
+            }))
     }
 
     /// Pending deliveries in all, for the queue-depth metric.
