@@ -255,7 +255,17 @@ async fn delete_endpoint(
     let parsed: EndpointId = id.parse().map_err(|_| not_found(&id))?;
     let deleted = {
         let _guard = state.store.config_lock();
-        state.store.delete_endpoint(parsed)?
+        let deleted = state.store.delete_endpoint(parsed)?;
+        if deleted {
+            // Nothing attempts a deleted endpoint's deliveries: fail them
+            // visibly rather than leave them pending forever.
+            state.store.fail_pending_of(
+                parsed,
+                "endpoint_deleted: the endpoint was deleted before delivery",
+                now_ms(),
+            )?;
+        }
+        deleted
     };
     if !deleted {
         return Err(not_found(&id));

@@ -291,6 +291,43 @@ impl Store {
         Ok(())
     }
 
+    /// Fails every pending delivery of `endpoint` with `reason` (its
+    /// endpoint is being deleted: nothing would ever attempt them). They
+    /// stay readable under `/v1/deliveries/{id}`. Returns how many.
+    pub fn fail_pending_of(
+        &self,
+        endpoint: EndpointId,
+        reason: &str,
+        now_ms: u64,
+    ) -> Result<usize, StoreError> {
+        let ids: Vec<DeliveryId> = self
+            .deliveries
+            .pending
+            .scan_prefix(endpoint.to_bytes())
+            .values()
+            .filter_map(|value| {
+                value
+                    .ok()
+                    .and_then(|v| id_at(&v, 0))
+                    .map(DeliveryId::from_bytes)
+            })
+            .collect();
+        let mut failed = 0;
+        for id in ids {
+            let Some(mut delivery) = self.delivery(id)? else {
+                continue;
+            };
+            let previous_due = delivery.next_attempt_at;
+            delivery.state = DeliveryState::Failed;
+            delivery.next_attempt_at = None;
+            delivery.last_error = Some(reason.to_owned());
+            delivery.updated_at = now_ms;
+            self.update_delivery(&delivery, previous_due)?;
+            failed += 1;
+        }
+        Ok(failed)
+    }
+
     /// An endpoint's deliveries, newest first, optionally in one state,
     /// created before `before` (a cursor), at most `limit`.
     pub fn deliveries_of(

@@ -510,3 +510,47 @@ async fn connector_credentials_are_sent_but_never_shown_and_410_disables_the_end
     assert_eq!(ids, ["auth-2", "auth-3"]);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_endpoint_fails_its_waiting_deliveries_visibly() {
+    let server = server(1.0).await;
+    let receiver = TestReceiver::start().await;
+    let endpoint = create_endpoint(
+        &server,
+        json!({"url": receiver.url("/gone"), "enabled": false}),
+    )
+    .await;
+    let id = endpoint["id"].as_str().unwrap();
+    publish(&server, "orphan-1").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let delivery_id = loop {
+        let (_, list) = server
+            .get(&format!("/v1/endpoints/{id}/deliveries?state=pending"))
+            .await;
+        if let Some(first) = list.as_array().and_then(|l| l.first()) {
+            break first["id"].as_str().unwrap().to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "no pending delivery");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (status, _) = json_of(
+        server
+            .admin(Method::DELETE, &format!("/v1/endpoints/{id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, delivery) = server.get(&format!("/v1/deliveries/{delivery_id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(delivery["state"], "failed", "{delivery}");
+    assert!(
+        delivery["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("endpoint_deleted")
+    );
+    assert!(receiver.received().is_empty());
+    server.stop().await;
+}
