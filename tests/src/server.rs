@@ -24,7 +24,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
-    /// A client (no proxy, default timeouts).
+    /// A client (no proxy, no idle connections kept).
     pub client: reqwest::Client,
     /// The data dir (kept until the server is dropped).
     pub data_dir: tempfile::TempDir,
@@ -71,8 +71,13 @@ impl TestServer {
         let server = TestServer {
             addr,
             base: format!("http://{addr}"),
+            // No idle connections kept: after a 413 the server closes the
+            // connection it did not read to the end, and a pooled client
+            // could pick that connection for the next request
+            // (`IncompleteMessage`), making tests flaky.
             client: reqwest::Client::builder()
                 .no_proxy()
+                .pool_max_idle_per_host(0)
                 .build()
                 .expect("client"),
             data_dir,
