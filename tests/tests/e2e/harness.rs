@@ -38,3 +38,25 @@ pub fn load_guest(runtime: &Runtime, name: &str, limits: LimitsOverride) -> Plug
         )
         .unwrap_or_else(|e| panic!("guest {name} loads: {e}"))
 }
+
+/// Fixture folders with expectations, and the mapper each is meant for
+/// (`fieldmap-<vendor>` folders are for the declarative `fieldmap` mapper).
+pub fn fixture_folders() -> Vec<(String, String)> {
+    let mut folders: Vec<(String, String)> =
+        std::fs::read_dir(repo_root().join("plugins/fixtures"))
+            .expect("plugins/fixtures exists")
+            .map(|entry| entry.expect("entry").path())
+            .filter(|path| path.join("expected.json").exists())
+            .map(|path| {
+                let folder = path.file_name().unwrap().to_string_lossy().into_owned();
+                let plugin = if folder.starts_with("fieldmap-") {
+                    "fieldmap".to_string()
+                } else {
+                    folder.clone()
+                };
+                (folder, plugin)
+            })
+            .collect();
+    folders.sort();
+    folders
+}

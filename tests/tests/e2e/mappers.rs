@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use wasmhook_sdk::fixtures::{check_case, load_cases};
 
-use crate::harness::{fixtures_dir, load_plugin, repo_root, runtime};
+use crate::harness::{fixture_folders, fixtures_dir, load_plugin, runtime};
 
 /// The first-party mapper plugins and their fixture folders.
 const MAPPERS: [&str; 8] = [
@@ -19,28 +19,6 @@ const MAPPERS: [&str; 8] = [
     "mailgun",
     "postmark",
 ];
-
-/// Fixture folders with expectations, and the mapper each is meant for
-/// (`fieldmap-<vendor>` folders are for the declarative `fieldmap` mapper).
-fn fixture_folders() -> Vec<(String, String)> {
-    let mut folders: Vec<(String, String)> =
-        std::fs::read_dir(repo_root().join("plugins/fixtures"))
-            .expect("plugins/fixtures exists")
-            .map(|entry| entry.expect("entry").path())
-            .filter(|path| path.join("expected.json").exists())
-            .map(|path| {
-                let folder = path.file_name().unwrap().to_string_lossy().into_owned();
-                let plugin = if folder.starts_with("fieldmap-") {
-                    "fieldmap".to_string()
-                } else {
-                    folder.clone()
-                };
-                (folder, plugin)
-            })
-            .collect();
-    folders.sort();
-    folders
-}
 
 #[test]
 fn every_first_party_mapper_has_fixtures() {

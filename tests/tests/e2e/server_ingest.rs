@@ -11,28 +11,7 @@ use wasmhook_sdk::Callback;
 use wasmhook_sdk::fixtures::{json_subset, load_cases};
 use wasmhook_tests::server::{TestServer, json_of};
 
-use crate::harness::{fixtures_dir, guest_bytes, plugin_bytes, repo_root};
-
-/// Fixture folders with expectations and the mapper each is for.
-fn fixture_folders() -> Vec<(String, String)> {
-    let mut folders: Vec<(String, String)> =
-        std::fs::read_dir(repo_root().join("plugins/fixtures"))
-            .expect("plugins/fixtures")
-            .map(|entry| entry.expect("entry").path())
-            .filter(|path| path.join("expected.json").exists())
-            .map(|path| {
-                let folder = path.file_name().unwrap().to_string_lossy().into_owned();
-                let mapper = if folder.starts_with("fieldmap-") {
-                    "fieldmap".to_owned()
-                } else {
-                    folder.clone()
-                };
-                (folder, mapper)
-            })
-            .collect();
-    folders.sort();
-    folders
-}
+use crate::harness::{fixture_folders, fixtures_dir, guest_bytes, plugin_bytes};
 
 /// Sends a callback to `/ingest/{source}` with the token in a header.
 async fn ingest(
