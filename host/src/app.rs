@@ -10,12 +10,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api::{AppState, app};
+use crate::blocks::{BlockRunner, HttpPolicy};
 use crate::config::ServeConfig;
 use crate::delivery::outbound::{OutboundClient, OutboundConfig};
 use crate::delivery::{Clock, DeliveryEngine, EngineConfig, ScaledClock, SystemClock};
 use crate::domain::Secret;
 use crate::registry::Registry;
-use crate::runtime::Runtime;
+use crate::runtime::{LimitsOverride, Runtime};
 use crate::store::Store;
 use crate::telemetry;
 
@@ -65,7 +66,14 @@ impl Server {
         })?;
         let store = Arc::new(Store::open(&config.data_dir.join("store"))?);
         let runtime = Runtime::new(config.runtime_config())?;
-        let registry = Arc::new(Registry::new(runtime, Arc::clone(&store)));
+        // A block run's deadline covers its outbound requests, so block
+        // plugins load with the block timeout rather than the mapper one.
+        let block_limits = LimitsOverride {
+            timeout_ms: Some(config.block_timeout_ms),
+            ..LimitsOverride::default()
+        };
+        let registry =
+            Arc::new(Registry::new(runtime, Arc::clone(&store)).with_block_limits(block_limits));
         if let Some(dir) = &config.plugins_dir {
             let installed = registry.install_bundled(dir)?;
             if !installed.is_empty() {
@@ -82,6 +90,7 @@ impl Server {
         let admin_token = settle_admin_token(&config)?;
         store.flush_now()?;
         let outbound = OutboundClient::new(OutboundConfig::for_server(&config))?;
+        let blocks = Arc::new(block_runner(&config, &store, &registry)?);
         let clock: Arc<dyn Clock> = if config.clock_scale > 1.0 {
             Arc::new(ScaledClock::new(config.clock_scale))
         } else {
@@ -106,6 +115,7 @@ impl Server {
                 admin_token: Arc::new(admin_token),
                 metrics: telemetry::prometheus(),
                 engine,
+                blocks,
             },
         })
     }
@@ -144,6 +154,32 @@ impl Server {
         tracing::info!("server stopped; store flushed");
         Ok(())
     }
+}
+
+/// The block runner: its own outbound client (the same address rules as
+/// deliveries, the body read up to the block response cap), plain http and
+/// timeouts as configured.
+fn block_runner(
+    config: &ServeConfig,
+    store: &Arc<Store>,
+    registry: &Arc<Registry>,
+) -> Result<BlockRunner, ServeError> {
+    let timeout = std::time::Duration::from_millis(config.block_timeout_ms);
+    let client = OutboundClient::new(OutboundConfig {
+        total_timeout: timeout,
+        max_excerpt_bytes: config.block_max_response_bytes,
+        ..OutboundConfig::for_server(config)
+    })?;
+    Ok(BlockRunner::new(
+        Arc::clone(store),
+        Arc::clone(registry),
+        client,
+        HttpPolicy {
+            allow_plain_http: config.allow_plain_http_blocks,
+            default_timeout: timeout,
+            max_response_bytes: config.block_max_response_bytes as u64,
+        },
+    ))
 }
 
 /// Opens and serves: what `wasmhook serve` runs, and what tests call with a

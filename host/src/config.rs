@@ -48,6 +48,14 @@ pub struct ServeConfig {
     /// The delivery clock runs this many times faster than real time (1 in
     /// production; tests use it to run minutes of retries in seconds).
     pub clock_scale: f64,
+    /// Let workflow blocks call plain `http://` URLs (seed 001 refuses them;
+    /// tests and local setups allow them).
+    pub allow_plain_http_blocks: bool,
+    /// Deadline of one block run, its outbound requests included, ms.
+    pub block_timeout_ms: u64,
+    /// Largest response body a block's request may read, bytes; a larger
+    /// one fails the request as too large.
+    pub block_max_response_bytes: usize,
 }
 
 impl ServeConfig {
@@ -57,6 +65,10 @@ impl ServeConfig {
     pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
     /// Default callback body cap: 4 MiB.
     pub const DEFAULT_MAX_INGEST_BYTES: usize = 4 << 20;
+    /// Default block run deadline: 30 s.
+    pub const DEFAULT_BLOCK_TIMEOUT_MS: u64 = 30_000;
+    /// Default cap of a block request's response body: 1 MiB.
+    pub const DEFAULT_BLOCK_MAX_RESPONSE_BYTES: usize = 1 << 20;
 
     /// A configuration with every default and `data_dir`.
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
@@ -76,6 +88,9 @@ impl ServeConfig {
             delivery_workers: 128,
             delivery_timeout_ms: 15_000,
             clock_scale: 1.0,
+            allow_plain_http_blocks: false,
+            block_timeout_ms: Self::DEFAULT_BLOCK_TIMEOUT_MS,
+            block_max_response_bytes: Self::DEFAULT_BLOCK_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -149,6 +164,20 @@ pub struct ServeArgs {
     /// Run the delivery clock this many times faster (tests only).
     #[arg(long, env = "WASMHOOK_CLOCK_SCALE", hide = true)]
     pub clock_scale: Option<f64>,
+    /// Let workflow blocks call plain http:// URLs [default: false].
+    #[arg(
+        long,
+        env = "WASMHOOK_ALLOW_PLAIN_HTTP_BLOCKS",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub allow_plain_http_blocks: Option<bool>,
+    /// Deadline of one block run, its requests included, ms [default: 30000].
+    #[arg(long, env = "WASMHOOK_BLOCK_TIMEOUT_MS")]
+    pub block_timeout_ms: Option<u64>,
+    /// Largest response body a block request reads, bytes [default: 1048576].
+    #[arg(long, env = "WASMHOOK_BLOCK_MAX_RESPONSE_BYTES")]
+    pub block_max_response_bytes: Option<usize>,
 }
 
 /// The configuration file's keys; unknown keys are refused.
@@ -171,6 +200,9 @@ struct FileConfig {
     delivery_workers: Option<usize>,
     delivery_timeout_ms: Option<u64>,
     clock_scale: Option<f64>,
+    allow_plain_http_blocks: Option<bool>,
+    block_timeout_ms: Option<u64>,
+    block_max_response_bytes: Option<usize>,
 }
 
 /// Why the configuration is unusable.
@@ -224,6 +256,9 @@ impl ServeArgs {
         layer!(delivery_workers);
         layer!(delivery_timeout_ms);
         layer!(clock_scale);
+        layer!(allow_plain_http_blocks);
+        layer!(block_timeout_ms);
+        layer!(block_max_response_bytes);
         config.plugins_dir = self.plugins_dir.clone().or(file.plugins_dir);
         config.cache_dir = self.cache_dir.clone().or(file.cache_dir);
         config.admin_token = self
@@ -298,6 +333,12 @@ fn validate(config: &ServeConfig) -> Result<(), ConfigError> {
     if config.max_instances == 0 {
         return invalid("max_instances", "must be more than 0");
     }
+    if config.block_timeout_ms == 0 {
+        return invalid("block_timeout_ms", "must be more than 0");
+    }
+    if config.block_max_response_bytes < 1024 {
+        return invalid("block_max_response_bytes", "must be at least 1024");
+    }
     Ok(())
 }
 
@@ -351,5 +392,62 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("admin_token"), "{error}");
+    }
+
+    #[test]
+    fn block_settings_layer_and_are_checked() {
+        let defaults = ServeArgs::default().resolve().unwrap();
+        assert!(!defaults.allow_plain_http_blocks);
+        assert_eq!(defaults.block_timeout_ms, 30_000);
+        assert_eq!(defaults.block_max_response_bytes, 1 << 20);
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("blocks.toml");
+        std::fs::write(
+            &file,
+            "allow_plain_http_blocks = true\nblock_timeout_ms = 5000\nblock_max_response_bytes = 2048\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            block_timeout_ms: Some(7000),
+            ..ServeArgs::default()
+        };
+        let config = args.resolve().unwrap();
+        assert!(config.allow_plain_http_blocks);
+        assert_eq!(config.block_timeout_ms, 7000);
+        assert_eq!(config.block_max_response_bytes, 2048);
+
+        // The bare flag means true, and `=false` turns it off again.
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        use clap::Parser as _;
+        let bare = Cli::try_parse_from(["wasmhook", "--allow-plain-http-blocks"]).unwrap();
+        assert_eq!(bare.serve.allow_plain_http_blocks, Some(true));
+        let off = Cli::try_parse_from(["wasmhook", "--allow-plain-http-blocks=false"]).unwrap();
+        assert_eq!(off.serve.allow_plain_http_blocks, Some(false));
+
+        for (args, field) in [
+            (
+                ServeArgs {
+                    block_timeout_ms: Some(0),
+                    ..ServeArgs::default()
+                },
+                "block_timeout_ms",
+            ),
+            (
+                ServeArgs {
+                    block_max_response_bytes: Some(10),
+                    ..ServeArgs::default()
+                },
+                "block_max_response_bytes",
+            ),
+        ] {
+            let error = args.resolve().unwrap_err().to_string();
+            assert!(error.contains(field), "{error}");
+        }
     }
 }

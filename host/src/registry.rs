@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 
 use crate::domain::Name;
-use crate::domain::plugin::{PluginRecord, PluginVersion, PluginWorld};
+use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorld};
 use crate::ids::now_ms;
 use crate::runtime::{LimitsOverride, LoadError, Plugin, PluginId, Runtime};
 use crate::store::plugins::AddVersionError;
@@ -72,6 +72,10 @@ pub struct Registry {
     active: ArcSwap<HashMap<Name, LoadedPlugin>>,
     /// Serialises writers of `active`.
     swap_lock: Mutex<()>,
+    /// What block-world plugins load with on top of the runtime's default
+    /// limits: a block run's deadline covers its outbound requests, so it
+    /// is far longer than a mapper's.
+    block_limits: LimitsOverride,
 }
 
 impl std::fmt::Debug for Registry {
@@ -88,7 +92,15 @@ impl Registry {
             store,
             active: ArcSwap::from_pointee(HashMap::new()),
             swap_lock: Mutex::new(()),
+            block_limits: LimitsOverride::default(),
         }
+    }
+
+    /// The same registry loading block-world plugins with `limits` over the
+    /// runtime's defaults (e.g. the block run deadline). Set before use.
+    pub fn with_block_limits(mut self, limits: LimitsOverride) -> Self {
+        self.block_limits = limits;
+        self
     }
 
     /// The runtime plugins are loaded with.
@@ -104,15 +116,31 @@ impl Registry {
         bytes: &[u8],
         activate: bool,
     ) -> Result<(PluginRecord, PluginVersion), RegistryError> {
+        // An uploaded block plugin makes no outbound request until the
+        // operator lists the hosts it may reach.
+        self.upload_with_hosts(name, bytes, activate, |_| Vec::new())
+    }
+
+    /// [`Registry::upload`], with the allowed hosts a new plugin starts with
+    /// chosen by its world.
+    fn upload_with_hosts(
+        &self,
+        name: &Name,
+        bytes: &[u8],
+        activate: bool,
+        initial_hosts: impl FnOnce(PluginWorld) -> Vec<HostPattern>,
+    ) -> Result<(PluginRecord, PluginVersion), RegistryError> {
         let info = self.runtime.inspect(bytes)?;
+        let world = PluginWorld::from(info.world);
         let (record, version) = self.store.add_plugin_version(
             name,
             NewVersion {
                 bytes,
                 sha256: info.sha256,
-                world: PluginWorld::from(info.world),
+                world,
                 now_ms: now_ms(),
                 activate,
+                allowed_hosts: initial_hosts(world),
             },
         )?;
         if record.active_version == version.version {
@@ -175,9 +203,14 @@ impl Registry {
     }
 
     fn load_version(&self, name: &Name, version: u32) -> Result<LoadedPlugin, RegistryError> {
-        if self.store.plugin(name)?.is_none() {
-            return Err(RegistryError::NotFound(name.to_string()));
-        }
+        let record = self
+            .store
+            .plugin(name)?
+            .ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
+        let limits = match record.world {
+            PluginWorld::Block => self.block_limits,
+            PluginWorld::Mapper | PluginWorld::Renderer => LimitsOverride::default(),
+        };
         let id = PluginId::new(name.as_str(), version.to_string());
         let bytes =
             self.store
@@ -189,12 +222,9 @@ impl Registry {
         if bytes.is_empty() {
             return Err(RegistryError::MissingBytes(id));
         }
-        let plugin = self.runtime.load(
-            id,
-            &bytes,
-            &LimitsOverride::default(),
-            &serde_json::json!({}),
-        )?;
+        let plugin = self
+            .runtime
+            .load(id, &bytes, &limits, &serde_json::json!({}))?;
         Ok(LoadedPlugin { version, plugin })
     }
 
@@ -230,7 +260,14 @@ impl Registry {
                 continue;
             }
             let bytes = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
-            self.upload(&name, &bytes, true)
+            // A bundled block (the first-party `http-block`) calls the URLs
+            // its blocks' operators configure, so it may reach any host; the
+            // outbound address rules still apply.
+            let any_host = |world| match world {
+                PluginWorld::Block => vec![HostPattern::Any],
+                PluginWorld::Mapper | PluginWorld::Renderer => Vec::new(),
+            };
+            self.upload_with_hosts(&name, &bytes, true, any_host)
                 .map_err(|e| fail(e.to_string()))?;
             installed.push(name.to_string());
         }

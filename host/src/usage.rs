@@ -3,6 +3,7 @@
 //! here.
 
 use crate::domain::Name;
+use crate::domain::block::Block;
 use crate::ids::ConnectorId;
 use crate::store::{Store, StoreError};
 
@@ -20,19 +21,43 @@ pub fn plugin_users(store: &Store, plugin: &Name) -> Result<Vec<String>, StoreEr
             .into_iter()
             .map(|endpoint| format!("endpoint `{endpoint}`")),
     );
+    users.extend(
+        store
+            .blocks_using_plugin(plugin)?
+            .iter()
+            .map(describe_block),
+    );
     users.sort();
     Ok(users)
 }
 
+/// "block `WH5`", or "block `WH5` (deleted)": a soft-deleted block still
+/// counts, since restoring it must find its plugin and connector.
+fn describe_block(block: &Block) -> String {
+    if block.is_deleted() {
+        format!("block `{}` (deleted)", block.name)
+    } else {
+        format!("block `{}`", block.name)
+    }
+}
+
 /// Descriptions of everything whose requests carry `connector`'s
-/// credentials (`endpoint ep_…`), empty when nothing does. Call under
-/// [`Store::config_lock`].
+/// credentials (`endpoint ep_…`, `block WH5`), empty
+/// when nothing does. Call under [`Store::config_lock`].
 pub fn connector_users(store: &Store, connector: ConnectorId) -> Result<Vec<String>, StoreError> {
     let mut users: Vec<String> = store
         .endpoints_using_connector(connector)?
         .into_iter()
         .map(|endpoint| format!("endpoint `{endpoint}`"))
         .collect();
+    if let Some(record) = store.connector(connector)? {
+        users.extend(
+            store
+                .blocks_using_connector(&record.name)?
+                .iter()
+                .map(describe_block),
+        );
+    }
     users.sort();
     Ok(users)
 }

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 pub mod process;
 pub mod receiver;
+pub mod resource;
 pub mod server;
 
 /// The repository root.

@@ -3,6 +3,8 @@
 //! with their OpenAPI description, so `/openapi.json` is generated from the
 //! same code that serves them and cannot drift.
 
+mod block_runs;
+mod blocks;
 mod connectors;
 mod deliveries;
 mod endpoints;
@@ -12,6 +14,7 @@ pub mod extract;
 mod ingest;
 mod ops;
 mod plugins;
+mod render;
 mod sources;
 
 use std::sync::Arc;
@@ -49,6 +52,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Delivers events to endpoints; woken when events are stored.
     pub engine: Arc<crate::delivery::DeliveryEngine>,
+    /// Runs workflow blocks.
+    pub blocks: Arc<crate::blocks::BlockRunner>,
 }
 
 #[derive(OpenApi)]
@@ -67,6 +72,9 @@ pub struct AppState {
         (name = "endpoints", description = "Where events are delivered: URL, filters, renderer, signing secret, retries"),
         (name = "connectors", description = "Outbound credentials (basic, bearer, API key); secrets are write-only"),
         (name = "deliveries", description = "Deliveries to endpoints and their attempts"),
+        (name = "blocks", description = "Workflow webhook blocks: create, soft delete and restore, invoke, test"),
+        (name = "workflows", description = "Blocks run in a chain, each seeing the data of the ones before it"),
+        (name = "render", description = "Render message templates with event, contact and block data"),
         (name = "ops", description = "Health, readiness, metrics"),
     )
 )]
@@ -94,6 +102,9 @@ fn admin_routes(config: &ServeConfig) -> OpenApiRouter<AppState> {
         .merge(deliveries::router())
         .merge(endpoints::router())
         .merge(connectors::router())
+        .merge(render::router())
+        .merge(blocks::router())
+        .merge(block_runs::router())
 }
 
 /// The whole application: routes, their OpenAPI document, limits, tracing.

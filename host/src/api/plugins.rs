@@ -15,7 +15,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, read_body};
 use crate::domain::Name;
-use crate::domain::plugin::{PluginRecord, PluginVersion};
+use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorld};
 use crate::runtime::{CallStats, DenyAllHttp, World};
 use crate::telemetry;
 
@@ -25,6 +25,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_plugin, delete_plugin))
         .routes(routes!(activate_plugin))
         .routes(routes!(invoke_plugin))
+        .routes(routes!(put_settings))
 }
 
 /// The upload route has its own body limit (the component size cap), so it
@@ -153,6 +154,57 @@ async fn activate_plugin(
         .await
         .map_err(|error| ApiError::internal(&error))??;
     state.store.durable().await?;
+    Ok(Json(record))
+}
+
+/// The most allowed-hosts entries a plugin may have.
+const MAX_ALLOWED_HOSTS: usize = 100;
+
+/// A plugin's settings, kept across its versions.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    /// Block plugins: hosts their requests may target — `host`,
+    /// `host:port`, `*.domain` or `*` (any host; the outbound address rules
+    /// still apply). Empty: no outbound HTTP.
+    allowed_hosts: Vec<HostPattern>,
+}
+
+/// Set a plugin's settings (a block plugin's allowed hosts). They apply to
+/// every version, current and future.
+#[utoipa::path(put, path = "/v1/plugins/{name}/settings", tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name")),
+    request_body = Settings,
+    responses((status = 200, body = PluginRecord), (status = 404, body = ErrorBody),
+        (status = 422, description = "An entry is invalid, or the plugin is not a block", body = ErrorBody)))]
+async fn put_settings(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<Settings>,
+) -> ApiResult<Json<PluginRecord>> {
+    let name = parse_name(&name)?;
+    let record = lookup(&state, &name)?;
+    if record.world != PluginWorld::Block {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            format!(
+                "allowed_hosts: plugin `{name}` is a {}; only block plugins make outbound requests",
+                record.world.as_str()
+            ),
+        ));
+    }
+    if body.allowed_hosts.len() > MAX_ALLOWED_HOSTS {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            format!("allowed_hosts: at most {MAX_ALLOWED_HOSTS} entries"),
+        ));
+    }
+    let record = state
+        .store
+        .set_plugin_allowed_hosts(&name, body.allowed_hosts, crate::ids::now_ms())?
+        .ok_or_else(|| ApiError::not_found(format!("no plugin named `{name}`")))?;
+    state.store.durable().await?;
+    tracing::info!(plugin = %name, allowed_hosts = ?record.allowed_hosts, "plugin settings changed");
     Ok(Json(record))
 }
 

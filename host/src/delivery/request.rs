@@ -92,8 +92,9 @@ fn checked(field: String, value: String) -> Result<String, BuildError> {
     Ok(value)
 }
 
-/// The credential header a connector adds: name and value.
-fn credential(auth: &ConnectorAuth) -> (String, String) {
+/// The credential header a connector adds: name (lower case) and value.
+/// Deliveries and workflow blocks both use it.
+pub(crate) fn credential(auth: &ConnectorAuth) -> (String, String) {
     match auth {
         ConnectorAuth::Basic { username, password } => {
             let pair = format!("{username}:{}", password.expose());

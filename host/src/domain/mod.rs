@@ -2,6 +2,7 @@
 //! store keeps. Parsed once at the edge (names, ids, URLs), so the layers
 //! below never see unchecked text.
 
+pub mod block;
 pub mod connector;
 pub mod delivery;
 pub mod endpoint;

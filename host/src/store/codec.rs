@@ -58,6 +58,7 @@ fn tree_name(tree: &sled::Tree) -> &'static str {
         b"rejected" => "a rejected callback record",
         b"endpoints" => "an endpoint record",
         b"connectors" => "a connector record",
+        b"blocks" => "a block record",
         _ => "a record",
     }
 }

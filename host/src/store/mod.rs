@@ -3,6 +3,7 @@
 //! server speaks domain types. Writes that a response promises are durable
 //! go through [`Store::durable`], which groups concurrent flushes.
 
+mod blocks;
 mod codec;
 mod connectors;
 mod deliveries;
@@ -70,6 +71,7 @@ pub struct Store {
     rejected: sled::Tree,
     endpoints: sled::Tree,
     connectors: sled::Tree,
+    blocks: sled::Tree,
     meta: sled::Tree,
     deliveries: deliveries::DeliveryTrees,
     flush: GroupFlush,
@@ -115,6 +117,7 @@ impl Store {
             rejected: tree("rejected")?,
             endpoints: tree("endpoints")?,
             connectors: tree("connectors")?,
+            blocks: tree("blocks")?,
             meta: tree("meta")?,
             deliveries,
             flush,

@@ -7,7 +7,7 @@ use sled::transaction::ConflictableTransactionError;
 use super::codec::{self, decode, encode};
 use super::{Store, StoreError};
 use crate::domain::Name;
-use crate::domain::plugin::{PluginRecord, PluginVersion, PluginWorld};
+use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorld};
 
 fn version_key(name: &Name, version: u32) -> Vec<u8> {
     let mut key = name.as_str().as_bytes().to_vec();
@@ -35,6 +35,9 @@ pub struct NewVersion<'a> {
     pub now_ms: u64,
     /// Make it the active version (always so for a plugin's first version).
     pub activate: bool,
+    /// The allowed hosts of a plugin this upload creates (a new version of
+    /// an existing plugin keeps the plugin's own).
+    pub allowed_hosts: Vec<HostPattern>,
 }
 
 /// Why a new version was not added.
@@ -144,6 +147,7 @@ impl Store {
                         latest_version: number,
                         created_at: new.now_ms,
                         updated_at: new.now_ms,
+                        allowed_hosts: new.allowed_hosts.clone(),
                     },
                 };
                 blobs.insert(new.sha256.as_bytes(), new.bytes)?;
@@ -172,6 +176,27 @@ impl Store {
         }
         let record = PluginRecord {
             active_version: version,
+            updated_at: now_ms,
+            ..record
+        };
+        codec::put(&self.plugins, name.as_str(), &record)?;
+        Ok(Some(record))
+    }
+
+    /// Replaces a plugin's allowed hosts. `None` when there is no such
+    /// plugin.
+    pub fn set_plugin_allowed_hosts(
+        &self,
+        name: &Name,
+        allowed_hosts: Vec<HostPattern>,
+        now_ms: u64,
+    ) -> Result<Option<PluginRecord>, StoreError> {
+        let _guard = self.config_lock();
+        let Some(record) = self.plugin(name)? else {
+            return Ok(None);
+        };
+        let record = PluginRecord {
+            allowed_hosts,
             updated_at: now_ms,
             ..record
         };

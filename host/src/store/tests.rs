@@ -118,6 +118,7 @@ fn versions_count_up_and_the_world_is_fixed() {
         world: PluginWorld::Mapper,
         now_ms: 1,
         activate,
+        allowed_hosts: Vec::new(),
     };
     let (record, v1) = store.add_plugin_version(&name, new(b"a", false)).unwrap();
     assert_eq!((record.active_version, v1.version), (1, 1));
