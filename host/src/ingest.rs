@@ -18,7 +18,7 @@ use crate::runtime::CallError;
 use crate::store::{Inserted, StoreError};
 use crate::telemetry;
 
-mod mapper_pool;
+pub(crate) mod plugin_threads;
 
 /// The header a vendor may carry the ingest token in.
 pub const TOKEN_HEADER: &str = "x-wasmhook-token";
@@ -179,7 +179,7 @@ pub async fn map_and_store(
         })?;
     let config = source.config.clone();
     let plugin = loaded.plugin.clone();
-    let outcome = mapper_pool::run(move || plugin.map_outcome(&callback, &config))
+    let outcome = plugin_threads::run(move || plugin.map_outcome(&callback, &config))
         .await
         .map_err(|error| {
             IngestError::Store(StoreError::Io {

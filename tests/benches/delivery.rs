@@ -2,9 +2,13 @@
 //! through `/ingest`), signed webhooks out to receivers on loopback.
 //!
 //! `cargo bench -p wasmhook-tests --bench delivery` prints:
-//! - throughput: `BENCH_EVENTS` (default 20000) callbacks sent as fast as 32
+//! - throughput: `BENCH_EVENTS` (default 20000) events sent as fast as 32
 //!   connections allow, timed until the receiver has every delivery, for 1
-//!   endpoint and for 10 endpoints (each event to each);
+//!   endpoint and for 10 endpoints (each event to each): once as gupshup
+//!   callbacks of one event each, and once as SendGrid batch callbacks of
+//!   `BENCH_BATCH` (default 50) events each, as SendGrid sends them — there
+//!   the ingest side costs little per event and the figure is the delivery
+//!   engine's own;
 //! - latency: callbacks paced at 1,000/s for `BENCH_SECS` (default 10)
 //!   seconds to one endpoint, p50/p99 from sending the callback to the
 //!   webhook's arrival.
@@ -64,6 +68,12 @@ impl Bench {
             )
             .await;
         bench
+            .admin(
+                "/v1/sources",
+                json!({"name": "sg", "mapper": "sendgrid", "ingest_token": TOKEN}),
+            )
+            .await;
+        bench
     }
 
     async fn admin(&self, path: &str, body: Value) -> Value {
@@ -98,6 +108,57 @@ impl Bench {
             .await
             .expect("ingest");
         assert_eq!(response.status(), 202);
+    }
+}
+
+/// A SendGrid batch callback of `size` `delivered` events, message ids
+/// `{prefix}-{k}`.
+fn sendgrid_batch(prefix: &str, size: usize) -> String {
+    let events: Vec<Value> = (0..size)
+        .map(|k| {
+            json!({
+                "email": "example@test.com",
+                "timestamp": 1513299569,
+                "event": "delivered",
+                "sg_event_id": format!("{prefix}-{k}-event"),
+                "sg_message_id": format!("{prefix}-{k}"),
+                "response": "250 OK"
+            })
+        })
+        .collect();
+    Value::Array(events).to_string()
+}
+
+/// Sends `events` events in SendGrid callbacks of `batch` events over 32
+/// connections; returns when all are accepted.
+async fn blast_batches(bench: &Arc<Bench>, prefix: &str, events: usize, batch: usize) {
+    let callbacks = events.div_ceil(batch);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let (bench, next, prefix) = (Arc::clone(bench), Arc::clone(&next), prefix.to_owned());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= callbacks {
+                        return;
+                    }
+                    let size = batch.min(events - i * batch);
+                    let response = bench
+                        .client
+                        .post(bench.server.url(&format!("/ingest/sg?token={TOKEN}")))
+                        .header("content-type", "application/json")
+                        .body(sendgrid_batch(&format!("{prefix}-{i}"), size))
+                        .send()
+                        .await
+                        .expect("ingest");
+                    assert_eq!(response.status(), 202);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("sender");
     }
 }
 
@@ -137,7 +198,8 @@ async fn wait_all(receivers: &[TestReceiver], each: usize, limit: Duration) -> I
     }
 }
 
-async fn throughput(endpoints: usize, events: usize) {
+/// `batch` 1: gupshup callbacks of one event; more: SendGrid batches.
+async fn throughput(endpoints: usize, events: usize, batch: usize) {
     let bench = Arc::new(Bench::start().await);
     let mut receivers = Vec::new();
     for _ in 0..endpoints {
@@ -149,12 +211,16 @@ async fn throughput(endpoints: usize, events: usize) {
     blast(&bench, "warm", 200).await;
     wait_all(&receivers, 200, Duration::from_secs(60)).await;
     let started = Instant::now();
-    blast(&bench, "tp", events).await;
+    if batch > 1 {
+        blast_batches(&bench, "tp", events, batch).await;
+    } else {
+        blast(&bench, "tp", events).await;
+    }
     let accepted = started.elapsed();
     let done = wait_all(&receivers, 200 + events, Duration::from_secs(600)).await;
     let elapsed = done - started;
     println!(
-        "throughput  endpoints {endpoints:>2}  events {events:>6}  ingest {:>7.0} ev/s  delivered {:>7.0} ev/s  ({:>7.0} deliveries/s, {:.1} s)",
+        "throughput  endpoints {endpoints:>2}  events {events:>6}  per callback {batch:>3}  ingest {:>7.0} ev/s  delivered {:>7.0} ev/s  ({:>7.0} deliveries/s, {:.1} s)",
         events as f64 / accepted.as_secs_f64(),
         events as f64 / elapsed.as_secs_f64(),
         (events * endpoints) as f64 / elapsed.as_secs_f64(),
@@ -219,14 +285,17 @@ async fn latency(rate: u64, seconds: u64) {
 fn main() {
     let events: usize = env_or("BENCH_EVENTS", 20_000);
     let seconds: u64 = env_or("BENCH_SECS", 10);
+    let batch: usize = env_or("BENCH_BATCH", 50);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        throughput(1, events).await;
-        throughput(10, events / 4).await;
+        throughput(1, events, 1).await;
+        throughput(10, events / 4, 1).await;
+        throughput(1, events, batch).await;
+        throughput(10, events / 4, batch).await;
         latency(1000, seconds).await;
     });
 }

@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wasmhook_sdk::{BodyFormat, RenderRequest};
 
-use super::engine::DeliveryEngine;
+use super::engine::{DeliveryEngine, EndpointSlot};
 use super::outbound::{OutboundError, retry_after};
 use super::request::{self, Body};
 use super::retry::{AttemptOutcome, Jitter, LastAttempt, NextStep, next_step};
 use crate::domain::Name;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
-use crate::domain::endpoint::{DEFAULT_RENDERER, Endpoint, HttpMethod};
+use crate::domain::endpoint::{DEFAULT_RENDERER, DeliveryOrdering, Endpoint, HttpMethod};
 use crate::store::Due;
 use crate::telemetry;
 
@@ -23,8 +23,13 @@ const FORM_RENDERER: &str = "form-renderer";
 
 /// Runs one attempt of `due` to `endpoint` and records it. Failures are
 /// logged in the attempt, never returned.
-pub(super) async fn run(engine: &DeliveryEngine, due: Due, endpoint: &Endpoint) {
-    if let Err(error) = attempt(engine, due, endpoint).await {
+pub(super) async fn run(
+    engine: &DeliveryEngine,
+    due: Due,
+    endpoint: &Endpoint,
+    slot: &mut EndpointSlot<'_>,
+) {
+    if let Err(error) = attempt(engine, due, endpoint, slot).await {
         tracing::error!(delivery = %due.id, %error, "recording a delivery attempt failed");
     }
 }
@@ -33,6 +38,7 @@ async fn attempt(
     engine: &DeliveryEngine,
     due: Due,
     endpoint: &Endpoint,
+    slot: &mut EndpointSlot<'_>,
 ) -> Result<(), crate::store::StoreError> {
     let store = &engine.store;
     let Some(mut delivery) = store.delivery(due.id)? else {
@@ -88,6 +94,11 @@ async fn attempt(
             }
         }
     };
+    // The receiver is done with this request; with strict ordering the next
+    // one must wait until this one is recorded, so the slot stays taken.
+    if endpoint.config.ordering == DeliveryOrdering::Unordered {
+        slot.release();
+    }
     let Outcome {
         outcome,
         retry_after,
@@ -142,7 +153,9 @@ async fn attempt(
         }
     }
     telemetry::delivery_outcome(&endpoint.id.to_string(), delivery.state);
-    store.record_attempt(&delivery, &attempt, previous_due)?;
+    store
+        .commit_attempt(&delivery, &attempt, previous_due)
+        .await?;
     if disable {
         disable_endpoint(engine, endpoint)?;
     }
@@ -200,9 +213,9 @@ async fn prepare(
         outcome: AttemptOutcome::RenderFailed.into(),
     };
     let store_error = |error: crate::store::StoreError| fail("store", error.to_string());
-    let event = engine
+    let data = engine
         .store
-        .event(delivery.event)
+        .event_json(delivery.event)
         .map_err(store_error)?
         .ok_or_else(|| {
             fail(
@@ -225,7 +238,6 @@ async fn prepare(
                 })?,
         ),
     };
-    let data = serde_json::to_value(&event).unwrap_or(Value::Null);
     let body = render(engine, endpoint, &data)
         .await
         .map_err(|detail| fail("render_failed", detail))?;
@@ -269,7 +281,7 @@ pub(super) async fn render(
         config: serde_json::json!({}),
     };
     let plugin = loaded.plugin.clone();
-    let outcome = tokio::task::spawn_blocking(move || plugin.render_outcome(&request))
+    let outcome = crate::ingest::plugin_threads::run(move || plugin.render_outcome(&request))
         .await
         .map_err(|error| error.to_string())?;
     telemetry::plugin_call(

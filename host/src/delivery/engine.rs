@@ -1,5 +1,7 @@
-//! The delivery loop: fan new events out into deliveries, then start the
-//! attempts that are due and allowed — per endpoint at most
+//! The delivery loop. New events become deliveries in their own store
+//! transaction, through the [`FanOut`] the engine gives the store when it
+//! starts (events stored before that carry a marker the loop fans out).
+//! The loop starts the attempts that are due and allowed — per endpoint at most
 //! `per_endpoint_concurrency` at once (one for `strict` ordering, and only
 //! the endpoint's earliest pending delivery), within its rate limit, and
 //! never more than `workers` in all. A slow or dead endpoint only ever holds
@@ -21,7 +23,7 @@ use crate::domain::delivery::Delivery;
 use crate::domain::endpoint::DeliveryOrdering;
 use crate::ids::{DeliveryId, EndpointId};
 use crate::registry::Registry;
-use crate::store::{Due, Store, StoreError};
+use crate::store::{Due, FanOut, Store, StoreError};
 use crate::telemetry;
 
 /// How the delivery engine runs.
@@ -107,6 +109,7 @@ impl DeliveryEngine {
     /// Runs until `shutdown`; attempts run on `tracker`, so shutdown can
     /// wait for the ones in hand.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken, tracker: TaskTracker) {
+        self.store.set_fan_out(self.event_fan_out());
         let mut sampled_at = 0u64;
         loop {
             if let Err(error) = self.fan_out() {
@@ -136,6 +139,27 @@ impl DeliveryEngine {
         }
     }
 
+    /// How the store turns each newly stored event into deliveries, in the
+    /// event's own transaction: one per enabled or disabled endpoint whose
+    /// filters match (a disabled endpoint's deliveries wait for it).
+    fn event_fan_out(&self) -> FanOut {
+        // Weak: the store keeps this, and must not keep itself alive.
+        let store = Arc::downgrade(&self.store);
+        let clock = Arc::clone(&self.clock);
+        FanOut::new(move |event| {
+            let Some(store) = store.upgrade() else {
+                return Vec::new();
+            };
+            let now = clock.now_ms();
+            store
+                .endpoint_snapshot()
+                .iter()
+                .filter(|endpoint| endpoint.matches(event))
+                .map(|endpoint| Delivery::new(endpoint.id, event.id, now))
+                .collect()
+        })
+    }
+
     /// Turns events not yet fanned out into deliveries, in batches, each
     /// batch with the removal of its markers in one transaction.
     pub fn fan_out(&self) -> Result<usize, StoreError> {
@@ -145,7 +169,7 @@ impl DeliveryEngine {
             if events.is_empty() {
                 return Ok(made);
             }
-            let endpoints = self.store.endpoints()?;
+            let endpoints = self.store.endpoint_snapshot();
             let now = self.clock.now_ms();
             let deliveries: Vec<Delivery> = events
                 .iter()
@@ -170,14 +194,15 @@ impl DeliveryEngine {
         let now = self.clock.now_ms();
         let mut wake_at: Option<u64> = None;
         let mut wake_no_later = |at: u64| wake_at = Some(wake_at.map_or(at, |w| w.min(at)));
-        for endpoint in self.store.endpoints()? {
+        for endpoint in self.store.endpoint_snapshot().iter() {
             if !endpoint.config.enabled {
                 continue;
             }
             let id = endpoint.id;
-            let busy = {
+            let (busy, in_flight) = {
                 let gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
-                gates.per_endpoint.get(&id).copied().unwrap_or(0)
+                let busy = gates.per_endpoint.get(&id).copied().unwrap_or(0);
+                (busy, gates.in_flight.len())
             };
             let candidates = match endpoint.config.ordering {
                 DeliveryOrdering::Strict if busy > 0 => continue,
@@ -194,8 +219,9 @@ impl DeliveryEngine {
                     if room == 0 {
                         continue;
                     }
-                    // Room plus what may be in flight already, which is skipped.
-                    self.store.due_deliveries(id, now, room + busy)?
+                    // Room plus what may be in flight already (sending, or
+                    // sent and being recorded), which is skipped.
+                    self.store.due_deliveries(id, now, room + in_flight)?
                 }
             };
             if candidates.is_empty()
@@ -204,7 +230,7 @@ impl DeliveryEngine {
             {
                 wake_no_later(at);
             }
-            let endpoint = Arc::new(endpoint);
+            let endpoint = Arc::new(endpoint.clone());
             for item in candidates {
                 let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
                 if gates.in_flight.contains(&item.id) {
@@ -226,7 +252,13 @@ impl DeliveryEngine {
                 let engine = Arc::clone(self);
                 let endpoint = Arc::clone(&endpoint);
                 tracker.spawn(async move {
-                    attempt::run(&engine, item, &endpoint).await;
+                    let mut slot = EndpointSlot {
+                        engine: &engine,
+                        endpoint: id,
+                        held: true,
+                    };
+                    attempt::run(&engine, item, &endpoint, &mut slot).await;
+                    slot.release();
                     engine.finished(item);
                     drop(permit);
                 });
@@ -254,8 +286,7 @@ impl DeliveryEngine {
     fn sample_queue(&self, now: u64) {
         let oldest = self
             .store
-            .endpoints()
-            .unwrap_or_default()
+            .endpoint_snapshot()
             .iter()
             .filter_map(|endpoint| self.store.next_due_at(endpoint.id).ok().flatten())
             .min()
@@ -263,16 +294,48 @@ impl DeliveryEngine {
         telemetry::delivery_queue(self.store.pending_count(), Duration::from_millis(oldest));
     }
 
+    /// The attempt of `item` is over and recorded: it may be picked again.
     fn finished(&self, item: Due) {
         let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
         gates.in_flight.remove(&item.id);
-        if let Some(count) = gates.per_endpoint.get_mut(&item.endpoint) {
+        drop(gates);
+        self.wake.notify_one();
+    }
+}
+
+/// One of an endpoint's concurrent-request slots, taken by an attempt.
+/// An `none`-ordered endpoint's slot is given back as soon as the HTTP
+/// exchange is over, before the attempt is recorded: the limit is on
+/// requests the receiver sees at once, and holding it while the store
+/// writes would cap the endpoint's throughput at the store's latency.
+/// (The delivery itself stays in flight until recorded, so it is never
+/// picked twice.) Given back on drop at the latest.
+pub(super) struct EndpointSlot<'a> {
+    engine: &'a DeliveryEngine,
+    endpoint: EndpointId,
+    held: bool,
+}
+
+impl EndpointSlot<'_> {
+    /// Gives the slot back (once; later calls do nothing).
+    pub(super) fn release(&mut self) {
+        if !std::mem::take(&mut self.held) {
+            return;
+        }
+        let mut gates = self.engine.gates.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = gates.per_endpoint.get_mut(&self.endpoint) {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                gates.per_endpoint.remove(&item.endpoint);
+                gates.per_endpoint.remove(&self.endpoint);
             }
         }
         drop(gates);
-        self.wake.notify_one();
+        self.engine.wake.notify_one();
+    }
+}
+
+impl Drop for EndpointSlot<'_> {
+    fn drop(&mut self) {
+        self.release();
     }
 }

@@ -16,13 +16,15 @@ use super::{Store, StoreError};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
 use crate::ids::{DeliveryId, EndpointId, EventId};
 
-/// The trees of the delivery engine.
+/// The trees of the delivery engine. Cheap to clone (sled trees are
+/// handles): the commit thread writes events' deliveries itself.
+#[derive(Clone)]
 pub(crate) struct DeliveryTrees {
-    deliveries: sled::Tree,
-    attempts: sled::Tree,
-    due: sled::Tree,
-    pending: sled::Tree,
-    by_endpoint: sled::Tree,
+    pub(super) deliveries: sled::Tree,
+    pub(super) attempts: sled::Tree,
+    pub(super) due: sled::Tree,
+    pub(super) pending: sled::Tree,
+    pub(super) by_endpoint: sled::Tree,
     /// Event id → nothing: stored events not yet turned into deliveries.
     pub(super) unfanned: sled::Tree,
 }
@@ -69,6 +71,48 @@ fn id_at(bytes: &[u8], offset: usize) -> Option<[u8; 16]> {
     bytes.get(offset..offset + 16)?.try_into().ok()
 }
 
+/// An attempt and the delivery's new state, encoded, ready to be written in
+/// one transaction (see [`Store::commit_attempt`]).
+pub(crate) struct AttemptWrite {
+    delivery: Delivery,
+    delivery_bytes: Vec<u8>,
+    attempt_key: [u8; 20],
+    attempt_bytes: Vec<u8>,
+    previous_due: Option<u64>,
+}
+
+impl AttemptWrite {
+    fn new(
+        delivery: &Delivery,
+        attempt: &Attempt,
+        previous_due: Option<u64>,
+    ) -> Result<Self, StoreError> {
+        Ok(AttemptWrite {
+            delivery: delivery.clone(),
+            delivery_bytes: encode(delivery)?,
+            attempt_key: attempt_key(delivery.id, attempt.number),
+            attempt_bytes: encode(attempt)?,
+            previous_due,
+        })
+    }
+
+    /// Writes the attempt and re-indexes its delivery within a transaction.
+    pub(super) fn apply(
+        &self,
+        views: IndexedViews<'_>,
+        attempts: &TransactionalTree,
+    ) -> Result<(), Abort> {
+        put_indexed_encoded(
+            views,
+            &self.delivery,
+            self.delivery_bytes.clone(),
+            self.previous_due,
+        )?;
+        attempts.insert(&self.attempt_key[..], self.attempt_bytes.as_slice())?;
+        Ok(())
+    }
+}
+
 /// A delivery due for an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Due {
@@ -80,25 +124,44 @@ pub struct Due {
     pub endpoint: EndpointId,
 }
 
-type Abort = ConflictableTransactionError<StoreError>;
+pub(super) type Abort = ConflictableTransactionError<StoreError>;
 
 fn abort(error: StoreError) -> Abort {
     ConflictableTransactionError::Abort(error)
 }
 
+/// The transaction views `put_indexed` writes: deliveries, due, pending,
+/// by endpoint.
+pub(super) type IndexedViews<'a> = (
+    &'a TransactionalTree,
+    &'a TransactionalTree,
+    &'a TransactionalTree,
+    &'a TransactionalTree,
+);
+
 /// Writes `delivery` and keeps the indexes in step with its state:
 /// `previous_due` is the due time it was indexed under, if any.
-fn put_indexed(
-    (deliveries, due, pending, by_endpoint): (
-        &TransactionalTree,
-        &TransactionalTree,
-        &TransactionalTree,
-        &TransactionalTree,
-    ),
+pub(super) fn put_indexed(
+    views: IndexedViews<'_>,
     delivery: &Delivery,
     previous_due: Option<u64>,
 ) -> Result<(), Abort> {
-    deliveries.insert(&delivery.id.to_bytes(), encode(delivery).map_err(abort)?)?;
+    put_indexed_encoded(
+        views,
+        delivery,
+        encode(delivery).map_err(abort)?,
+        previous_due,
+    )
+}
+
+/// [`put_indexed`] with the delivery already encoded as `bytes`.
+fn put_indexed_encoded(
+    (deliveries, due, pending, by_endpoint): IndexedViews<'_>,
+    delivery: &Delivery,
+    bytes: Vec<u8>,
+    previous_due: Option<u64>,
+) -> Result<(), Abort> {
+    deliveries.insert(&delivery.id.to_bytes(), bytes)?;
     by_endpoint.insert(&pair_key(delivery.endpoint, delivery.id.to_bytes()), &[])?;
     // Pending deliveries are kept in event order: strict ordering follows it.
     let pending_key = pair_key(delivery.endpoint, delivery.event.to_bytes());
@@ -238,34 +301,20 @@ impl Store {
             .collect()
     }
 
-    /// Records an attempt and the delivery's new state (and due time) at once.
-    pub fn record_attempt(
+    /// Records an attempt and the delivery's new state (and due time) at
+    /// once. The write joins the commit thread's next transaction with
+    /// everything else written at the time: a transaction locks the whole
+    /// database, so one per attempt would stall every reader under load.
+    /// Returns once written, without waiting for the disk: an attempt lost
+    /// to a crash is made again (deliveries are at least once).
+    pub async fn commit_attempt(
         &self,
         delivery: &Delivery,
         attempt: &Attempt,
         previous_due: Option<u64>,
     ) -> Result<(), StoreError> {
-        let trees = &self.deliveries;
-        (
-            &trees.deliveries,
-            &trees.due,
-            &trees.pending,
-            &trees.by_endpoint,
-            &trees.attempts,
-        )
-            .transaction(|(deliveries, due, pending, by_endpoint, attempts)| {
-                put_indexed(
-                    (deliveries, due, pending, by_endpoint),
-                    delivery,
-                    previous_due,
-                )?;
-                attempts.insert(
-                    &attempt_key(delivery.id, attempt.number),
-                    encode(attempt).map_err(abort)?,
-                )?;
-                Ok(())
-            })?;
-        Ok(())
+        let write = AttemptWrite::new(delivery, attempt, previous_due)?;
+        self.flush.record_attempt(write).await
     }
 
     /// Replaces a delivery's state (manual retry, replay), re-indexing it.

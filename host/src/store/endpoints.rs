@@ -1,5 +1,9 @@
-//! Endpoint records, keyed by their time-ordered id, and the lookups behind
-//! "in use" refusals (which endpoints use a plugin or a connector).
+//! Endpoint records, keyed by their time-ordered id, the in-memory snapshot
+//! of all of them the delivery engine reads on every event and every round,
+//! and the lookups behind "in use" refusals (which endpoints use a plugin or
+//! a connector).
+
+use std::sync::Arc;
 
 use super::codec;
 use super::{Store, StoreError};
@@ -18,15 +22,37 @@ impl Store {
         codec::all(&self.endpoints)
     }
 
+    /// Every endpoint as of the last change, oldest first, without reading
+    /// the store: what the delivery engine matches each event against.
+    pub fn endpoint_snapshot(&self) -> Arc<Vec<Endpoint>> {
+        self.endpoint_snapshot.load_full()
+    }
+
     /// Stores an endpoint, new or changed. Not durable until
     /// [`Store::durable`] returns.
     pub fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
-        codec::put(&self.endpoints, endpoint.id.to_bytes(), endpoint)
+        codec::put(&self.endpoints, endpoint.id.to_bytes(), endpoint)?;
+        self.refresh_endpoint_snapshot()
     }
 
     /// Removes an endpoint; `false` when there was none.
     pub fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
-        Ok(self.endpoints.remove(id.to_bytes())?.is_some())
+        let removed = self.endpoints.remove(id.to_bytes())?.is_some();
+        self.refresh_endpoint_snapshot()?;
+        Ok(removed)
+    }
+
+    /// Re-reads every endpoint into the snapshot. Serialised, so a refresh
+    /// that read the tree before another change cannot replace the newer
+    /// snapshot that change made.
+    pub(super) fn refresh_endpoint_snapshot(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = self
+            .endpoint_refresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        self.endpoint_snapshot
+            .store(Arc::new(codec::all(&self.endpoints)?));
+        Ok(())
     }
 
     /// The endpoints whose renderer is `plugin`.

@@ -1,6 +1,9 @@
 //! Canonical events keyed by their time-ordered id, and the dedupe index that
 //! recognises a vendor's resend (dedupe key → the first event's id).
 
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -8,7 +11,9 @@ use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
 use super::codec::{self, decode, encode};
+use super::deliveries::{AttemptWrite, DeliveryTrees, put_indexed};
 use super::{Store, StoreError};
+use crate::domain::delivery::Delivery;
 use crate::domain::event::{CanonicalEvent, EventFilter};
 use crate::ids::EventId;
 
@@ -31,34 +36,60 @@ pub struct EventPage {
     pub next_cursor: Option<EventId>,
 }
 
+/// Turns a newly stored event into its deliveries (one per matching
+/// endpoint); the delivery engine supplies it, the store only writes what it
+/// returns, in the event's own transaction.
+pub struct FanOut(Box<dyn Fn(&CanonicalEvent) -> Vec<Delivery> + Send + Sync>);
+
+impl FanOut {
+    /// Fans out with `deliveries_of`.
+    pub fn new(
+        deliveries_of: impl Fn(&CanonicalEvent) -> Vec<Delivery> + Send + Sync + 'static,
+    ) -> Self {
+        FanOut(Box::new(deliveries_of))
+    }
+}
+
 /// The trees an event insert touches. Cheap to clone (sled trees are
 /// handles), so the commit thread can apply inserts itself.
 #[derive(Clone)]
 pub(super) struct EventTrees {
     pub(super) events: sled::Tree,
     pub(super) dedupe: sled::Tree,
-    /// Markers of events not yet fanned out into deliveries.
-    pub(super) unfanned: sled::Tree,
+    /// Deliveries (written with their event once the engine runs) and the
+    /// markers of events not yet fanned out (before that).
+    pub(super) deliveries: DeliveryTrees,
+    /// How an event becomes deliveries; none until the engine runs.
+    pub(super) fan_out: Arc<ArcSwapOption<FanOut>>,
 }
 
 impl EventTrees {
     /// Stores events unless they are resends of stored ones (see
     /// [`EventTrees::insert_batch`]).
     fn insert(&self, events: &[CanonicalEvent]) -> Result<Vec<Inserted>, StoreError> {
-        self.insert_batch(&[events]).pop().unwrap_or(Ok(Vec::new()))
+        self.insert_batch(&[events], &[])
+            .0
+            .pop()
+            .unwrap_or(Ok(Vec::new()))
     }
 
     /// Stores the events of several requests, unless they are resends of
     /// stored ones (or of one earlier in the batch), in one transaction:
-    /// each new event goes in with its dedupe entry and its fan-out marker,
-    /// so after a crash there is never an event without its marker (it
-    /// would never be delivered) nor a dedupe entry without its event (a
-    /// resend would be refused as a duplicate of nothing). One result per
-    /// request: a request whose events cannot be encoded fails alone.
+    /// each new event goes in with its dedupe entry and its deliveries (or,
+    /// before the delivery engine runs, a marker it fans out later), so
+    /// after a crash there is never an event without its deliveries nor a
+    /// dedupe entry without its event (a resend would be refused as a
+    /// duplicate of nothing). One result per request: a request whose events
+    /// cannot be encoded fails alone. `attempts` (delivery attempts to
+    /// record) go in the same transaction; the second result is theirs.
     pub(super) fn insert_batch(
         &self,
         requests: &[impl AsRef<[CanonicalEvent]>],
-    ) -> Vec<Result<Vec<Inserted>, StoreError>> {
+        attempts: &[AttemptWrite],
+    ) -> (
+        Vec<Result<Vec<Inserted>, StoreError>>,
+        Result<(), StoreError>,
+    ) {
         type Encoded<'a> = Vec<(&'a CanonicalEvent, Option<[u8; 32]>, Vec<u8>)>;
         let encoded: Vec<Result<Encoded<'_>, StoreError>> = requests
             .iter()
@@ -70,69 +101,104 @@ impl EventTrees {
                     .collect()
             })
             .collect();
-        if encoded
-            .iter()
-            .all(|request| request.as_ref().map_or(true, Vec::is_empty))
+        if attempts.is_empty()
+            && encoded
+                .iter()
+                .all(|request| request.as_ref().map_or(true, Vec::is_empty))
         {
-            return encoded
+            let results = encoded
                 .into_iter()
                 .map(|request| request.map(|_| Vec::new()))
                 .collect();
+            return (results, Ok(()));
         }
-        let stored = (&self.events, &self.dedupe, &self.unfanned).transaction(
-            |(events_tx, dedupe_tx, unfanned_tx)| {
-                let mut results = Vec::with_capacity(encoded.len());
-                for request in &encoded {
-                    let Ok(request) = request else {
-                        results.push(None);
-                        continue;
-                    };
-                    let mut inserted = Vec::with_capacity(request.len());
-                    for (event, dedupe_key, bytes) in request {
-                        let key = event.id.to_bytes();
-                        if let Some(dedupe_key) = dedupe_key {
-                            if let Some(existing) = dedupe_tx.get(dedupe_key)? {
-                                let first = <[u8; 16]>::try_from(&existing[..])
-                                    .map_or(event.id, EventId::from_bytes);
-                                inserted.push(Inserted {
-                                    id: first,
-                                    duplicate: true,
-                                });
-                                continue;
-                            }
-                            dedupe_tx.insert(&dedupe_key[..], &key[..])?;
-                        }
-                        events_tx.insert(&key[..], bytes.as_slice())?;
-                        unfanned_tx.insert(&key[..], &[])?;
-                        inserted.push(Inserted {
-                            id: event.id,
-                            duplicate: false,
-                        });
+        let fan_out = self.fan_out.load();
+        let trees = &self.deliveries;
+        let stored = (
+            &self.events,
+            &self.dedupe,
+            &trees.unfanned,
+            &trees.deliveries,
+            &trees.due,
+            &trees.pending,
+            &trees.by_endpoint,
+            &trees.attempts,
+        )
+            .transaction(
+                |(
+                    events_tx,
+                    dedupe_tx,
+                    unfanned_tx,
+                    deliveries_tx,
+                    due_tx,
+                    pending_tx,
+                    by_endpoint_tx,
+                    attempts_tx,
+                )| {
+                    let views = (deliveries_tx, due_tx, pending_tx, by_endpoint_tx);
+                    for write in attempts {
+                        write.apply(views, attempts_tx)?;
                     }
-                    results.push(Some(inserted));
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(results)
-            },
-        );
+                    let mut results = Vec::with_capacity(encoded.len());
+                    for request in &encoded {
+                        let Ok(request) = request else {
+                            results.push(None);
+                            continue;
+                        };
+                        let mut inserted = Vec::with_capacity(request.len());
+                        for (event, dedupe_key, bytes) in request {
+                            let key = event.id.to_bytes();
+                            if let Some(dedupe_key) = dedupe_key {
+                                if let Some(existing) = dedupe_tx.get(dedupe_key)? {
+                                    let first = <[u8; 16]>::try_from(&existing[..])
+                                        .map_or(event.id, EventId::from_bytes);
+                                    inserted.push(Inserted {
+                                        id: first,
+                                        duplicate: true,
+                                    });
+                                    continue;
+                                }
+                                dedupe_tx.insert(&dedupe_key[..], &key[..])?;
+                            }
+                            events_tx.insert(&key[..], bytes.as_slice())?;
+                            match fan_out.as_deref() {
+                                Some(FanOut(deliveries_of)) => {
+                                    for delivery in deliveries_of(event) {
+                                        put_indexed(views, &delivery, None)?;
+                                    }
+                                }
+                                None => unfanned_tx.insert(&key[..], &[]).map(drop)?,
+                            }
+                            inserted.push(Inserted {
+                                id: event.id,
+                                duplicate: false,
+                            });
+                        }
+                        results.push(Some(inserted));
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(results)
+                },
+            );
         match stored {
-            Ok(results) => encoded
-                .into_iter()
-                .zip(results)
-                .map(|(request, inserted)| request.map(|_| inserted.unwrap_or_default()))
-                .collect(),
-            Err(error) => {
-                let error = StoreError::from(error);
+            Ok(results) => (
                 encoded
                     .into_iter()
-                    .map(|request| {
-                        request.and_then(|_| {
-                            Err(StoreError::Io {
-                                what: "storing events",
-                                detail: error.to_string(),
-                            })
-                        })
-                    })
-                    .collect()
+                    .zip(results)
+                    .map(|(request, inserted)| request.map(|_| inserted.unwrap_or_default()))
+                    .collect(),
+                Ok(()),
+            ),
+            Err(error) => {
+                let error = StoreError::from(error);
+                let failed = |what: &'static str| StoreError::Io {
+                    what,
+                    detail: error.to_string(),
+                };
+                let results = encoded
+                    .into_iter()
+                    .map(|request| request.and_then(|_| Err(failed("storing events"))))
+                    .collect();
+                (results, Err(failed("recording delivery attempts")))
             }
         }
     }
@@ -143,7 +209,8 @@ impl Store {
         EventTrees {
             events: self.events.clone(),
             dedupe: self.dedupe.clone(),
-            unfanned: self.deliveries.unfanned.clone(),
+            deliveries: self.deliveries.clone(),
+            fan_out: Arc::clone(&self.fan_out),
         }
     }
 
@@ -165,6 +232,12 @@ impl Store {
 
     /// One event.
     pub fn event(&self, id: EventId) -> Result<Option<CanonicalEvent>, StoreError> {
+        codec::get(&self.events, id.to_bytes())
+    }
+
+    /// One event as the JSON it is stored as: what renderers and request
+    /// templates see, without building the typed event first.
+    pub fn event_json(&self, id: EventId) -> Result<Option<serde_json::Value>, StoreError> {
         codec::get(&self.events, id.to_bytes())
     }
 

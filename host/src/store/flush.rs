@@ -1,8 +1,10 @@
 //! Group commit: one thread makes writes durable for everyone. A request
-//! hands it its events to insert, or only asks that what it already wrote
-//! reach the disk, and awaits the answer. The thread takes every request
-//! queued, inserts all their events in one transaction, flushes once, and
-//! answers them all. Under load one transaction and one flush cover
+//! hands it its events to insert (each with its deliveries), the delivery
+//! engine hands it the attempts it made, or a caller only asks that what it
+//! already wrote reach the disk; each awaits the answer. The thread takes
+//! every request queued, writes all their events and attempts in one
+//! transaction, answers the attempts (they need not wait for the disk),
+//! flushes once, and answers the rest. Under load one transaction and one flush cover
 //! everything that arrived while the previous ones ran; alone, a request
 //! waits for one of each.
 //!
@@ -17,6 +19,7 @@ use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
 use super::StoreError;
+use super::deliveries::AttemptWrite;
 use super::events::{EventTrees, Inserted};
 use crate::domain::event::CanonicalEvent;
 
@@ -30,6 +33,11 @@ enum Message {
     Insert {
         events: Vec<CanonicalEvent>,
         answer: oneshot::Sender<Result<Vec<Inserted>, StoreError>>,
+    },
+    /// A delivery attempt to record, answered once written (not flushed).
+    Attempt {
+        write: AttemptWrite,
+        answer: oneshot::Sender<Result<(), StoreError>>,
     },
     /// Answered once everything written before it was sent is on disk.
     Flush {
@@ -73,6 +81,14 @@ impl GroupFlush {
         answered.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Records a delivery attempt in the next batch's transaction; returns
+    /// once it is written, before the flush.
+    pub(crate) async fn record_attempt(&self, write: AttemptWrite) -> Result<(), StoreError> {
+        let (answer, answered) = oneshot::channel();
+        self.send(Message::Attempt { write, answer })?;
+        answered.await.map_err(|_| StoreError::Closed)?
+    }
+
     /// Returns once everything the caller wrote before calling is on disk.
     pub(crate) async fn wait(&self) -> Result<(), StoreError> {
         let (answer, answered) = oneshot::channel();
@@ -106,6 +122,8 @@ impl Drop for GroupFlush {
 struct Batch {
     inserts: Vec<Vec<CanonicalEvent>>,
     insert_answers: Vec<oneshot::Sender<Result<Vec<Inserted>, StoreError>>>,
+    attempts: Vec<AttemptWrite>,
+    attempt_answers: Vec<oneshot::Sender<Result<(), StoreError>>>,
     flush_answers: Vec<oneshot::Sender<Result<(), StoreError>>>,
     stop: bool,
 }
@@ -118,10 +136,16 @@ impl Batch {
                 self.inserts.push(events);
                 self.insert_answers.push(answer);
             }
+            Message::Attempt { write, answer } => {
+                self.attempts.push(write);
+                self.attempt_answers.push(answer);
+            }
             Message::Flush { answer } => self.flush_answers.push(answer),
             Message::Stop => self.stop = true,
         }
-        !self.stop && self.insert_answers.len() + self.flush_answers.len() < MAX_BATCH
+        let size =
+            self.insert_answers.len() + self.attempt_answers.len() + self.flush_answers.len();
+        !self.stop && size < MAX_BATCH
     }
 }
 
@@ -133,7 +157,24 @@ fn commit_loop(db: &sled::Db, trees: &EventTrees, queue: &mpsc::Receiver<Message
         while more && let Ok(message) = queue.try_recv() {
             more = batch.add(message);
         }
-        let inserted = trees.insert_batch(&batch.inserts);
+        let (inserted, recorded) = trees.insert_batch(&batch.inserts, &batch.attempts);
+        // Attempts need not wait for the disk: answering now frees their
+        // endpoints' slots for the next attempts while the flush runs.
+        for answer in batch.attempt_answers {
+            let _ = answer.send(match &recorded {
+                Ok(()) => Ok(()),
+                Err(error) => Err(StoreError::Io {
+                    what: "recording a delivery attempt",
+                    detail: error.to_string(),
+                }),
+            });
+        }
+        if batch.inserts.is_empty() && batch.flush_answers.is_empty() {
+            if batch.stop {
+                return;
+            }
+            continue;
+        }
         let flushed = db.flush().map(drop).map_err(StoreError::from);
         if let Err(error) = &flushed {
             tracing::error!(%error, "store flush failed");

@@ -15,10 +15,12 @@ mod rejected;
 mod sources;
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwapOption;
 
 pub use deliveries::Due;
-pub use events::{EventPage, Inserted};
+pub use events::{EventPage, FanOut, Inserted};
 pub use plugins::NewVersion;
 
 use flush::GroupFlush;
@@ -70,10 +72,15 @@ pub struct Store {
     dedupe: sled::Tree,
     rejected: sled::Tree,
     endpoints: sled::Tree,
+    /// Every endpoint, kept in step with `endpoints` by its writers.
+    endpoint_snapshot: arc_swap::ArcSwap<Vec<crate::domain::endpoint::Endpoint>>,
+    endpoint_refresh: Mutex<()>,
     connectors: sled::Tree,
     blocks: sled::Tree,
     meta: sled::Tree,
     deliveries: deliveries::DeliveryTrees,
+    /// How a newly stored event becomes deliveries, once the engine runs.
+    fan_out: Arc<ArcSwapOption<FanOut>>,
     flush: GroupFlush,
     /// Serialises configuration changes whose checks span records
     /// (e.g. "delete this plugin unless a source uses it").
@@ -98,16 +105,18 @@ impl Store {
         let events = tree("events")?;
         let dedupe = tree("dedupe")?;
         let deliveries = deliveries::DeliveryTrees::open(&db)?;
+        let fan_out = Arc::new(ArcSwapOption::empty());
         // The commit thread inserts ingested events itself, a batch at a time.
         let flush = GroupFlush::start(
             db.clone(),
             events::EventTrees {
                 events: events.clone(),
                 dedupe: dedupe.clone(),
-                unfanned: deliveries.unfanned.clone(),
+                deliveries: deliveries.clone(),
+                fan_out: Arc::clone(&fan_out),
             },
         )?;
-        Ok(Store {
+        let store = Store {
             plugins: tree("plugins")?,
             plugin_versions: tree("plugin_versions")?,
             blobs: tree("blobs")?,
@@ -116,14 +125,27 @@ impl Store {
             dedupe,
             rejected: tree("rejected")?,
             endpoints: tree("endpoints")?,
+            endpoint_snapshot: arc_swap::ArcSwap::from_pointee(Vec::new()),
+            endpoint_refresh: Mutex::new(()),
             connectors: tree("connectors")?,
             blocks: tree("blocks")?,
             meta: tree("meta")?,
             deliveries,
+            fan_out,
             flush,
             config_lock: Mutex::new(()),
             db,
-        })
+        };
+        store.refresh_endpoint_snapshot()?;
+        Ok(store)
+    }
+
+    /// Makes every event stored from now on go in with its deliveries, made
+    /// by `fan_out`, in the same transaction (the delivery engine installs
+    /// it when it starts). Until then events are stored with a marker that
+    /// the engine fans out later.
+    pub fn set_fan_out(&self, fan_out: FanOut) {
+        self.fan_out.store(Some(Arc::new(fan_out)));
     }
 
     /// Returns once everything the caller wrote is on disk; concurrent

@@ -1,8 +1,9 @@
-//! The threads mapper calls run on: one per core, fed from one queue.
+//! The threads mapper and renderer calls run on: one per core, fed from
+//! one queue.
 //!
-//! A mapper call is pure CPU (the mapper world imports nothing that waits)
-//! and the runtime stops it at its deadline, so a thread per core is all it
-//! can use. Under load these threads take call after call from the queue
+//! A mapper or renderer call is pure CPU (their worlds import nothing that
+//! waits) and the runtime stops it at its deadline, so a thread per core is
+//! all it can use. Under load these threads take call after call from the queue
 //! without sleeping; tokio's blocking pool, by contrast, grows a thread per
 //! concurrent call and wakes one for each, which cost more CPU than the
 //! calls themselves at high concurrency. Like tokio's blocking pool, the
@@ -19,7 +20,7 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// No pool thread is running (none could be started), or the call panicked.
 #[derive(Debug, thiserror::Error)]
-#[error("the mapper call did not complete: {0}")]
+#[error("the plugin call did not complete: {0}")]
 pub(crate) struct PoolError(&'static str);
 
 static POOL: LazyLock<Sender<Job>> = LazyLock::new(start);
@@ -34,7 +35,7 @@ pub(crate) async fn run<T: Send + 'static>(
         let _ = result.send(call());
     });
     POOL.send(job)
-        .map_err(|_| PoolError("no mapper thread is running"))?;
+        .map_err(|_| PoolError("no plugin thread is running"))?;
     returned.await.map_err(|_| PoolError("the call panicked"))
 }
 
@@ -45,10 +46,10 @@ fn start() -> Sender<Job> {
     for index in 0..threads {
         let queue = Arc::clone(&queue);
         let spawned = std::thread::Builder::new()
-            .name(format!("mapper-{index}"))
+            .name(format!("plugin-{index}"))
             .spawn(move || work(&queue));
         if let Err(error) = spawned {
-            tracing::error!(%error, "cannot start a mapper thread");
+            tracing::error!(%error, "cannot start a plugin thread");
         }
     }
     // Only the threads hold the queue now: with none running, `send` fails
