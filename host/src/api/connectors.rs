@@ -110,7 +110,7 @@ async fn get_connector(
     params(("id" = String, Path, description = "Connector id (`conn_…`) or name")),
     request_body = UpdateConnector,
     responses((status = 200, body = ConnectorView), (status = 404, body = ErrorBody),
-        (status = 409, description = "The new name is taken", body = ErrorBody),
+        (status = 409, description = "The new name is taken, or blocks name this connector", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn update_connector(
     State(state): State<AppState>,
@@ -120,8 +120,22 @@ async fn update_connector(
     let connector = {
         let _guard = state.store.config_lock();
         let mut connector = lookup(&state, &id)?;
-        if let Some(name) = body.name {
+        if let Some(name) = body.name.filter(|name| *name != connector.name) {
             check_name_free(&state, &name, Some(connector.id))?;
+            // Blocks name their connector (endpoints hold its id): a rename
+            // would leave them naming nothing.
+            let blocks = state.store.blocks_using_connector(&connector.name)?;
+            if !blocks.is_empty() {
+                let names: Vec<String> = blocks
+                    .iter()
+                    .map(|block| format!("`{}`", block.name))
+                    .collect();
+                return Err(ApiError::conflict(format!(
+                    "connector `{}` cannot be renamed while blocks name it: {}; change those blocks first",
+                    connector.name,
+                    names.join(", ")
+                )));
+            }
             connector.name = name;
         }
         if let Some(auth) = body.auth {

@@ -39,7 +39,17 @@ pub struct EventPage {
 /// Turns a newly stored event into its deliveries (one per matching
 /// endpoint); the delivery engine supplies it, the store only writes what it
 /// returns, in the event's own transaction.
-pub struct FanOut(Box<dyn Fn(&CanonicalEvent) -> Vec<Delivery> + Send + Sync>);
+pub struct FanOut(Box<DeliveriesOf>);
+
+/// The engine's function from an event to its deliveries.
+type DeliveriesOf = dyn Fn(&CanonicalEvent) -> Vec<Delivery> + Send + Sync;
+
+/// One result per request of a batch (its events' fates), and the result
+/// of the batch's attempt records.
+pub(super) type BatchResults = (
+    Vec<Result<Vec<Inserted>, StoreError>>,
+    Result<(), StoreError>,
+);
 
 impl FanOut {
     /// Fans out with `deliveries_of`.
@@ -86,10 +96,7 @@ impl EventTrees {
         &self,
         requests: &[impl AsRef<[CanonicalEvent]>],
         attempts: &[AttemptWrite],
-    ) -> (
-        Vec<Result<Vec<Inserted>, StoreError>>,
-        Result<(), StoreError>,
-    ) {
+    ) -> BatchResults {
         type Encoded<'a> = Vec<(&'a CanonicalEvent, Option<[u8; 32]>, Vec<u8>)>;
         let encoded: Vec<Result<Encoded<'_>, StoreError>> = requests
             .iter()

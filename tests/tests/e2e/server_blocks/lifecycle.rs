@@ -174,6 +174,21 @@ async fn the_plugin_and_connector_of_a_block_cannot_be_deleted_under_it() {
         error["detail"].as_str().unwrap().contains("block `WH5`"),
         "{error}"
     );
+    // Blocks name their connector, so renaming it is refused the same way.
+    let (status, error) = wasmhook_tests::server::json_of(
+        server
+            .admin(Method::PATCH, "/v1/connectors/crm")
+            .json(&json!({"name": "crm-renamed"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 409, "{error}");
+    assert!(
+        error["detail"].as_str().unwrap().contains("`WH5`"),
+        "{error}"
+    );
 
     // Once the block no longer names the connector, it can go.
     let (status, _) = server.post("/v1/blocks/WH5/restore", &json!({})).await;
