@@ -1,6 +1,11 @@
 //! The `wasmhook` binary, built inside the test package so the end-to-end
-//! tests can run it (`CARGO_BIN_EXE_wasmhook`): the same one-line `main` as
-//! `host/src/main.rs`.
+//! tests and benchmarks can run it (`CARGO_BIN_EXE_wasmhook`): the same
+//! `main` and allocator as `host/src/main.rs`.
+
+/// The allocator of the real binary (see `host/src/main.rs`), so tests and
+/// benchmarks measure what operators run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     wasmhook::cli::main()
