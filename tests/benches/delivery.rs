@@ -109,6 +109,19 @@ impl Bench {
             .expect("ingest");
         assert_eq!(response.status(), 202);
     }
+
+    /// Sends one SendGrid callback of `size` events, message ids `{prefix}-{k}`.
+    async fn send_batch(&self, prefix: &str, size: usize) {
+        let response = self
+            .client
+            .post(self.server.url(&format!("/ingest/sg?token={TOKEN}")))
+            .header("content-type", "application/json")
+            .body(sendgrid_batch(prefix, size))
+            .send()
+            .await
+            .expect("ingest");
+        assert_eq!(response.status(), 202);
+    }
 }
 
 /// A SendGrid batch callback of `size` `delivered` events, message ids
@@ -129,9 +142,10 @@ fn sendgrid_batch(prefix: &str, size: usize) -> String {
     Value::Array(events).to_string()
 }
 
-/// Sends `events` events in SendGrid callbacks of `batch` events over 32
-/// connections; returns when all are accepted.
-async fn blast_batches(bench: &Arc<Bench>, prefix: &str, events: usize, batch: usize) {
+/// Sends `events` events over 32 connections and returns when all are
+/// accepted: `batch` 1 as gupshup callbacks of one event, more as SendGrid
+/// callbacks of `batch` events.
+async fn blast(bench: &Arc<Bench>, prefix: &str, events: usize, batch: usize) {
     let callbacks = events.div_ceil(batch);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let tasks: Vec<_> = (0..32)
@@ -143,38 +157,12 @@ async fn blast_batches(bench: &Arc<Bench>, prefix: &str, events: usize, batch: u
                     if i >= callbacks {
                         return;
                     }
-                    let size = batch.min(events - i * batch);
-                    let response = bench
-                        .client
-                        .post(bench.server.url(&format!("/ingest/sg?token={TOKEN}")))
-                        .header("content-type", "application/json")
-                        .body(sendgrid_batch(&format!("{prefix}-{i}"), size))
-                        .send()
-                        .await
-                        .expect("ingest");
-                    assert_eq!(response.status(), 202);
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("sender");
-    }
-}
-
-/// Sends `events` callbacks over 32 connections, returns when all are accepted.
-async fn blast(bench: &Arc<Bench>, prefix: &str, events: usize) {
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..32)
-        .map(|_| {
-            let (bench, next, prefix) = (Arc::clone(bench), Arc::clone(&next), prefix.to_owned());
-            tokio::spawn(async move {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= events {
-                        return;
+                    if batch > 1 {
+                        let size = batch.min(events - i * batch);
+                        bench.send_batch(&format!("{prefix}-{i}"), size).await;
+                    } else {
+                        bench.send(&format!("{prefix}-{i}")).await;
                     }
-                    bench.send(&format!("{prefix}-{i}")).await;
                 }
             })
         })
@@ -208,14 +196,10 @@ async fn throughput(endpoints: usize, events: usize, batch: usize) {
         receivers.push(receiver);
     }
     // Warm-up: plugins loaded, connections open.
-    blast(&bench, "warm", 200).await;
+    blast(&bench, "warm", 200, 1).await;
     wait_all(&receivers, 200, Duration::from_secs(60)).await;
     let started = Instant::now();
-    if batch > 1 {
-        blast_batches(&bench, "tp", events, batch).await;
-    } else {
-        blast(&bench, "tp", events).await;
-    }
+    blast(&bench, "tp", events, batch).await;
     let accepted = started.elapsed();
     let done = wait_all(&receivers, 200 + events, Duration::from_secs(600)).await;
     let elapsed = done - started;
@@ -232,7 +216,7 @@ async fn latency(rate: u64, seconds: u64) {
     let bench = Arc::new(Bench::start().await);
     let receiver = TestReceiver::start().await;
     bench.endpoint(&receiver).await;
-    blast(&bench, "warm", 200).await;
+    blast(&bench, "warm", 200, 1).await;
     wait_all(
         std::slice::from_ref(&receiver),
         200,

@@ -230,6 +230,10 @@ impl DeliveryEngine {
             {
                 wake_no_later(at);
             }
+            if candidates.is_empty() {
+                continue;
+            }
+            // Shared by this round's attempts; cloned only when one starts.
             let endpoint = Arc::new(endpoint.clone());
             for item in candidates {
                 let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
