@@ -141,6 +141,8 @@ pub enum MapOutcome {
         detail: String,
         /// The mapper version that ran.
         version: u32,
+        /// The callback the mapper refused, to keep.
+        callback: Callback,
     },
 }
 
@@ -179,14 +181,19 @@ pub async fn map_and_store(
         })?;
     let config = source.config.clone();
     let plugin = loaded.plugin.clone();
-    let outcome = plugin_threads::run(move || plugin.map_outcome(&callback, &config))
-        .await
-        .map_err(|error| {
-            IngestError::Store(StoreError::Io {
-                what: "running the mapper",
-                detail: error.to_string(),
-            })
-        })?;
+    // The callback comes back so a refusal can keep it without a copy
+    // made for every callback that maps fine.
+    let (outcome, callback) = plugin_threads::run(move || {
+        let outcome = plugin.map_outcome(&callback, &config);
+        (outcome, callback)
+    })
+    .await
+    .map_err(|error| {
+        IngestError::Store(StoreError::Io {
+            what: "running the mapper",
+            detail: error.to_string(),
+        })
+    })?;
     let duration: Duration = outcome.stats.duration;
     let mapped = match outcome.result {
         Ok(mapped) => {
@@ -216,6 +223,7 @@ pub async fn map_and_store(
                 error,
                 detail,
                 version: loaded.version,
+                callback,
             });
         }
     };

@@ -8,7 +8,6 @@ use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tracing::Instrument;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -96,10 +95,8 @@ async fn handle(
     Path(source_name): Path<String>,
     request: Request,
 ) -> Response {
-    let span = tracing::info_span!("ingest", source = %source_name, plugin = tracing::field::Empty);
-    let result = ingest_callback(&state, &source_name, request)
-        .instrument(span)
-        .await;
+    tracing::Span::current().record("source", source_name.as_str());
+    let result = ingest_callback(&state, &source_name, request).await;
     match result {
         Ok(response) => response,
         Err(error) => {
@@ -120,17 +117,20 @@ async fn handle(
 async fn ingest_callback(
     state: &AppState,
     source_name: &str,
-    request: Request,
+    mut request: Request,
 ) -> Result<Response, ApiError> {
-    let Some(source) = state.store.source(source_name)? else {
+    let Some(source) = state.store.source(source_name) else {
         return Err(ApiError::not_found(format!(
             "no source named `{source_name}`"
         )));
     };
     tracing::Span::current().record("plugin", source.mapper.as_str());
-    let (parts, body) = request.into_parts();
-    let content_type = parts
-        .headers
+    // The headers are taken, not copied: the body extractor needs only the
+    // request's extensions (its size limit).
+    let headers = std::mem::take(request.headers_mut());
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
     if !ingest::readable_content_type(content_type) {
@@ -143,13 +143,8 @@ async fn ingest_callback(
             ),
         ));
     }
-    let body = read_body(Request::from_parts(parts.clone(), body), &()).await?;
-    let received = ingest::receive(
-        &parts.method,
-        &parts.headers,
-        parts.uri.query(),
-        body.to_vec(),
-    );
+    let body = read_body(request, &()).await?;
+    let received = ingest::receive(&method, &headers, uri.query(), Vec::from(body));
     match received.token.as_deref() {
         Some(token) if source.ingest_token.matches(token) => {}
         Some(_) => {
@@ -164,7 +159,6 @@ async fn ingest_callback(
         }
     }
     let callback = received.callback;
-    let stored_callback = StoredCallback::from(&callback);
     let received_at = now_ms();
     match ingest::map_and_store(state, &source, callback).await {
         Ok(MapOutcome::Stored { inserted, reply }) => {
@@ -191,12 +185,13 @@ async fn ingest_callback(
             error,
             detail,
             version,
+            callback,
         }) => {
             let rejected = RejectedCallback {
                 id: RejectedId::new(received_at),
                 source: source.name.clone(),
                 received_at,
-                callback: stored_callback,
+                callback: StoredCallback::from(&callback),
                 error: RejectionError {
                     code: telemetry::call_error_code(&error).to_owned(),
                     detail,

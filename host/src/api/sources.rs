@@ -33,7 +33,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 fn lookup(state: &AppState, name: &str) -> ApiResult<Source> {
     state
         .store
-        .source(name)?
+        .source(name)
+        .map(|source| Source::clone(&source))
         .ok_or_else(|| ApiError::not_found(format!("no source named `{name}`")))
 }
 
@@ -302,6 +303,7 @@ async fn retry_rejected(
             error,
             detail,
             version,
+            ..
         } => {
             rejected.error.code = telemetry::call_error_code(&error).to_owned();
             rejected.error.detail = detail;

@@ -75,6 +75,9 @@ pub struct Store {
     /// Every endpoint, kept in step with `endpoints` by its writers.
     endpoint_snapshot: arc_swap::ArcSwap<Vec<crate::domain::endpoint::Endpoint>>,
     endpoint_refresh: Mutex<()>,
+    /// Every source, kept in step with `sources` by its writers.
+    source_snapshot: arc_swap::ArcSwap<sources::SourceSnapshot>,
+    source_refresh: Mutex<()>,
     connectors: sled::Tree,
     blocks: sled::Tree,
     meta: sled::Tree,
@@ -127,6 +130,8 @@ impl Store {
             endpoints: tree("endpoints")?,
             endpoint_snapshot: arc_swap::ArcSwap::from_pointee(Vec::new()),
             endpoint_refresh: Mutex::new(()),
+            source_snapshot: arc_swap::ArcSwap::from_pointee(Default::default()),
+            source_refresh: Mutex::new(()),
             connectors: tree("connectors")?,
             blocks: tree("blocks")?,
             meta: tree("meta")?,
@@ -137,6 +142,7 @@ impl Store {
             db,
         };
         store.refresh_endpoint_snapshot()?;
+        store.refresh_source_snapshot()?;
         Ok(store)
     }
 

@@ -1,14 +1,21 @@
-//! Source records, by name.
+//! Source records, by name, and the in-memory snapshot of all of them that
+//! every ingest request reads its source from.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::codec;
 use super::{Store, StoreError};
 use crate::domain::Name;
 use crate::domain::source::Source;
 
+/// Every source by name, as of the last change.
+pub(super) type SourceSnapshot = HashMap<String, Arc<Source>>;
+
 impl Store {
-    /// A source by name.
-    pub fn source(&self, name: &str) -> Result<Option<Source>, StoreError> {
-        codec::get(&self.sources, name)
+    /// A source by name, from the snapshot: no store read, no decoding.
+    pub fn source(&self, name: &str) -> Option<Arc<Source>> {
+        self.source_snapshot.load().get(name).cloned()
     }
 
     /// Every source, by name.
@@ -24,17 +31,38 @@ impl Store {
             None as Option<&[u8]>,
             Some(value),
         )?;
+        self.refresh_source_snapshot()?;
         Ok(swapped.is_ok())
     }
 
     /// Replaces a source's record.
     pub fn put_source(&self, source: &Source) -> Result<(), StoreError> {
-        codec::put(&self.sources, source.name.as_str(), source)
+        codec::put(&self.sources, source.name.as_str(), source)?;
+        self.refresh_source_snapshot()
     }
 
     /// Removes a source; `false` when there was none.
     pub fn delete_source(&self, name: &Name) -> Result<bool, StoreError> {
-        Ok(self.sources.remove(name.as_str())?.is_some())
+        let removed = self.sources.remove(name.as_str())?.is_some();
+        self.refresh_source_snapshot()?;
+        Ok(removed)
+    }
+
+    /// Re-reads every source into the snapshot. Serialised, so a refresh
+    /// that read the tree before another change cannot replace the newer
+    /// snapshot that change made.
+    pub(super) fn refresh_source_snapshot(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = self
+            .source_refresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let sources: Vec<Source> = codec::all(&self.sources)?;
+        let snapshot: SourceSnapshot = sources
+            .into_iter()
+            .map(|source| (source.name.as_str().to_owned(), Arc::new(source)))
+            .collect();
+        self.source_snapshot.store(Arc::new(snapshot));
+        Ok(())
     }
 
     /// The sources whose mapper is `plugin`.
