@@ -13,6 +13,9 @@
 //!   seconds to one endpoint, p50/p99 from sending the callback to the
 //!   webhook's arrival.
 //!
+//! `BENCH_ONLY` runs some phases only: a comma-separated list of `single`,
+//! `single10`, `batch`, `batch10`, `latency`.
+//!
 //! The server is the release binary in its own process; the load generator
 //! and the receivers share this process and the machine's 2 cores with it.
 
@@ -275,11 +278,24 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // `BENCH_ONLY` picks phases (e.g. `batch` or `single,latency`).
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let run = |phase: &str| only.is_empty() || only.split(',').any(|p| p.trim() == phase);
     runtime.block_on(async {
-        throughput(1, events, 1).await;
-        throughput(10, events / 4, 1).await;
-        throughput(1, events, batch).await;
-        throughput(10, events / 4, batch).await;
-        latency(1000, seconds).await;
+        if run("single") {
+            throughput(1, events, 1).await;
+        }
+        if run("single10") {
+            throughput(10, events / 4, 1).await;
+        }
+        if run("batch") {
+            throughput(1, events, batch).await;
+        }
+        if run("batch10") {
+            throughput(10, events / 4, batch).await;
+        }
+        if run("latency") {
+            latency(1000, seconds).await;
+        }
     });
 }

@@ -4,12 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use wasmhook_sdk::{BodyFormat, RenderRequest};
+use wasmhook_sdk::BodyFormat;
 
 use super::engine::{DeliveryEngine, EndpointSlot};
 use super::outbound::{OutboundError, retry_after};
-use super::request::{self, Body};
+use super::request::{self, Body, EventJson};
 use super::retry::{AttemptOutcome, Jitter, LastAttempt, NextStep, next_step};
 use crate::domain::Name;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
@@ -213,10 +212,11 @@ async fn prepare(
         outcome: AttemptOutcome::RenderFailed.into(),
     };
     let store_error = |error: crate::store::StoreError| fail("store", error.to_string());
-    let data = engine
+    let event = engine
         .store
         .event_json(delivery.event)
         .map_err(store_error)?
+        .map(EventJson::from_text)
         .ok_or_else(|| {
             fail(
                 "event_missing",
@@ -238,13 +238,13 @@ async fn prepare(
                 })?,
         ),
     };
-    let body = render(engine, endpoint, &data)
+    let body = render(engine, endpoint, &event)
         .await
         .map_err(|detail| fail("render_failed", detail))?;
     request::build(
         endpoint,
         connector.as_ref(),
-        &data,
+        &event,
         body,
         delivery.id,
         engine.clock.now_ms(),
@@ -257,7 +257,7 @@ async fn prepare(
 pub(super) async fn render(
     engine: &DeliveryEngine,
     endpoint: &Endpoint,
-    data: &Value,
+    event: &EventJson,
 ) -> Result<Body, String> {
     let spec = &endpoint.config.renderer;
     let is_get = endpoint.config.method == HttpMethod::Get;
@@ -274,16 +274,16 @@ pub(super) async fn render(
         .registry
         .active(&plugin_name)
         .map_err(|error| error.to_string())?;
-    let request = RenderRequest {
-        template: spec.template.clone(),
-        format,
-        data: data.clone(),
-        config: serde_json::json!({}),
-    };
+    let template = spec.template.clone();
+    // The event's JSON goes to the renderer as stored: no parse, no copy
+    // of a parsed value, no writing it out again.
+    let data_json = event.text().to_owned();
     let plugin = loaded.plugin.clone();
-    let outcome = crate::ingest::plugin_threads::run(move || plugin.render_outcome(&request))
-        .await
-        .map_err(|error| error.to_string())?;
+    let outcome = crate::ingest::plugin_threads::run(move || {
+        plugin.render_json_outcome(template, format, data_json, "{}".to_owned())
+    })
+    .await
+    .map_err(|error| error.to_string())?;
     telemetry::plugin_call(
         plugin_name.as_str(),
         outcome.stats.duration,

@@ -26,6 +26,9 @@ use crate::registry::Registry;
 use crate::store::{Due, FanOut, Store, StoreError};
 use crate::telemetry;
 
+/// How often `/metrics`' queue depth and oldest pending age are sampled.
+const QUEUE_SAMPLE_EVERY: Duration = Duration::from_secs(5);
+
 /// How the delivery engine runs.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -110,7 +113,7 @@ impl DeliveryEngine {
     /// wait for the ones in hand.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken, tracker: TaskTracker) {
         self.store.set_fan_out(self.event_fan_out());
-        let mut sampled_at = 0u64;
+        tokio::spawn(Arc::clone(&self).sample_queue_every(QUEUE_SAMPLE_EVERY, shutdown.clone()));
         loop {
             if let Err(error) = self.fan_out() {
                 tracing::error!(%error, "fan-out failed; retrying");
@@ -123,10 +126,6 @@ impl DeliveryEngine {
                 }
             };
             let now = self.clock.now_ms();
-            if now.saturating_sub(sampled_at) >= 1000 {
-                sampled_at = now;
-                self.sample_queue(now);
-            }
             let sleep = next
                 .map(|at| Duration::from_millis(at.saturating_sub(now)))
                 .unwrap_or(self.config.idle_poll)
@@ -284,6 +283,23 @@ impl DeliveryEngine {
                 endpoint,
             })
         }))
+    }
+
+    /// Samples the queue every `period` until `shutdown`, off the loop:
+    /// counting the queue reads all of it, which with a large backlog
+    /// takes long enough to delay the deliveries due meanwhile.
+    async fn sample_queue_every(self: Arc<Self>, period: Duration, shutdown: CancellationToken) {
+        loop {
+            let engine = Arc::clone(&self);
+            let _ = tokio::task::spawn_blocking(move || {
+                engine.sample_queue(engine.clock.now_ms());
+            })
+            .await;
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(period) => {}
+            }
+        }
     }
 
     /// Queue depth and the oldest due delivery's wait, for `/metrics`.

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::attempt::render;
 use super::engine::DeliveryEngine;
 use super::outbound::OutboundRequest;
-use super::request;
+use super::request::{self, EventJson};
 use crate::domain::delivery::SentRequest;
 use crate::domain::endpoint::Endpoint;
 use crate::ids::{DeliveryId, EventId};
@@ -81,7 +81,8 @@ pub async fn test_send(engine: &DeliveryEngine, endpoint: &Endpoint) -> TestSend
         response: None,
         error: None,
     };
-    let body = match render(engine, endpoint, &event).await {
+    let event_json = EventJson::from_value(event.clone());
+    let body = match render(engine, endpoint, &event_json).await {
         Ok(body) => body,
         Err(detail) => {
             result.error = Some(ProbeError {
@@ -109,7 +110,7 @@ pub async fn test_send(engine: &DeliveryEngine, endpoint: &Endpoint) -> TestSend
     let built = match request::build(
         endpoint,
         connector.as_ref(),
-        &event,
+        &event_json,
         body,
         DeliveryId::new(now),
         now,

@@ -5,6 +5,8 @@
 //! variables (`${channel_value}`, `{{ status.status }}`) filled from the
 //! event.
 
+use std::sync::OnceLock;
+
 use base64::Engine as _;
 use serde_json::Value;
 
@@ -26,6 +28,56 @@ pub struct Body {
     pub content_type: String,
     /// The bytes.
     pub bytes: Vec<u8>,
+}
+
+/// An event as JSON text (as stored, or written from a value), parsed only
+/// when a header or query template takes a value from it: most endpoints'
+/// requests need the text alone, which goes to the renderer as is.
+#[derive(Debug)]
+pub struct EventJson {
+    text: String,
+    parsed: OnceLock<Value>,
+}
+
+impl EventJson {
+    /// An event stored as `text`.
+    pub fn from_text(text: String) -> Self {
+        EventJson {
+            text,
+            parsed: OnceLock::new(),
+        }
+    }
+
+    /// An event made as a value (the test send's sample).
+    pub fn from_value(value: Value) -> Self {
+        EventJson {
+            text: value.to_string(),
+            parsed: OnceLock::from(value),
+        }
+    }
+
+    /// The JSON text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The event as a value; text that is not JSON (it is written by the
+    /// store, so only a corrupt record) reads as `null`, every variable
+    /// then filling in empty.
+    pub fn value(&self) -> &Value {
+        self.parsed
+            .get_or_init(|| serde_json::from_str(&self.text).unwrap_or(Value::Null))
+    }
+
+    /// `template` with its variables filled from the event (see [`fill`]);
+    /// a template without variables is taken as is, without parsing.
+    fn fill(&self, template: &str) -> String {
+        if template.contains("${") || template.contains("{{") {
+            fill(template, self.value())
+        } else {
+            template.to_owned()
+        }
+    }
 }
 
 /// An attempt's request, and what of it the attempt log may show.
@@ -116,13 +168,13 @@ pub(crate) fn credential(auth: &ConnectorAuth) -> (String, String) {
     }
 }
 
-/// Builds the request of one attempt. `event` is the canonical event as
-/// JSON (the variables' data); `body` the rendered body; `now_ms` is the
+/// Builds the request of one attempt. `event` is the canonical event (the
+/// variables' data); `body` the rendered body; `now_ms` is the
 /// `webhook-timestamp` and picks the signing secrets still valid.
 pub fn build(
     endpoint: &Endpoint,
     connector: Option<&Connector>,
-    event: &Value,
+    event: &EventJson,
     body: Body,
     delivery: DeliveryId,
     now_ms: u64,
@@ -132,7 +184,7 @@ pub fn build(
     {
         let mut pairs = url.query_pairs_mut();
         for (index, field) in config.query.iter().enumerate() {
-            let value = checked(format!("query[{index}]"), fill(&field.value, event))?;
+            let value = checked(format!("query[{index}]"), event.fill(&field.value))?;
             pairs.append_pair(&field.name, &value);
         }
     }
@@ -168,7 +220,7 @@ pub fn build(
         add("content-type".into(), body.content_type, false);
     }
     for (index, field) in config.headers.iter().enumerate() {
-        let value = checked(format!("headers[{index}]"), fill(&field.value, event))?;
+        let value = checked(format!("headers[{index}]"), event.fill(&field.value))?;
         add(field.name.as_str().to_ascii_lowercase(), value, false);
     }
     if let Some(connector) = connector {

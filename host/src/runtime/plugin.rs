@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use wasmhook_sdk::{BlockInput, Callback, Mapped, RenderRequest, Rendered};
+use wasmhook_sdk::{BlockInput, BodyFormat, Callback, Mapped, RenderRequest, Rendered};
 use wasmtime::component::InstancePre;
 
 use super::Shared;
@@ -156,10 +156,31 @@ impl Plugin {
 
     /// Like [`Plugin::render`], keeping the call's stats on failure too.
     pub fn render_outcome(&self, request: &RenderRequest) -> CallOutcome<Rendered> {
+        self.render_wit(types::RenderRequest::from(request))
+    }
+
+    /// Renders with the data and config given as JSON text, as the plugin
+    /// receives them: a caller holding the data's JSON (a stored event)
+    /// need not parse it only for it to be written out again.
+    pub fn render_json_outcome(
+        &self,
+        template: Option<String>,
+        format: BodyFormat,
+        data_json: String,
+        config_json: String,
+    ) -> CallOutcome<Rendered> {
+        self.render_wit(types::RenderRequest {
+            template,
+            format: format.into(),
+            data: data_json,
+            config: config_json,
+        })
+    }
+
+    fn render_wit(&self, request: types::RenderRequest) -> CallOutcome<Rendered> {
         let WorldPre::Renderer(pre) = &self.inner.pre else {
             return self.wrong_world(World::Renderer);
         };
-        let request = types::RenderRequest::from(request);
         self.call(
             None,
             |store| pre.instantiate(store),

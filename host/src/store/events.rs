@@ -242,10 +242,18 @@ impl Store {
         codec::get(&self.events, id.to_bytes())
     }
 
-    /// One event as the JSON it is stored as: what renderers and request
-    /// templates see, without building the typed event first.
-    pub fn event_json(&self, id: EventId) -> Result<Option<serde_json::Value>, StoreError> {
-        codec::get(&self.events, id.to_bytes())
+    /// One event as the JSON text it is stored as: what renderers and
+    /// request templates see, without decoding it at all.
+    pub fn event_json(&self, id: EventId) -> Result<Option<String>, StoreError> {
+        self.events
+            .get(id.to_bytes())?
+            .map(|bytes| {
+                String::from_utf8(bytes.to_vec()).map_err(|error| StoreError::Corrupt {
+                    what: "an event record",
+                    detail: error.to_string(),
+                })
+            })
+            .transpose()
     }
 
     /// Number of events stored.
