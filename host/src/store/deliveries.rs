@@ -107,6 +107,7 @@ impl AttemptWrite {
             &self.delivery,
             self.delivery_bytes.clone(),
             self.previous_due,
+            EndpointIndex::AlreadyThere,
         )?;
         attempts.insert(&self.attempt_key[..], self.attempt_bytes.as_slice())?;
         Ok(())
@@ -151,7 +152,17 @@ pub(super) fn put_indexed(
         delivery,
         encode(delivery).map_err(abort)?,
         previous_due,
+        EndpointIndex::Write,
     )
+}
+
+/// Whether a write must (re)insert the delivery's endpoint index entry,
+/// which never changes once written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EndpointIndex {
+    Write,
+    /// An attempt's write: its delivery was indexed when it was made.
+    AlreadyThere,
 }
 
 /// [`put_indexed`] with the delivery already encoded as `bytes`.
@@ -160,9 +171,12 @@ fn put_indexed_encoded(
     delivery: &Delivery,
     bytes: Vec<u8>,
     previous_due: Option<u64>,
+    endpoint_index: EndpointIndex,
 ) -> Result<(), Abort> {
     deliveries.insert(&delivery.id.to_bytes(), bytes)?;
-    by_endpoint.insert(&pair_key(delivery.endpoint, delivery.id.to_bytes()), &[])?;
+    if endpoint_index == EndpointIndex::Write {
+        by_endpoint.insert(&pair_key(delivery.endpoint, delivery.id.to_bytes()), &[])?;
+    }
     // Pending deliveries are kept in event order: strict ordering follows it.
     let pending_key = pair_key(delivery.endpoint, delivery.event.to_bytes());
     if let Some(at) = previous_due {
