@@ -95,7 +95,7 @@ async fn handle(
     Path(source_name): Path<String>,
     request: Request,
 ) -> Response {
-    tracing::Span::current().record("source", source_name.as_str());
+    tracing::Span::current().record("source", tracing::field::display(&source_name));
     let result = ingest_callback(&state, &source_name, request).await;
     match result {
         Ok(response) => response,
@@ -124,7 +124,7 @@ async fn ingest_callback(
             "no source named `{source_name}`"
         )));
     };
-    tracing::Span::current().record("plugin", source.mapper.as_str());
+    tracing::Span::current().record("plugin", tracing::field::display(&source.mapper));
     // The headers are taken, not copied: the body extractor needs only the
     // request's extensions (its size limit).
     let headers = std::mem::take(request.headers_mut());

@@ -1,8 +1,15 @@
 //! The ops side of the server: `/openapi.json` covers every route and
 //! marks `/v1` as admin-only, `/healthz` and `/readyz` answer, and
-//! `/metrics` counts ingest outcomes and plugin call latency.
+//! `/metrics` counts ingest outcomes and plugin call latency, and a log
+//! line written while a callback is handled carries the request's span with
+//! the source and its mapper plugin.
 
+use std::path::Path;
+use std::time::Duration;
+
+use reqwest::Method;
 use serde_json::json;
+use wasmhook_tests::logged::LoggedServer;
 use wasmhook_tests::server::{TestServer, json_of};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,4 +135,55 @@ async fn openapi_describes_every_route_and_ops_routes_answer() {
         "{metrics}"
     );
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingest_log_line_names_the_source_and_plugin_in_its_request_span() {
+    let server = tokio::task::spawn_blocking(|| {
+        LoggedServer::start(Path::new(env!("CARGO_BIN_EXE_wasmhook")))
+    })
+    .await
+    .expect("start");
+    let (status, _, source) = server
+        .call(
+            Method::POST,
+            "/v1/sources",
+            Some(json!({"name": "spanned", "vendor": "gupshup", "mapper": "gupshup"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{source}");
+    let token = source["ingest_token"].as_str().expect("token");
+    // Not a Gupshup callback: the mapper refuses it and the server logs
+    // the rejection inside the request's span.
+    let response = reqwest::Client::new()
+        .post(server.url("/ingest/spanned"))
+        .header("x-wasmhook-token", token)
+        .json(&json!({"not": "gupshup"}))
+        .send()
+        .await
+        .expect("ingest");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    assert!(status == 400 || status == 422, "{status} {text}");
+    let mut rejection = None;
+    for _ in 0..50 {
+        rejection = server
+            .log()
+            .into_iter()
+            .find(|line| line.contains("callback rejected by the mapper"));
+        if rejection.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let line = rejection.expect("the rejection is logged");
+    for field in [
+        "request{",
+        "method=POST",
+        "path=/ingest/spanned",
+        "source=spanned",
+        "plugin=gupshup",
+    ] {
+        assert!(line.contains(field), "`{field}` missing from: {line}");
+    }
 }
