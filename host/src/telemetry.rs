@@ -15,6 +15,12 @@ const CALL_BUCKETS: [f64; 14] = [
     0.5, 1.0,
 ];
 
+/// Delivery attempt latency histogram buckets, seconds: a loopback answer
+/// in a millisecond to the attempt deadline (15 s by default).
+const ATTEMPT_BUCKETS: [f64; 14] = [
+    0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0,
+];
+
 /// The process's Prometheus recorder, installed on first use. One per
 /// process because the `metrics` macros write to a global recorder; servers
 /// started in one test process share it.
@@ -29,7 +35,15 @@ pub fn prometheus() -> PrometheusHandle {
                     ),
                     &CALL_BUCKETS,
                 )
-                .expect("bucket list is not empty")
+                .and_then(|builder| {
+                    builder.set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Full(
+                            "wasmhook_delivery_attempt_seconds".into(),
+                        ),
+                        &ATTEMPT_BUCKETS,
+                    )
+                })
+                .expect("bucket lists are not empty")
                 .build_recorder();
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {
@@ -87,8 +101,8 @@ pub fn delivery_outcome(endpoint: &str, state: crate::domain::delivery::Delivery
         .increment(1);
 }
 
-/// Queue depth and the age of the oldest due delivery, sampled by the
-/// delivery loop.
+/// Queue depth and the age of the oldest due delivery, sampled every few
+/// seconds beside the delivery loop.
 pub fn delivery_queue(depth: usize, oldest_due_age: Duration) {
     metrics::gauge!("wasmhook_delivery_queue_depth").set(depth as f64);
     metrics::gauge!("wasmhook_delivery_oldest_pending_seconds").set(oldest_due_age.as_secs_f64());

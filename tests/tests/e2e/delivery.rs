@@ -2,12 +2,14 @@
 //! requests verified by the independent `standardwebhooks` crate (also
 //! across a secret rotation), retries with a stable `webhook-id` and growing
 //! delays on a scaled clock, strict order across an outage, rate limits,
-//! isolation from a hanging endpoint, and the SSRF refusal of loopback.
+//! isolation from a hanging endpoint, the SSRF refusal of loopback, and
+//! the delivery metrics of a server of its own.
 
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use wasmhook_tests::logged::LoggedServer;
 use wasmhook_tests::receiver::{Script, TestReceiver};
 use wasmhook_tests::server::{TestServer, json_of};
 
@@ -553,4 +555,89 @@ async fn deleting_an_endpoint_fails_its_waiting_deliveries_visibly() {
     );
     assert!(receiver.received().is_empty());
     server.stop().await;
+}
+
+/// The value of the `/metrics` sample named exactly `series` (name and
+/// labels as printed), if there is one.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        line.strip_prefix(series)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .and_then(|value| value.trim().parse().ok())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_deliveries_and_attempts_per_endpoint_and_sample_the_queue() {
+    // A process of its own: the queue gauges are per server, and in-process
+    // test servers share one metrics recorder.
+    let server = tokio::task::spawn_blocking(|| {
+        LoggedServer::start(std::path::Path::new(env!("CARGO_BIN_EXE_wasmhook")))
+    })
+    .await
+    .expect("start");
+    let receiver = TestReceiver::start().await;
+    let (status, live, _) = server
+        .call(
+            Method::POST,
+            "/v1/endpoints",
+            Some(json!({"url": receiver.url("/hook")})),
+        )
+        .await;
+    assert_eq!(status, 201, "{live}");
+    let live: Value = serde_json::from_str(&live).unwrap();
+    let live = live["id"].as_str().unwrap().to_owned();
+    // A disabled endpoint's deliveries wait: they are the queue.
+    let (status, parked, _) = server
+        .call(
+            Method::POST,
+            "/v1/endpoints",
+            Some(json!({"url": receiver.url("/parked"), "enabled": false})),
+        )
+        .await;
+    assert_eq!(status, 201, "{parked}");
+    for message_id in ["m-1", "m-2", "m-3"] {
+        let (status, body, _) = server
+            .call(Method::POST, "/v1/events", Some(status_event(message_id)))
+            .await;
+        assert_eq!(status, 202, "{body}");
+    }
+    receiver.wait_for(3, Duration::from_secs(10)).await;
+    let expected = [
+        (
+            format!("wasmhook_deliveries_total{{endpoint=\"{live}\",outcome=\"delivered\"}}"),
+            3.0,
+        ),
+        (
+            format!("wasmhook_delivery_attempts_total{{endpoint=\"{live}\",outcome=\"success\"}}"),
+            3.0,
+        ),
+        (
+            format!("wasmhook_delivery_attempt_seconds_count{{endpoint=\"{live}\"}}"),
+            3.0,
+        ),
+        ("wasmhook_delivery_queue_depth".to_owned(), 3.0),
+    ];
+    // The queue is sampled every few seconds; the oldest waiting delivery
+    // is a second old or more once a sample falls a second after publishing.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let metrics = loop {
+        let (status, metrics, _) = server.call(Method::GET, "/metrics", None).await;
+        assert_eq!(status, 200);
+        let oldest = sample(&metrics, "wasmhook_delivery_oldest_pending_seconds");
+        if expected
+            .iter()
+            .all(|(series, value)| sample(&metrics, series) == Some(*value))
+            && oldest.is_some_and(|age| age >= 1.0)
+        {
+            break metrics;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "metrics never showed {expected:?} and an oldest pending age of 1 s or more:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(receiver.count(), 3, "the parked endpoint got nothing");
+    assert!(metrics.contains("wasmhook_delivery_attempt_seconds_bucket{endpoint="));
 }
