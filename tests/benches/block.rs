@@ -22,6 +22,7 @@ use axum::Json;
 use axum::extract::Query;
 use axum::routing::get;
 use serde_json::{Value, json};
+use wasmhook_tests::bench::{env_or, percentile_ms};
 use wasmhook_tests::process::ServerProcess;
 use wasmhook_tests::server::ADMIN_TOKEN;
 
@@ -41,11 +42,7 @@ impl Run {
     }
 
     fn percentile_ms(&self, p: f64) -> f64 {
-        if self.latencies.is_empty() {
-            return f64::NAN;
-        }
-        let index = ((self.latencies.len() - 1) as f64 * p).round() as usize;
-        self.latencies[index].as_secs_f64() * 1e3
+        percentile_ms(&self.latencies, p)
     }
 }
 
@@ -265,14 +262,4 @@ async fn call(client: &reqwest::Client, target: &Target) -> bool {
         REPORTED.call_once(|| eprintln!("failed call: {text}"));
     }
     ok
-}
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .map(|v| {
-            v.parse()
-                .unwrap_or_else(|_| panic!("{name} must be a number, got `{v}`"))
-        })
-        .unwrap_or(default)
 }

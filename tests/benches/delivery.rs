@@ -25,18 +25,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use wasmhook_tests::bench::{env_or, percentile_ms};
 use wasmhook_tests::process::{GupshupCallbacks, ServerProcess};
 use wasmhook_tests::receiver::TestReceiver;
 use wasmhook_tests::server::ADMIN_TOKEN;
 
 const TOKEN: &str = "bench-source-token-0123456789";
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 struct Bench {
     server: ServerProcess,
@@ -259,12 +253,11 @@ async fn latency(rate: u64, seconds: u64) {
         })
         .collect();
     latencies.sort();
-    let pick = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
     println!(
         "latency     rate {rate} ev/s for {seconds} s  events {}  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
         latencies.len(),
-        pick(0.50).as_secs_f64() * 1000.0,
-        pick(0.99).as_secs_f64() * 1000.0,
+        percentile_ms(&latencies, 0.50),
+        percentile_ms(&latencies, 0.99),
         latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     );
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use wasmhook::runtime::{LimitsOverride, PluginId, Runtime, RuntimeConfig};
 use wasmhook_sdk::{Callback, Config, Mapped, PluginError};
+use wasmhook_tests::bench::{env_or, percentile_ms};
 use wasmhook_tests::{fixtures_dir, plugin_bytes};
 
 type NativeMapper = fn(Callback, Config) -> Result<Mapped, PluginError>;
@@ -56,16 +57,13 @@ fn time_calls(calls: usize, mut call: impl FnMut()) -> Vec<Duration> {
     samples
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[index].as_secs_f64() * 1e6
+/// The `p` quantile of `sorted` in microseconds.
+fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
+    percentile_ms(sorted, p) * 1e3
 }
 
 fn main() {
-    let calls: usize = std::env::var("BENCH_CALLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
+    let calls: usize = env_or("BENCH_CALLS", 20_000);
     let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime starts");
     println!("mapper call, end to end ({calls} timed calls each)");
     println!(
@@ -98,7 +96,7 @@ fn main() {
             let result = (case.native)(callback.clone(), Config(config.clone()));
             std::hint::black_box(result.expect("native maps"));
         });
-        let (wasm_p50, native_p50) = (percentile(&wasm, 0.5), percentile(&native, 0.5));
+        let (wasm_p50, native_p50) = (percentile_us(&wasm, 0.5), percentile_us(&native, 0.5));
         println!(
             "{:<44} {:>12.1} {:>10.1} {:>12.1} {:>10.1} {:>7.1}x",
             format!(
@@ -108,9 +106,9 @@ fn main() {
                 from_wasm.events.len()
             ),
             wasm_p50,
-            percentile(&wasm, 0.99),
+            percentile_us(&wasm, 0.99),
             native_p50,
-            percentile(&native, 0.99),
+            percentile_us(&native, 0.99),
             wasm_p50 / native_p50
         );
     }

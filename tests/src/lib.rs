@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+pub mod bench;
 pub mod logged;
 pub mod process;
 pub mod receiver;

@@ -1,0 +1,42 @@
+//! What the benchmark binaries share: settings read from the environment
+//! and percentiles of sorted latencies.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The setting `name` from the environment, else `default`; a value that
+/// does not parse stops the benchmark, naming the variable.
+pub fn env_or<T: FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must be a number, got `{text}`")),
+        Err(_) => default,
+    }
+}
+
+/// The `p` quantile (0.0–1.0, nearest rank) of `sorted` latencies in
+/// milliseconds; NaN when there are none.
+pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[index].as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_the_nearest_rank() {
+        let sorted: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile_ms(&sorted, 0.0), 1.0);
+        assert_eq!(percentile_ms(&sorted, 0.5), 51.0);
+        assert_eq!(percentile_ms(&sorted, 0.99), 99.0);
+        assert_eq!(percentile_ms(&sorted, 1.0), 100.0);
+        assert!(percentile_ms(&[], 0.5).is_nan());
+    }
+}
