@@ -23,6 +23,14 @@ pub struct LoggedServer {
 }
 
 impl LoggedServer {
+    /// [`LoggedServer::start`] from async code: the start blocks while
+    /// the server loads its plugins.
+    pub async fn launch(binary: &'static str) -> Self {
+        tokio::task::spawn_blocking(move || LoggedServer::start(Path::new(binary)))
+            .await
+            .expect("the server start ran to the end")
+    }
+
     /// Starts `binary` (the test's `CARGO_BIN_EXE_wasmhook`) serving, with
     /// every log line at debug level kept.
     pub fn start(binary: &Path) -> Self {

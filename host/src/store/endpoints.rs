@@ -25,7 +25,7 @@ impl Store {
     /// Every endpoint as of the last change, oldest first, without reading
     /// the store: what the delivery engine matches each event against.
     pub fn endpoint_snapshot(&self) -> Arc<Vec<Endpoint>> {
-        self.endpoint_snapshot.load_full()
+        self.endpoint_snapshot.load()
     }
 
     /// Stores an endpoint, new or changed. Not durable until
@@ -42,17 +42,10 @@ impl Store {
         Ok(removed)
     }
 
-    /// Re-reads every endpoint into the snapshot. Serialised, so a refresh
-    /// that read the tree before another change cannot replace the newer
-    /// snapshot that change made.
+    /// Re-reads every endpoint into the snapshot.
     pub(super) fn refresh_endpoint_snapshot(&self) -> Result<(), StoreError> {
-        let _one_at_a_time = self
-            .endpoint_refresh
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
         self.endpoint_snapshot
-            .store(Arc::new(codec::all(&self.endpoints)?));
-        Ok(())
+            .refresh(|| codec::all(&self.endpoints))
     }
 
     /// The endpoints whose renderer is `plugin`.

@@ -12,6 +12,7 @@ mod events;
 mod flush;
 pub mod plugins;
 mod rejected;
+mod snapshot;
 mod sources;
 
 use std::path::Path;
@@ -73,11 +74,9 @@ pub struct Store {
     rejected: sled::Tree,
     endpoints: sled::Tree,
     /// Every endpoint, kept in step with `endpoints` by its writers.
-    endpoint_snapshot: arc_swap::ArcSwap<Vec<crate::domain::endpoint::Endpoint>>,
-    endpoint_refresh: Mutex<()>,
+    endpoint_snapshot: snapshot::Snapshot<Vec<crate::domain::endpoint::Endpoint>>,
     /// Every source, kept in step with `sources` by its writers.
-    source_snapshot: arc_swap::ArcSwap<sources::SourceSnapshot>,
-    source_refresh: Mutex<()>,
+    source_snapshot: snapshot::Snapshot<sources::SourcesByName>,
     connectors: sled::Tree,
     blocks: sled::Tree,
     meta: sled::Tree,
@@ -128,10 +127,8 @@ impl Store {
             dedupe,
             rejected: tree("rejected")?,
             endpoints: tree("endpoints")?,
-            endpoint_snapshot: arc_swap::ArcSwap::from_pointee(Vec::new()),
-            endpoint_refresh: Mutex::new(()),
-            source_snapshot: arc_swap::ArcSwap::from_pointee(Default::default()),
-            source_refresh: Mutex::new(()),
+            endpoint_snapshot: snapshot::Snapshot::empty(),
+            source_snapshot: snapshot::Snapshot::empty(),
             connectors: tree("connectors")?,
             blocks: tree("blocks")?,
             meta: tree("meta")?,

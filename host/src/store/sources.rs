@@ -10,7 +10,7 @@ use crate::domain::Name;
 use crate::domain::source::Source;
 
 /// Every source by name, as of the last change.
-pub(super) type SourceSnapshot = HashMap<String, Arc<Source>>;
+pub(super) type SourcesByName = HashMap<String, Arc<Source>>;
 
 impl Store {
     /// A source by name, from the snapshot: no store read, no decoding.
@@ -48,21 +48,15 @@ impl Store {
         Ok(removed)
     }
 
-    /// Re-reads every source into the snapshot. Serialised, so a refresh
-    /// that read the tree before another change cannot replace the newer
-    /// snapshot that change made.
+    /// Re-reads every source into the snapshot.
     pub(super) fn refresh_source_snapshot(&self) -> Result<(), StoreError> {
-        let _one_at_a_time = self
-            .source_refresh
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let sources: Vec<Source> = codec::all(&self.sources)?;
-        let snapshot: SourceSnapshot = sources
-            .into_iter()
-            .map(|source| (source.name.as_str().to_owned(), Arc::new(source)))
-            .collect();
-        self.source_snapshot.store(Arc::new(snapshot));
-        Ok(())
+        self.source_snapshot.refresh(|| {
+            let sources: Vec<Source> = codec::all(&self.sources)?;
+            Ok(sources
+                .into_iter()
+                .map(|source| (source.name.as_str().to_owned(), Arc::new(source)))
+                .collect())
+        })
     }
 
     /// The sources whose mapper is `plugin`.

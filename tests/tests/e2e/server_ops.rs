@@ -4,7 +4,6 @@
 //! line written while a callback is handled carries the request's span with
 //! the source and its mapper plugin.
 
-use std::path::Path;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -139,11 +138,7 @@ async fn openapi_describes_every_route_and_ops_routes_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ingest_log_line_names_the_source_and_plugin_in_its_request_span() {
-    let server = tokio::task::spawn_blocking(|| {
-        LoggedServer::start(Path::new(env!("CARGO_BIN_EXE_wasmhook")))
-    })
-    .await
-    .expect("start");
+    let server = LoggedServer::launch(env!("CARGO_BIN_EXE_wasmhook")).await;
     let (status, _, source) = server
         .call(
             Method::POST,
