@@ -72,7 +72,7 @@ fn main() {
     let resource = start_resource();
     let data_dir = tempfile::tempdir().expect("temp data dir");
     let server = ServerProcess::start(
-        Path::new(env!("CARGO_BIN_EXE_wasmhook")),
+        Path::new(env!("CARGO_BIN_EXE_wasmhook-e2e")),
         data_dir.path(),
         &[
             "--outbound-allowlist",

@@ -43,7 +43,7 @@ impl Bench {
     async fn start() -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let server = ServerProcess::start(
-            Path::new(env!("CARGO_BIN_EXE_wasmhook")),
+            Path::new(env!("CARGO_BIN_EXE_wasmhook-e2e")),
             data_dir.path(),
             &["--outbound-allowlist", "127.0.0.1/32"],
         );

@@ -50,7 +50,7 @@ fn main() {
         .unwrap_or_else(|| vec![1, 16, 64]);
     let data_dir = tempfile::tempdir().expect("temp data dir");
     let server = ServerProcess::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_wasmhook")),
+        std::path::Path::new(env!("CARGO_BIN_EXE_wasmhook-e2e")),
         data_dir.path(),
         &[],
     );

@@ -31,7 +31,7 @@ impl LoggedServer {
             .expect("the server start ran to the end")
     }
 
-    /// Starts `binary` (the test's `CARGO_BIN_EXE_wasmhook`) serving, with
+    /// Starts `binary` (the test's `CARGO_BIN_EXE_wasmhook-e2e`) serving, with
     /// every log line at debug level kept.
     pub fn start(binary: &Path) -> Self {
         ensure_built();

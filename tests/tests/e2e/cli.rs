@@ -10,7 +10,7 @@ use crate::harness::{fixtures_dir, guest_bytes, plugin_path};
 
 fn wasmhook(args: &[&str]) -> Output {
     let cache = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+    Command::new(env!("CARGO_BIN_EXE_wasmhook-e2e"))
         .args(args)
         .env("WASMHOOK_CACHE_DIR", cache.path())
         .output()

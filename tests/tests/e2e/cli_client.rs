@@ -13,7 +13,7 @@ use crate::harness::{fixtures_dir, plugin_path};
 /// Runs the binary with a clean client environment; the server's runtime
 /// keeps serving while it runs (the child is awaited, not blocked on).
 async fn wasmhook(args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_wasmhook"))
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_wasmhook-e2e"))
         .args(args)
         .env_remove("WASMHOOK_SERVER")
         .env_remove("WASMHOOK_TOKEN")

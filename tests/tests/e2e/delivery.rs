@@ -571,7 +571,7 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 async fn metrics_count_deliveries_and_attempts_per_endpoint_and_sample_the_queue() {
     // A process of its own: the queue gauges are per server, and in-process
     // test servers share one metrics recorder.
-    let server = LoggedServer::launch(env!("CARGO_BIN_EXE_wasmhook")).await;
+    let server = LoggedServer::launch(env!("CARGO_BIN_EXE_wasmhook-e2e")).await;
     let receiver = TestReceiver::start().await;
     let (status, live, _) = server
         .call(

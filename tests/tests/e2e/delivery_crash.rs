@@ -21,7 +21,7 @@ const SOURCE_TOKEN: &str = "crash-source-token-0123456789";
 
 fn start(data_dir: &Path) -> ServerProcess {
     ServerProcess::start(
-        Path::new(env!("CARGO_BIN_EXE_wasmhook")),
+        Path::new(env!("CARGO_BIN_EXE_wasmhook-e2e")),
         data_dir,
         &["--outbound-allowlist", "127.0.0.1/32"],
     )

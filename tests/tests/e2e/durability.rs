@@ -23,7 +23,7 @@ const KILLED_AFTER: usize = 500;
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 fn binary() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_wasmhook"))
+    Path::new(env!("CARGO_BIN_EXE_wasmhook-e2e"))
 }
 
 fn client() -> Client {

@@ -138,7 +138,7 @@ async fn openapi_describes_every_route_and_ops_routes_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ingest_log_line_names_the_source_and_plugin_in_its_request_span() {
-    let server = LoggedServer::launch(env!("CARGO_BIN_EXE_wasmhook")).await;
+    let server = LoggedServer::launch(env!("CARGO_BIN_EXE_wasmhook-e2e")).await;
     let (status, _, source) = server
         .call(
             Method::POST,

@@ -12,7 +12,7 @@ use wasmhook_tests::resource::{Answer, TestResource};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connector_credentials_reach_the_resource_and_nothing_else() {
-    let server = LoggedServer::launch(env!("CARGO_BIN_EXE_wasmhook")).await;
+    let server = LoggedServer::launch(env!("CARGO_BIN_EXE_wasmhook-e2e")).await;
     let resource = TestResource::start().await;
     resource.route("/secured", Answer::json(json!({"ok": true})));
     // base64("ops-user:pw-BASIC-s3cret"): what travels in the Basic header.
