@@ -10,7 +10,7 @@ use clap::Args;
 use serde::Deserialize;
 
 use crate::domain::Secret;
-use crate::runtime::{Limits, RuntimeConfig};
+use crate::runtime::{FairShare, Limits, RuntimeConfig};
 
 /// How `wasmhook serve` runs, after layering.
 #[derive(Debug, Clone)]
@@ -34,6 +34,12 @@ pub struct ServeConfig {
     pub plugin_limits: Limits,
     /// Concurrent plugin instances.
     pub max_instances: u32,
+    /// Plugin calls one lane (a source, an endpoint, a block) may run at
+    /// once; the rest wait in the fair queue.
+    pub plugin_lane_calls: u32,
+    /// The longest a plugin call waits in the fair queue before it is
+    /// refused (a callback then gets 503 with `Retry-After`), ms.
+    pub plugin_queue_wait_ms: u64,
     /// Outbound targets allowed despite being private/loopback (CIDRs or
     /// host names), for the delivery engine and blocks.
     pub outbound_allowlist: Vec<String>,
@@ -82,6 +88,8 @@ impl ServeConfig {
             max_plugin_bytes: RuntimeConfig::DEFAULT_MAX_COMPONENT_BYTES,
             plugin_limits: Limits::default(),
             max_instances: RuntimeConfig::DEFAULT_MAX_INSTANCES,
+            plugin_lane_calls: FairShare::DEFAULT_PER_LANE,
+            plugin_queue_wait_ms: FairShare::DEFAULT_MAX_WAIT.as_millis() as u64,
             outbound_allowlist: Vec::new(),
             log_json: false,
             cache_dir: None,
@@ -105,6 +113,8 @@ impl ServeConfig {
             default_limits: self.plugin_limits,
             max_component_bytes: self.max_plugin_bytes,
             max_instances: self.max_instances,
+            per_lane_calls: self.plugin_lane_calls,
+            max_queue_wait: std::time::Duration::from_millis(self.plugin_queue_wait_ms),
             ..RuntimeConfig::default()
         }
     }
@@ -146,6 +156,12 @@ pub struct ServeArgs {
     /// Concurrent plugin instances [default: 256].
     #[arg(long, env = "WASMHOOK_MAX_INSTANCES")]
     pub max_instances: Option<u32>,
+    /// Plugin calls one source, endpoint or block may run at once [default: 8].
+    #[arg(long, env = "WASMHOOK_PLUGIN_LANE_CALLS")]
+    pub plugin_lane_calls: Option<u32>,
+    /// Longest wait for a plugin call's turn before a 503, ms [default: 2000].
+    #[arg(long, env = "WASMHOOK_PLUGIN_QUEUE_WAIT_MS")]
+    pub plugin_queue_wait_ms: Option<u64>,
     /// Private/loopback outbound targets to allow (CIDR or host), comma-separated.
     #[arg(long, env = "WASMHOOK_OUTBOUND_ALLOWLIST", value_delimiter = ',')]
     pub outbound_allowlist: Option<Vec<String>>,
@@ -194,6 +210,8 @@ struct FileConfig {
     plugin_timeout_ms: Option<u64>,
     plugin_memory_bytes: Option<u64>,
     max_instances: Option<u32>,
+    plugin_lane_calls: Option<u32>,
+    plugin_queue_wait_ms: Option<u64>,
     outbound_allowlist: Option<Vec<String>>,
     log_json: Option<bool>,
     cache_dir: Option<PathBuf>,
@@ -251,6 +269,8 @@ impl ServeArgs {
         layer!(max_ingest_bytes);
         layer!(max_plugin_bytes);
         layer!(max_instances);
+        layer!(plugin_lane_calls);
+        layer!(plugin_queue_wait_ms);
         layer!(outbound_allowlist);
         layer!(log_json);
         layer!(delivery_workers);
@@ -332,6 +352,12 @@ fn validate(config: &ServeConfig) -> Result<(), ConfigError> {
     }
     if config.max_instances == 0 {
         return invalid("max_instances", "must be more than 0");
+    }
+    if config.plugin_lane_calls == 0 {
+        return invalid("plugin_lane_calls", "must be more than 0");
+    }
+    if !(1..=600_000).contains(&config.plugin_queue_wait_ms) {
+        return invalid("plugin_queue_wait_ms", "must be between 1 and 600000");
     }
     if config.block_timeout_ms == 0 {
         return invalid("block_timeout_ms", "must be more than 0");

@@ -14,11 +14,9 @@ use crate::domain::rejected::StoredCallback;
 use crate::domain::source::Source;
 use crate::ids::{EventId, now_ms};
 use crate::registry::RegistryError;
-use crate::runtime::CallError;
+use crate::runtime::{CallError, Lane};
 use crate::store::{Inserted, StoreError};
 use crate::telemetry;
-
-pub(crate) mod plugin_threads;
 
 /// The header a vendor may carry the ingest token in.
 pub const TOKEN_HEADER: &str = "x-wasmhook-token";
@@ -157,7 +155,9 @@ pub enum IngestError {
         /// Why.
         error: RegistryError,
     },
-    /// Every plugin instance was busy; the vendor should retry.
+    /// The mapper did not run: the source's lane of the fair queue (or every
+    /// instance) stayed busy past the wait bound. The vendor should resend
+    /// (503 with `Retry-After`).
     #[error("{0}")]
     Busy(CallError),
     /// The store failed.
@@ -179,21 +179,13 @@ pub async fn map_and_store(
             source_name: source.name.to_string(),
             error,
         })?;
-    let config = source.config.clone();
-    let plugin = loaded.plugin.clone();
-    // The callback comes back so a refusal can keep it without a copy
-    // made for every callback that maps fine.
-    let (outcome, callback) = plugin_threads::run(move || {
-        let outcome = plugin.map_outcome(&callback, &config);
-        (outcome, callback)
-    })
-    .await
-    .map_err(|error| {
-        IngestError::Store(StoreError::Io {
-            what: "running the mapper",
-            detail: error.to_string(),
-        })
-    })?;
+    // Each source is a lane of the fair queue: a hostile or slow mapper
+    // delays only its own source's callbacks.
+    let lane = Lane::new(format!("source:{}", source.name));
+    let outcome = loaded
+        .plugin
+        .map_async(&lane, &callback, &source.config)
+        .await;
     let duration: Duration = outcome.stats.duration;
     let mapped = match outcome.result {
         Ok(mapped) => {

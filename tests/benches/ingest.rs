@@ -9,7 +9,8 @@
 //! and as CPU time per request, the figure that shows what a change saved
 //! even when other work shares the machine. `BENCH_SECS` sets the seconds
 //! per level (default 10); `BENCH_LEVELS` the levels (e.g. `64` or
-//! `1,16,64`).
+//! `1,16,64`). `BENCH_SERVER` runs another `wasmhook` binary instead of
+//! this build's (for paired before/after runs with one load generator).
 //!
 //! The generator is one thread of raw HTTP/1.1 keep-alive connections (one
 //! per request in flight), so it takes as little as possible of the cores it
@@ -49,11 +50,11 @@ fn main() {
         })
         .unwrap_or_else(|| vec![1, 16, 64]);
     let data_dir = tempfile::tempdir().expect("temp data dir");
-    let server = ServerProcess::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_wasmhook-e2e")),
-        data_dir.path(),
-        &[],
+    let binary = std::env::var_os("BENCH_SERVER").map_or_else(
+        || env!("CARGO_BIN_EXE_wasmhook-e2e").into(),
+        std::path::PathBuf::from,
     );
+    let server = ServerProcess::start(&binary, data_dir.path(), &[]);
     create_source(&server);
     let callbacks = Arc::new(GupshupCallbacks::load());
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -61,7 +62,8 @@ fn main() {
         .build()
         .expect("generator runtime");
     println!(
-        "ingest: POST /ingest/{{source}}, gupshup WhatsApp status callbacks, {seconds} s per level, server pid {}",
+        "ingest: POST /ingest/{{source}}, gupshup WhatsApp status callbacks, {seconds} s per level, server {} pid {}",
+        binary.display(),
         server.pid()
     );
     let next_id = Arc::new(AtomicU64::new(0));

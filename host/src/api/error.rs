@@ -21,6 +21,10 @@ pub struct ErrorBody {
     pub detail: String,
 }
 
+/// The `Retry-After` of every 503 and 429, in seconds: long enough for a
+/// burst to drain, short enough that a vendor's resend comes soon.
+pub const RETRY_AFTER_SECS: u32 = 1;
+
 /// An error on its way to becoming a response.
 #[derive(Debug)]
 pub struct ApiError {
@@ -91,7 +95,19 @@ impl IntoResponse for ApiError {
             code: self.code.to_owned(),
             detail: self.detail,
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        // A client told "not now" is told when to come back: vendors resend
+        // on a 503 or 429, sooner or later depending on this header.
+        if matches!(
+            self.status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        ) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 

@@ -16,7 +16,7 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, read_body};
 use crate::domain::Name;
 use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorld};
-use crate::runtime::{CallStats, DenyAllHttp, World};
+use crate::runtime::{CallStats, DenyAllHttp, Lane, World};
 use crate::telemetry;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -383,9 +383,7 @@ async fn invoke_plugin(
         World::Block => Call::Block(body.input.unwrap_or_default(), config),
     };
     let plugin_name = plugin.id().name.clone();
-    let (result, stats) = tokio::task::spawn_blocking(move || call.run(&plugin))
-        .await
-        .map_err(|error| ApiError::internal(&error))?;
+    let (result, stats) = call.run(&plugin).await;
     let (result, error) = match result {
         Ok(value) => (Some(value), None),
         Err(error) => {
@@ -412,14 +410,17 @@ enum Call {
 }
 
 impl Call {
-    fn run(
+    /// Runs the dry run in the plugin's own lane of the fair queue: a
+    /// slow dry run then queues behind that plugin's calls only.
+    async fn run(
         self,
         plugin: &crate::runtime::Plugin,
     ) -> (Result<Value, crate::runtime::CallError>, CallStats) {
         let to_value = |value: serde_json::Result<Value>| value.unwrap_or(Value::Null);
+        let lane = Lane::new(format!("dry-run:{}", plugin.id().name));
         match self {
             Call::Map(callback, config) => {
-                let outcome = plugin.map_outcome(&callback, &config);
+                let outcome = plugin.map_async(&lane, &callback, &config).await;
                 (
                     outcome
                         .result
@@ -428,7 +429,7 @@ impl Call {
                 )
             }
             Call::Render(request) => {
-                let outcome = plugin.render_outcome(&request);
+                let outcome = plugin.render_async(&lane, &request).await;
                 let result = outcome.result.map(|rendered| {
                     serde_json::json!({
                         "content_type": rendered.content_type,
@@ -438,8 +439,9 @@ impl Call {
                 (result, outcome.stats)
             }
             Call::Block(input, config) => {
-                let outcome =
-                    plugin.run_block_outcome(&input, &config, std::sync::Arc::new(DenyAllHttp));
+                let outcome = plugin
+                    .run_block_async(&lane, &input, &config, std::sync::Arc::new(DenyAllHttp))
+                    .await;
                 (outcome.result, outcome.stats)
             }
         }

@@ -16,7 +16,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::ApiJson;
 use crate::domain::Name;
-use crate::runtime::{CallError, World};
+use crate::runtime::{CallError, Lane, World};
 use crate::telemetry;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -123,9 +123,8 @@ async fn render(
         }),
         config: object(body.config),
     };
-    let outcome = tokio::task::spawn_blocking(move || plugin.render_outcome(&request))
-        .await
-        .map_err(|error| ApiError::internal(&error))?;
+    let lane = Lane::new(format!("render:{plugin_text}"));
+    let outcome = plugin.render_async(&lane, &request).await;
     telemetry::plugin_call(
         &plugin_text,
         outcome.stats.duration,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde::Serialize;
+use tracing::Instrument;
 use url::Url;
 use utoipa::ToSchema;
 use wasmhook_sdk::{HttpError, HttpRequest, HttpResponse};
@@ -18,7 +19,7 @@ use crate::delivery::outbound::{OutboundClient, OutboundError, OutboundRequest};
 use crate::delivery::request::credential;
 use crate::domain::Name;
 use crate::domain::plugin::HostPattern;
-use crate::runtime::HttpHandler;
+use crate::runtime::{HttpHandler, HttpSent};
 use crate::store::Store;
 
 /// What every block request is held to, from the server configuration.
@@ -135,14 +136,12 @@ pub struct BlockHttp {
     block: String,
     plugin: String,
     allowed_hosts: Vec<HostPattern>,
-    runtime: tokio::runtime::Handle,
     exchanges: Mutex<Vec<Exchange>>,
 }
 
 impl BlockHttp {
     /// A handler for one run of `block` by `plugin`, whose requests may
-    /// target `allowed_hosts`. `runtime` drives the async client from the
-    /// plugin's blocking thread.
+    /// target `allowed_hosts`.
     pub fn new(
         client: OutboundClient,
         store: Arc<Store>,
@@ -150,7 +149,6 @@ impl BlockHttp {
         block: String,
         plugin: String,
         allowed_hosts: Vec<HostPattern>,
-        runtime: tokio::runtime::Handle,
     ) -> Self {
         BlockHttp {
             client,
@@ -159,7 +157,6 @@ impl BlockHttp {
             block,
             plugin,
             allowed_hosts,
-            runtime,
             exchanges: Mutex::new(Vec::new()),
         }
     }
@@ -312,7 +309,7 @@ impl BlockHttp {
 
     /// Sends a checked request, mapping the client's answer to what the
     /// plugin gets and what is recorded.
-    fn transmit(
+    async fn transmit(
         &self,
         mut outbound: OutboundRequest,
         timeout: Duration,
@@ -321,7 +318,7 @@ impl BlockHttp {
             return (None, Err(HttpError::Timeout));
         }
         outbound.timeout = Some(timeout);
-        match self.runtime.block_on(self.client.send(outbound)) {
+        match self.client.send(outbound).await {
             Ok(response) => {
                 let received = ReceivedResponse {
                     status: response.status,
@@ -345,7 +342,18 @@ impl BlockHttp {
 }
 
 impl HttpHandler for BlockHttp {
-    fn send(&self, request: HttpRequest, remaining: Duration) -> Result<HttpResponse, HttpError> {
+    fn send(&self, request: HttpRequest, remaining: Duration) -> HttpSent<'_> {
+        Box::pin(self.exchange(request, remaining))
+    }
+}
+
+impl BlockHttp {
+    /// Checks, sends and records one request.
+    async fn exchange(
+        &self,
+        request: HttpRequest,
+        remaining: Duration,
+    ) -> Result<HttpResponse, HttpError> {
         let started = Instant::now();
         let target = format!(
             "{} {}",
@@ -358,15 +366,17 @@ impl HttpHandler for BlockHttp {
             plugin = %self.plugin,
             target = %target,
         );
-        let _entered = span.enter();
         let mut shown = Self::shown(&request);
         let (response, answer) = match self.prepare(&request, &mut shown) {
             Err(error) => (None, Err(error)),
             Ok(outbound) => {
                 let timeout = self.timeout(request.timeout_ms, remaining);
                 self.transmit(outbound, timeout)
+                    .instrument(span.clone())
+                    .await
             }
         };
+        let _entered = span.enter();
         let duration = started.elapsed();
         let failure = answer.as_ref().err().map(failure_of);
         let status = response.as_ref().map(|response| response.status);

@@ -18,7 +18,7 @@ use super::http::{
 use crate::delivery::outbound::OutboundClient;
 use crate::domain::block::{Block, BlockName};
 use crate::registry::{Registry, RegistryError};
-use crate::runtime::{CallError, HttpHandler};
+use crate::runtime::{CallError, CallPhase, HttpHandler, Lane};
 use crate::store::{Store, StoreError};
 use crate::telemetry;
 
@@ -282,8 +282,8 @@ impl BlockRunner {
         }
     }
 
-    /// Runs `block` on `input`. Must be called within a multi-threaded
-    /// tokio runtime (the plugin's requests are driven on it).
+    /// Runs `block` on `input`: the plugin runs on the runtime's plugin
+    /// threads, its requests are sent from there.
     pub async fn run(&self, block: &Block, input: BlockInput) -> Result<BlockRun, NotRun> {
         let started = Instant::now();
         let registry = Arc::clone(&self.registry);
@@ -303,15 +303,15 @@ impl BlockRunner {
             block.name.to_string(),
             block.plugin.to_string(),
             allowed_hosts,
-            tokio::runtime::Handle::current(),
         ));
         let handler: Arc<dyn HttpHandler> = Arc::clone(&http) as Arc<dyn HttpHandler>;
-        let plugin = loaded.plugin.clone();
-        let config = block.config.clone();
-        let outcome =
-            tokio::task::spawn_blocking(move || plugin.run_block_outcome(&input, &config, handler))
-                .await
-                .map_err(|error| NotRun::Lost(error.to_string()))?;
+        // Each block is a lane of the fair queue: a slow block (or one whose
+        // resources hang) delays only its own runs.
+        let lane = Lane::new(format!("block:{}", block.name));
+        let outcome = loaded
+            .plugin
+            .run_block_async(&lane, &input, &block.config, handler)
+            .await;
         telemetry::plugin_call(
             block.plugin.as_str(),
             outcome.stats.duration,
@@ -426,6 +426,15 @@ pub fn classify(error: &CallError, last: Option<&Exchange>) -> BlockError {
                 _ => plain(ErrorCode::PluginError),
             },
             None => plain(ErrorCode::PluginError),
+        },
+        // The run's deadline came while a request was still unanswered.
+        CallError::Timeout {
+            during: CallPhase::HttpSend { target },
+            ..
+        } => BlockError {
+            code: ErrorCode::UpstreamTimeout,
+            detail: format!("{target}: no answer before the block's deadline"),
+            status: None,
         },
         CallError::Timeout { .. } => match last.and_then(|exchange| exchange.failure.as_ref()) {
             Some(failure) if failure.kind == FailureKind::Timeout => BlockError {

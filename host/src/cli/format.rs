@@ -61,6 +61,7 @@ mod tests {
     fn stats_line_reads_well() {
         let stats = CallStats {
             duration: Duration::from_micros(123),
+            queued: Duration::ZERO,
             memory_peak_bytes: 1_258_291,
             fuel_consumed: None,
             logs_dropped: 0,

@@ -1,26 +1,25 @@
-//! Real outbound HTTP for `plugin run --allow-http`: a blocking reqwest
-//! client with no redirects, bounded by the call's remaining time and a
+//! Real outbound HTTP for `plugin run --allow-http`: a reqwest client with
+//! no redirects, bounded by the call's remaining time and a
 //! response size cap. Connectors do not exist outside the server, so a request
 //! naming one is refused.
 
-use std::io::Read;
 use std::time::Duration;
 
 use wasmhook_sdk::{HttpError, HttpRequest, HttpResponse};
 
-use crate::runtime::HttpHandler;
+use crate::runtime::{HttpHandler, HttpSent};
 
 /// The most response body bytes handed to the plugin.
 const MAX_RESPONSE_BYTES: u64 = 4 << 20;
 
 /// Sends a block's requests for real.
 pub(super) struct ReqwestHttp {
-    client: Result<reqwest::blocking::Client, String>,
+    client: Result<reqwest::Client, String>,
 }
 
 impl ReqwestHttp {
     pub(super) fn new() -> Self {
-        let client = reqwest::blocking::Client::builder()
+        let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .build()
@@ -30,7 +29,17 @@ impl ReqwestHttp {
 }
 
 impl HttpHandler for ReqwestHttp {
-    fn send(&self, request: HttpRequest, remaining: Duration) -> Result<HttpResponse, HttpError> {
+    fn send(&self, request: HttpRequest, remaining: Duration) -> HttpSent<'_> {
+        Box::pin(self.exchange(request, remaining))
+    }
+}
+
+impl ReqwestHttp {
+    async fn exchange(
+        &self,
+        request: HttpRequest,
+        remaining: Duration,
+    ) -> Result<HttpResponse, HttpError> {
         let client = self
             .client
             .as_ref()
@@ -60,7 +69,7 @@ impl HttpHandler for ReqwestHttp {
         if let Some(body) = request.body {
             builder = builder.body(body);
         }
-        let response = builder.send().map_err(send_error)?;
+        let mut response = builder.send().await.map_err(send_error)?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -73,12 +82,15 @@ impl HttpHandler for ReqwestHttp {
             })
             .collect();
         let mut body = Vec::new();
-        response
-            .take(MAX_RESPONSE_BYTES + 1)
-            .read_to_end(&mut body)
-            .map_err(|error| HttpError::Connection(error.to_string()))?;
-        if body.len() as u64 > MAX_RESPONSE_BYTES {
-            return Err(HttpError::TooLarge(MAX_RESPONSE_BYTES));
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| HttpError::Connection(error.to_string()))?
+        {
+            if (body.len() + chunk.len()) as u64 > MAX_RESPONSE_BYTES {
+                return Err(HttpError::TooLarge(MAX_RESPONSE_BYTES));
+            }
+            body.extend_from_slice(&chunk);
         }
         Ok(HttpResponse {
             status,

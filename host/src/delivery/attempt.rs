@@ -13,6 +13,7 @@ use super::retry::{AttemptOutcome, Jitter, LastAttempt, NextStep, next_step};
 use crate::domain::Name;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
 use crate::domain::endpoint::{DEFAULT_RENDERER, DeliveryOrdering, Endpoint, HttpMethod};
+use crate::runtime::Lane;
 use crate::store::Due;
 use crate::telemetry;
 
@@ -278,12 +279,13 @@ pub(super) async fn render(
     // The event's JSON goes to the renderer as stored: no parse, no copy
     // of a parsed value, no writing it out again.
     let data_json = event.text().to_owned();
-    let plugin = loaded.plugin.clone();
-    let outcome = crate::ingest::plugin_threads::run(move || {
-        plugin.render_json_outcome(template, format, data_json, "{}".to_owned())
-    })
-    .await
-    .map_err(|error| error.to_string())?;
+    // Each endpoint's renders are a lane of their own: a slow template on
+    // one endpoint delays only that endpoint's deliveries.
+    let lane = Lane::new(format!("endpoint:{}", endpoint.id));
+    let outcome = loaded
+        .plugin
+        .render_json_async(&lane, template, format, data_json, "{}".to_owned())
+        .await;
     telemetry::plugin_call(
         plugin_name.as_str(),
         outcome.stats.duration,

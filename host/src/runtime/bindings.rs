@@ -1,7 +1,8 @@
 //! Host bindings generated from `wit/wasmhook.wit`: the shared `types`, `host`
 //! and `http` interfaces are generated once (from the `sdk` world) and reused by
 //! the three plugin worlds, so a `Callback` or `PluginError` is one Rust type
-//! whichever world produced it.
+//! whichever world produced it. Exports are called async (see `engine.rs`);
+//! of the imports only a block's `http.send` waits, so only it is async.
 
 #![allow(missing_docs, clippy::all)]
 
@@ -10,6 +11,9 @@ pub(crate) mod shared {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "sdk",
+        imports: {
+            "wasmhook:plugin/http.send": async,
+        },
     });
 }
 
@@ -18,6 +22,7 @@ pub(crate) mod mapper {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "mapper",
+        exports: { default: async },
         with: {
             "wasmhook:plugin/types": super::shared::wasmhook::plugin::types,
             "wasmhook:plugin/host": super::shared::wasmhook::plugin::host,
@@ -30,6 +35,7 @@ pub(crate) mod renderer {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "renderer",
+        exports: { default: async },
         with: {
             "wasmhook:plugin/types": super::shared::wasmhook::plugin::types,
             "wasmhook:plugin/host": super::shared::wasmhook::plugin::host,
@@ -42,6 +48,7 @@ pub(crate) mod block {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "block",
+        exports: { default: async },
         with: {
             "wasmhook:plugin/types": super::shared::wasmhook::plugin::types,
             "wasmhook:plugin/host": super::shared::wasmhook::plugin::host,

@@ -1,17 +1,23 @@
-//! One plugin call: a fresh store with the call's limits, instantiation from
-//! the pre-instantiated component, the call itself, and the translation of
-//! whatever went wrong into a [`CallError`] naming the plugin.
+//! One plugin call, the single path every world's calls take: admission
+//! through the fair queue, then on the plugin threads a fresh store with the
+//! call's limits, async instantiation and the call itself under a deadline
+//! that holds whatever the guest is doing (running code yields and checks
+//! it at every epoch tick; a wait in a host function is dropped at it), and
+//! the translation of whatever went wrong into a [`CallError`] naming the
+//! plugin and where it was stuck.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmhook_sdk::LogLevel;
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
+use super::activity::{CallActivity, CallPhase};
 use super::bindings::types;
 use super::error::{CallError, chain_message};
 use super::http_impl::HttpHandler;
-use super::plugin::Plugin;
+use super::plugin::{Plugin, WorldPre};
+use super::scheduler::Lane;
 use super::state::{CallState, panic_message};
 
 /// What one call cost and logged.
@@ -19,6 +25,8 @@ use super::state::{CallState, panic_message};
 pub struct CallStats {
     /// Wall-clock time from store creation to the end of the call.
     pub duration: Duration,
+    /// How long the call waited for its turn in the fair queue.
+    pub queued: Duration,
     /// The most linear memory the plugin held, in bytes.
     pub memory_peak_bytes: u64,
     /// Fuel used, when the runtime meters fuel.
@@ -44,42 +52,134 @@ impl<T> CallOutcome<T> {
     pub fn into_result(self) -> Result<(T, CallStats), CallError> {
         self.result.map(|value| (value, self.stats))
     }
+
+    pub(crate) fn failed(error: CallError) -> Self {
+        CallOutcome {
+            result: Err(error),
+            stats: CallStats::default(),
+        }
+    }
+}
+
+/// What a call asks of its plugin's world, in the generated types.
+pub(crate) enum Invocation {
+    Map {
+        callback: types::Callback,
+        config: String,
+    },
+    Render(types::RenderRequest),
+    Run {
+        input: types::BlockInput,
+        config: String,
+    },
+}
+
+/// What the world function returned.
+pub(crate) enum Returned {
+    Mapped(types::Mapped),
+    Rendered(types::Rendered),
+    Data(String),
+}
+
+/// Checks and converts what the guest returned into the caller's type.
+pub(crate) type Finish<R> = Box<dyn FnOnce(&Plugin, Returned) -> Result<R, CallError> + Send>;
+
+/// Where in the call an error came from.
+enum Failure {
+    /// Wasmtime failed instantiating (or the start functions trapped).
+    Instantiate(wasmtime::Error),
+    /// The call trapped or was interrupted.
+    Call(wasmtime::Error),
+    /// The deadline passed while the guest waited in a host function.
+    Stuck(CallPhase),
 }
 
 impl Plugin {
-    /// Runs one call in a fresh store. `instantiate` and `invoke` are the
-    /// world's generated bindings; `finish` checks and converts the value the
-    /// guest returned.
-    pub(crate) fn call<I, W, R>(
+    /// Runs one call on the plugin threads, charged to `lane`.
+    pub(crate) async fn call<R: Send + 'static>(
         &self,
+        lane: &Lane,
+        invocation: Invocation,
         http: Option<Arc<dyn HttpHandler>>,
-        instantiate: impl FnOnce(&mut Store<CallState>) -> wasmtime::Result<I>,
-        invoke: impl FnOnce(
-            &I,
-            &mut Store<CallState>,
-        ) -> wasmtime::Result<Result<W, types::PluginError>>,
-        finish: impl FnOnce(W) -> Result<R, CallError>,
+        finish: Finish<R>,
+    ) -> CallOutcome<R> {
+        let plugin = self.clone();
+        let lane = lane.clone();
+        let ran = self
+            .inner
+            .shared
+            .executor
+            .run(async move { plugin.call_here(&lane, invocation, http, finish).await })
+            .await;
+        ran.unwrap_or_else(|error| CallOutcome::failed(self.host_failure(&error.to_string())))
+    }
+
+    /// [`Plugin::call`] for synchronous callers: blocks this thread.
+    pub(crate) fn call_blocking<R: Send + 'static>(
+        &self,
+        lane: &Lane,
+        invocation: Invocation,
+        http: Option<Arc<dyn HttpHandler>>,
+        finish: Finish<R>,
+    ) -> CallOutcome<R> {
+        let plugin = self.clone();
+        let lane = lane.clone();
+        let ran =
+            self.inner.shared.executor.run_blocking(async move {
+                plugin.call_here(&lane, invocation, http, finish).await
+            });
+        ran.unwrap_or_else(|| CallOutcome::failed(self.host_failure("the plugin threads stopped")))
+    }
+
+    /// The lane of a caller that names none: the plugin itself.
+    pub(crate) fn own_lane(&self) -> Lane {
+        Lane::new(format!("plugin:{}", self.inner.id.name))
+    }
+
+    async fn call_here<R>(
+        &self,
+        lane: &Lane,
+        invocation: Invocation,
+        http: Option<Arc<dyn HttpHandler>>,
+        finish: Finish<R>,
     ) -> CallOutcome<R> {
         let inner = &self.inner;
-        let limits = &inner.limits;
-        let timeout = Duration::from_millis(limits.timeout_ms);
-        let Some(_slot) = inner.shared.slots.acquire(Instant::now() + timeout) else {
-            return CallOutcome {
-                result: Err(CallError::Overloaded {
+        let queued_at = Instant::now();
+        let admission = match inner.shared.scheduler.admit(lane).await {
+            Ok(admission) => admission,
+            Err(refused) => {
+                return CallOutcome::failed(CallError::Overloaded {
                     plugin: inner.id.name.clone(),
                     version: inner.id.version.clone(),
-                    max_instances: inner.shared.config.max_instances,
-                }),
-                stats: CallStats::default(),
-            };
+                    lane: lane.to_string(),
+                    waited_ms: refused.waited.as_millis() as u64,
+                });
+            }
         };
+        let queued = queued_at.elapsed();
+        let limits = &inner.limits;
         let start = Instant::now();
-        let deadline = start + timeout;
-        let state = CallState::new(limits, Arc::clone(&inner.plugin_config), http, deadline);
+        let deadline = start + Duration::from_millis(limits.timeout_ms);
+        let activity = Arc::new(CallActivity::default());
+        let state = CallState::new(
+            limits,
+            Arc::clone(&inner.plugin_config),
+            http,
+            deadline,
+            Arc::clone(&activity),
+        );
         let mut store = Store::new(&inner.shared.engine, state);
         store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(inner.shared.ticker.epoch_delta(deadline));
-        store.epoch_deadline_trap();
+        // At every tick a running guest gives its thread to the other calls
+        // and, once past its deadline, is interrupted.
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
+        store.set_epoch_deadline(1);
         let fuel = inner
             .shared
             .config
@@ -90,9 +190,16 @@ impl Plugin {
             let _ = store.set_fuel(fuel);
         }
 
-        let returned = match instantiate(&mut store) {
-            Ok(instance) => invoke(&instance, &mut store).map_err(|e| (Stage::Call, e)),
-            Err(error) => Err((Stage::Instantiate, error)),
+        let returned = {
+            let work =
+                std::pin::pin!(self.instantiate_and_invoke(&mut store, invocation, &activity));
+            tokio::select! {
+                biased;
+                returned = work => returned,
+                // Only a guest waiting in a host function gets here: one
+                // running its own code is interrupted by the epoch callback.
+                () = tokio::time::sleep_until(deadline.into()) => Err(Failure::Stuck(activity.get())),
+            }
         };
 
         let duration = start.elapsed();
@@ -101,30 +208,91 @@ impl Plugin {
         let state = store.data_mut();
         let stats = CallStats {
             duration,
+            queued,
             memory_peak_bytes: state.limiter.peak_bytes(),
             fuel_consumed,
             logs_dropped: state.logs.dropped,
             logs: std::mem::take(&mut state.logs.lines),
         };
         let result = match returned {
-            Ok(Ok(value)) => finish(value),
+            Ok(Ok(value)) => finish(self, value),
             Ok(Err(error)) => Err(self.plugin_error(error)),
-            Err((stage, error)) => Err(self.classify(stage, &error, store.data(), fuel, &stderr)),
+            Err(failure) => Err(self.classify(failure, store.data(), &activity, fuel, &stderr)),
         };
+        // The store (the instance and its memory) goes before the place in
+        // the queue is given to the next call.
+        drop(store);
+        drop(admission);
         CallOutcome { result, stats }
     }
 
-    /// Turns a wasmtime error into the call error that explains it best.
+    async fn instantiate_and_invoke(
+        &self,
+        store: &mut Store<CallState>,
+        invocation: Invocation,
+        activity: &CallActivity,
+    ) -> Result<Result<Returned, types::PluginError>, Failure> {
+        macro_rules! instantiate {
+            ($pre:expr) => {{
+                let instance = $pre
+                    .instantiate_async(&mut *store)
+                    .await
+                    .map_err(Failure::Instantiate)?;
+                activity.set(CallPhase::Guest);
+                instance
+            }};
+        }
+        let returned = match (&self.inner.pre, invocation) {
+            (WorldPre::Mapper(pre), Invocation::Map { callback, config }) => {
+                let instance = instantiate!(pre);
+                instance
+                    .call_map(&mut *store, &callback, &config)
+                    .await
+                    .map(|result| result.map(Returned::Mapped))
+            }
+            (WorldPre::Renderer(pre), Invocation::Render(request)) => {
+                let instance = instantiate!(pre);
+                instance
+                    .call_render(&mut *store, &request)
+                    .await
+                    .map(|result| result.map(Returned::Rendered))
+            }
+            (WorldPre::Block(pre), Invocation::Run { input, config }) => {
+                let instance = instantiate!(pre);
+                instance
+                    .call_run(&mut *store, &input, &config)
+                    .await
+                    .map(|result| result.map(Returned::Data))
+            }
+            // The typed entry points check the world before calling.
+            _ => unreachable!("a call reached a plugin of another world"),
+        };
+        returned.map_err(Failure::Call)
+    }
+
+    /// Turns what went wrong into the call error that explains it best.
     fn classify(
         &self,
-        stage: Stage,
-        error: &wasmtime::Error,
+        failure: Failure,
         state: &CallState,
+        activity: &CallActivity,
         fuel: Option<u64>,
         stderr: &str,
     ) -> CallError {
         let (plugin, version) = (self.inner.id.name.clone(), self.inner.id.version.clone());
         let limits = &self.inner.limits;
+        let (instantiating, error) = match failure {
+            Failure::Stuck(during) => {
+                return CallError::Timeout {
+                    plugin,
+                    version,
+                    limit_ms: limits.timeout_ms,
+                    during,
+                };
+            }
+            Failure::Instantiate(error) => (true, error),
+            Failure::Call(error) => (false, error),
+        };
         let trap = error.downcast_ref::<Trap>().copied();
         match trap {
             Some(Trap::Interrupt) => {
@@ -132,6 +300,7 @@ impl Plugin {
                     plugin,
                     version,
                     limit_ms: limits.timeout_ms,
+                    during: activity.get(),
                 };
             }
             Some(Trap::OutOfFuel) => {
@@ -161,19 +330,29 @@ impl Plugin {
                 Some(panic) => format!("{panic} ({})", trap_text(trap)),
                 None => trap_text(trap),
             },
-            None if stage == Stage::Instantiate => {
+            None if instantiating => {
                 return CallError::Instantiate {
                     plugin,
                     version,
-                    detail: chain_message(error),
+                    detail: chain_message(&error),
                 };
             }
-            None => chain_message(error),
+            None => chain_message(&error),
         };
         CallError::Trap {
             plugin,
             version,
             message,
+        }
+    }
+
+    /// The host's side of a call failed (its task panicked, the plugin
+    /// threads are gone): the plugin code may not have run.
+    fn host_failure(&self, detail: &str) -> CallError {
+        CallError::Instantiate {
+            plugin: self.inner.id.name.clone(),
+            version: self.inner.id.version.clone(),
+            detail: format!("the host could not run the call: {detail}"),
         }
     }
 
@@ -209,13 +388,6 @@ impl Plugin {
             detail,
         }
     }
-}
-
-/// Where in the call an error came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    Instantiate,
-    Call,
 }
 
 /// `wasm trap: wasm `unreachable` instruction executed` without the prefix.

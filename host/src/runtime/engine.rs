@@ -1,17 +1,19 @@
-//! The one wasmtime `Engine` of a runtime (pooling allocator, epoch
-//! interruption, optional fuel) and the ticker thread that advances its epoch
-//! so that every call's wall-clock deadline fires.
+//! The one wasmtime `Engine` of a runtime (async calls, pooling allocator,
+//! epoch interruption, optional fuel) and the ticker thread that advances
+//! its epoch: at every tick a running call yields its thread and checks its
+//! wall-clock deadline.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::error::{RuntimeError, chain_message};
 
-/// How often the epoch advances. A deadline fires at most one tick late.
+/// How often the epoch advances: the time slice of a running call, and how
+/// late (at most) its deadline fires.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(2);
 
 /// How the engine is sized.
@@ -45,6 +47,10 @@ pub(crate) fn build_engine(sizing: EngineSizing) -> Result<Engine, RuntimeError>
 
 fn engine_config(sizing: EngineSizing, pooling: Option<PoolingAllocationConfig>) -> Config {
     let mut config = Config::new();
+    // Calls are async (always possible in this wasmtime): a call waiting in
+    // a host function (a sleep, a block's HTTP request) is a pending future
+    // that its deadline can drop, and a running call yields at every epoch
+    // tick so calls share the threads.
     config
         .wasm_component_model(true)
         .epoch_interruption(true)
@@ -84,6 +90,8 @@ fn pooling_config(sizing: EngineSizing) -> PoolingAllocationConfig {
         .total_core_instances(instances.saturating_mul(8))
         .total_memories(instances)
         .total_tables(instances.saturating_mul(2))
+        // One fiber stack per running async call.
+        .total_stacks(instances)
         .max_memories_per_component(2)
         .max_tables_per_component(8)
         .max_memory_size(usize::try_from(sizing.max_memory_bytes).unwrap_or(usize::MAX))
@@ -99,76 +107,35 @@ fn pooling_config(sizing: EngineSizing) -> PoolingAllocationConfig {
     pooling
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] of real time until
-/// dropped, and turns wall-clock deadlines into epoch deadlines.
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
 pub(crate) struct EpochTicker {
-    clock: Arc<TickClock>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
-/// The ticker's time base: when it started and how many ticks it has applied
-/// to the engine so far (never more than the engine's epoch).
-struct TickClock {
-    start: Instant,
-    applied: AtomicU64,
-}
-
-impl TickClock {
-    /// The tick whose start is at or after `at`.
-    fn tick_at(&self, at: Instant) -> u64 {
-        let since = at.saturating_duration_since(self.start).as_nanos();
-        u64::try_from(since.div_ceil(EPOCH_TICK.as_nanos())).unwrap_or(u64::MAX)
-    }
-}
-
 impl EpochTicker {
     pub(crate) fn start(engine: &Engine) -> Result<Self, RuntimeError> {
-        let clock = Arc::new(TickClock {
-            start: Instant::now(),
-            applied: AtomicU64::new(0),
-        });
         let stop = Arc::new(AtomicBool::new(false));
         // A weak handle: the ticker must not be what keeps the engine alive.
         let weak = engine.weak();
-        let (thread_clock, thread_stop) = (Arc::clone(&clock), Arc::clone(&stop));
+        let thread_stop = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("wasmhook-epoch".into())
             .spawn(move || {
-                // Ticks follow real time, not wake-ups: a sleep that
-                // overshoots on a busy machine is caught up on the next wake.
-                let mut applied = 0;
+                // Deadlines are checked against the real clock at each
+                // tick, so a tick that comes late on a busy machine delays a
+                // deadline by that much, never brings it forward.
                 while !thread_stop.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
                     let Some(engine) = weak.upgrade() else { break };
-                    let due = thread_clock.tick_at(Instant::now()).saturating_sub(1);
-                    while applied < due {
-                        // Engine first, then the count: the count never runs
-                        // ahead of the engine's epoch.
-                        engine.increment_epoch();
-                        applied += 1;
-                        thread_clock.applied.store(applied, Ordering::Release);
-                    }
+                    engine.increment_epoch();
                 }
             })
             .map_err(RuntimeError::Ticker)?;
         Ok(EpochTicker {
-            clock,
             stop,
             thread: Some(thread),
         })
-    }
-
-    /// The `Store::set_epoch_deadline` argument for a wall-clock `deadline`.
-    ///
-    /// Counted from the ticks applied so far rather than from "now", so a
-    /// ticker that lags behind (and will catch up in a burst) cannot make the
-    /// deadline fire early; it fires at most a tick (plus scheduling delay)
-    /// late. One extra tick covers the count trailing the engine's epoch.
-    pub(crate) fn epoch_delta(&self, deadline: Instant) -> u64 {
-        let target = self.clock.tick_at(deadline).saturating_add(1);
-        let applied = self.clock.applied.load(Ordering::Acquire);
-        target.saturating_sub(applied).max(1)
     }
 }
 
@@ -180,27 +147,5 @@ impl Drop for EpochTicker {
             // propagate while dropping.
             let _ = thread.join();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn epoch_delta_covers_the_whole_timeout_even_when_the_ticker_lags() {
-        let engine = Engine::default();
-        let ticker = EpochTicker::start(&engine).unwrap();
-        let now = Instant::now();
-        let timeout = Duration::from_millis(100);
-        let ticks_in_timeout = (timeout.as_nanos() / EPOCH_TICK.as_nanos()) as u64;
-        // However many ticks were applied, the deadline lands at or after
-        // `now + timeout` in the ticker's time base.
-        let delta = ticker.epoch_delta(now + timeout);
-        let applied = ticker.clock.applied.load(Ordering::Acquire);
-        assert!(applied + delta >= ticker.clock.tick_at(now) + ticks_in_timeout);
-        // A deadline in the past still gives the guest one tick, not zero
-        // (zero would mean "already expired" before the call even starts).
-        assert!(ticker.epoch_delta(now - Duration::from_secs(1)) >= 1);
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 
 use wasmhook_sdk::PluginError;
 
+use super::activity::CallPhase;
 use super::load::World;
 
 /// Why a component was refused (or could not be prepared) at load time.
@@ -126,6 +127,9 @@ pub enum RuntimeError {
     /// The epoch ticker thread could not be started.
     #[error("cannot start the epoch ticker thread: {0}")]
     Ticker(std::io::Error),
+    /// The plugin threads could not be started.
+    #[error("cannot start the plugin threads: {0}")]
+    Executor(std::io::Error),
 }
 
 /// A plugin's name and version, as the host knows it.
@@ -167,8 +171,9 @@ pub enum CallError {
         /// What happened, with the panic message when there was one.
         message: String,
     },
-    /// The call ran past its wall-clock deadline.
-    #[error("plugin {plugin}@{version} timed out after {limit_ms} ms")]
+    /// The call ran past its wall-clock deadline and was stopped there,
+    /// whatever it was doing.
+    #[error("plugin {plugin}@{version} timed out after {limit_ms} ms {during}")]
     Timeout {
         /// Plugin name.
         plugin: String,
@@ -176,6 +181,8 @@ pub enum CallError {
         version: String,
         /// The deadline in milliseconds.
         limit_ms: u64,
+        /// Where the call was when the deadline passed.
+        during: CallPhase,
     },
     /// The guest tried to grow its memory past the cap.
     #[error("plugin {plugin}@{version} exceeded its memory limit of {limit_bytes} bytes")]
@@ -242,16 +249,22 @@ pub enum CallError {
         /// The plugin's world.
         actual: World,
     },
-    /// Every instance slot stayed busy for the whole deadline; the plugin
-    /// code did not run. Retry later.
-    #[error("plugin {plugin}@{version} not run: all {max_instances} instance slots stayed busy")]
+    /// The call waited its whole bound in the fair queue without its turn
+    /// (its lane, or every instance, stayed busy); the plugin code did not
+    /// run. Retry later.
+    #[error(
+        "plugin {plugin}@{version} not run: no turn in lane `{lane}` within {waited_ms} ms \
+         (its calls, or all calls, were busy); retry later"
+    )]
     Overloaded {
         /// Plugin name.
         plugin: String,
         /// Plugin version.
         version: String,
-        /// The runtime's instance slots.
-        max_instances: u32,
+        /// The lane the call was charged to.
+        lane: String,
+        /// How long it waited.
+        waited_ms: u64,
     },
     /// The plugin could not be instantiated (for example the instance pool is
     /// exhausted); the plugin code did not run.

@@ -2,22 +2,27 @@
 //! server applies connectors, allowlists and timeouts there) and the
 //! `wasmhook:plugin/http` import that forwards a block's requests to it.
 
-use std::panic::AssertUnwindSafe;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmhook_sdk::{HttpError, HttpRequest, HttpResponse};
 
+use super::activity::CallPhase;
 use super::bindings::http;
 use super::state::CallState;
 
-/// Sends the requests a block makes. Called on the plugin call's thread, so
-/// it blocks; `remaining` is the time left before the call's deadline, and a
-/// handler should not wait longer than that (the guest is interrupted at the
-/// deadline anyway once the handler returns).
+/// The answer to one request, as a future: the call waits for it without
+/// holding a thread, and its deadline drops it (cancelling the request).
+pub type HttpSent<'a> = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'a>>;
+
+/// Sends the requests a block makes. `remaining` is the time left before
+/// the call's deadline: a handler should not wait longer (at the deadline
+/// the call ends and the request is dropped anyway).
 pub trait HttpHandler: Send + Sync {
-    /// Sends `request` and waits for the response.
-    fn send(&self, request: HttpRequest, remaining: Duration) -> Result<HttpResponse, HttpError>;
+    /// Sends `request` and resolves to the response.
+    fn send(&self, request: HttpRequest, remaining: Duration) -> HttpSent<'_>;
 }
 
 /// Refuses every request: the default when a call may not reach the network.
@@ -25,21 +30,21 @@ pub trait HttpHandler: Send + Sync {
 pub struct DenyAllHttp;
 
 impl HttpHandler for DenyAllHttp {
-    fn send(&self, _request: HttpRequest, _remaining: Duration) -> Result<HttpResponse, HttpError> {
-        Err(HttpError::Refused(
+    fn send(&self, _request: HttpRequest, _remaining: Duration) -> HttpSent<'_> {
+        Box::pin(std::future::ready(Err(HttpError::Refused(
             "outbound HTTP is not allowed for this call".to_owned(),
-        ))
+        ))))
     }
 }
 
 impl<T: HttpHandler + ?Sized> HttpHandler for Arc<T> {
-    fn send(&self, request: HttpRequest, remaining: Duration) -> Result<HttpResponse, HttpError> {
+    fn send(&self, request: HttpRequest, remaining: Duration) -> HttpSent<'_> {
         (**self).send(request, remaining)
     }
 }
 
 impl http::Host for CallState {
-    fn send(&mut self, request: http::Request) -> Result<http::Response, http::HttpError> {
+    async fn send(&mut self, request: http::Request) -> Result<http::Response, http::HttpError> {
         let body_len = request.body.as_ref().map_or(0, Vec::len);
         if body_len > self.max_input_bytes {
             return Err(http::HttpError::InvalidRequest(format!(
@@ -54,15 +59,44 @@ impl http::Host for CallState {
         if remaining.is_zero() {
             return Err(http::HttpError::Timeout);
         }
+        let request: HttpRequest = request.into();
+        let target = format!(
+            "{} {}",
+            request.method.trim().to_ascii_uppercase(),
+            without_query(&request.url)
+        );
+        let activity = Arc::clone(&self.activity);
+        let _phase = activity.enter(CallPhase::HttpSend { target });
         // The handler is embedder code; a bug in it must not unwind through
         // the guest, so a panic becomes a failed request.
-        let sent =
-            std::panic::catch_unwind(AssertUnwindSafe(|| handler.send(request.into(), remaining)));
+        let sent = futures_catch_unwind(handler.send(request, remaining)).await;
         match sent {
-            Ok(result) => result.map(Into::into).map_err(Into::into),
-            Err(_) => Err(http::HttpError::Connection(
+            Some(result) => result.map(Into::into).map_err(Into::into),
+            None => Err(http::HttpError::Connection(
                 "the host's HTTP handler failed".to_owned(),
             )),
         }
     }
+}
+
+/// Awaits `future`, turning a panic inside it into `None`.
+async fn futures_catch_unwind<T>(future: impl Future<Output = T>) -> Option<T> {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::task::Poll;
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(move |cx| {
+        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(Poll::Ready(value)) => Poll::Ready(Some(value)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(None),
+        }
+    })
+    .await
+}
+
+/// A URL without its query and fragment (they carry personal data).
+fn without_query(url: &str) -> &str {
+    let url = url.trim();
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    &url[..end]
 }

@@ -15,6 +15,7 @@ use wasmtime_wasi::random::{WasiRandom, WasiRandomView};
 use super::bindings::{host, http, types};
 use super::error::{RuntimeError, chain_message};
 use super::state::CallState;
+use super::wasi_io::HasTrackedIo;
 
 /// WASI interfaces every plugin may import (without version). Kept in step
 /// with [`add_wasi`].
@@ -88,15 +89,17 @@ fn io_table(state: &mut CallState) -> &mut ResourceTable {
     state.ctx().table
 }
 
-/// What `wasmtime_wasi::p2::add_to_linker_sync` adds, minus `wasi:sockets`.
+/// What `wasmtime_wasi::p2::add_to_linker_async` adds, minus `wasi:sockets`,
+/// with `wasi:io/poll` marked in the call's activity. The async variants:
+/// a blocking WASI call is a future the call's deadline can drop.
 fn add_wasi(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
     type S = CallState;
-    wasi::sync::io::error::add_to_linker::<S, HasIo>(linker, io_table)?;
-    wasi::sync::io::poll::add_to_linker::<S, HasIo>(linker, io_table)?;
-    wasi::sync::io::streams::add_to_linker::<S, HasIo>(linker, io_table)?;
+    wasi::io::error::add_to_linker::<S, HasIo>(linker, io_table)?;
+    wasi::io::poll::add_to_linker::<S, HasTrackedIo>(linker, CallState::tracked_io)?;
+    wasi::io::streams::add_to_linker::<S, HasIo>(linker, io_table)?;
     wasi::clocks::wall_clock::add_to_linker::<S, WasiClocks>(linker, S::clocks)?;
     wasi::clocks::monotonic_clock::add_to_linker::<S, WasiClocks>(linker, S::clocks)?;
-    wasi::sync::filesystem::types::add_to_linker::<S, WasiFilesystem>(linker, S::filesystem)?;
+    wasi::filesystem::types::add_to_linker::<S, WasiFilesystem>(linker, S::filesystem)?;
     wasi::filesystem::preopens::add_to_linker::<S, WasiFilesystem>(linker, S::filesystem)?;
     wasi::random::random::add_to_linker::<S, WasiRandom>(linker, S::random)?;
     wasi::random::insecure::add_to_linker::<S, WasiRandom>(linker, S::random)?;

@@ -20,6 +20,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod activity;
 mod bindings;
 mod cache;
 mod call;
@@ -27,14 +28,16 @@ mod console;
 mod convert;
 mod engine;
 mod error;
+mod executor;
 mod host_impl;
 mod http_impl;
 mod limits;
 mod linker;
 mod load;
 mod plugin;
-mod slots;
+mod scheduler;
 mod state;
+mod wasi_io;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,19 +45,22 @@ use std::sync::Arc;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
+pub use activity::CallPhase;
 pub use call::{CallOutcome, CallStats};
 pub use error::{CallError, LoadError, PluginId, RuntimeError};
-pub use http_impl::{DenyAllHttp, HttpHandler};
+pub use http_impl::{DenyAllHttp, HttpHandler, HttpSent};
 pub use limits::{Limits, LimitsOverride};
 pub use load::{PluginInfo, World};
 pub use plugin::Plugin;
+pub use scheduler::{FairShare, Lane};
 
 use cache::{ArtifactCache, sha256_hex};
 use engine::{EngineSizing, EpochTicker};
 use error::chain_message;
+use executor::Executor;
 use linker::Linkers;
 use plugin::WorldPre;
-use slots::InstanceSlots;
+use scheduler::Scheduler;
 
 /// How a [`Runtime`] is set up.
 #[derive(Debug, Clone)]
@@ -68,9 +74,14 @@ pub struct RuntimeConfig {
     /// The largest memory cap a plugin may be given, in bytes; also the size
     /// of a memory slot in the instance pool.
     pub max_memory_bytes: u64,
-    /// Plugin instances alive at once, i.e. concurrent calls; further calls
-    /// wait for a free slot (up to their deadline).
+    /// Plugin instances alive at once, i.e. calls running at once; further
+    /// calls wait in the fair queue.
     pub max_instances: u32,
+    /// Calls one lane (a source, an endpoint, a block) may run at once.
+    pub per_lane_calls: u32,
+    /// The longest a call waits in the fair queue before it is refused
+    /// ([`CallError::Overloaded`]).
+    pub max_queue_wait: std::time::Duration,
     /// Meter fuel (costs some speed); [`Limits::fuel`] is enforced only then.
     pub fuel: bool,
 }
@@ -92,6 +103,8 @@ impl Default for RuntimeConfig {
             max_component_bytes: Self::DEFAULT_MAX_COMPONENT_BYTES,
             max_memory_bytes: Self::DEFAULT_MAX_MEMORY_BYTES,
             max_instances: Self::DEFAULT_MAX_INSTANCES,
+            per_lane_calls: FairShare::DEFAULT_PER_LANE,
+            max_queue_wait: FairShare::DEFAULT_MAX_WAIT,
             fuel: false,
         }
     }
@@ -111,16 +124,20 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
-/// What a runtime and every plugin it loaded share. The epoch ticker lives
-/// here so it runs for as long as any plugin can still be called.
+/// What a runtime and every plugin it loaded share. The epoch ticker and
+/// the plugin threads live here so they run for as long as any plugin can
+/// still be called.
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
     pub(crate) linkers: Linkers,
-    /// One per instance the pool can hold at once.
-    pub(crate) slots: InstanceSlots,
+    /// The fair queue every call goes through.
+    pub(crate) scheduler: Arc<Scheduler>,
+    /// The threads calls run on.
+    pub(crate) executor: Executor,
     cache: Option<ArtifactCache>,
     pub(crate) config: RuntimeConfig,
-    pub(crate) ticker: EpochTicker,
+    /// Held for its `Drop`: the ticker runs while a plugin can be called.
+    _ticker: EpochTicker,
 }
 
 /// A validated component, ready to instantiate.
@@ -131,8 +148,8 @@ struct Prepared {
 }
 
 impl Runtime {
-    /// Creates the engine, the host linkers, the cache directory and the
-    /// epoch ticker.
+    /// Creates the engine, the host linkers, the cache directory, the epoch
+    /// ticker and the plugin threads.
     pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
         let engine = engine::build_engine(EngineSizing {
             max_instances: config.max_instances,
@@ -146,14 +163,20 @@ impl Runtime {
             .map(|dir| ArtifactCache::open(dir, &engine))
             .transpose()?;
         let ticker = EpochTicker::start(&engine)?;
+        let scheduler = Scheduler::new(FairShare {
+            max_running: config.max_instances,
+            per_lane: config.per_lane_calls,
+            max_wait: config.max_queue_wait,
+        });
         Ok(Runtime {
             shared: Arc::new(Shared {
                 engine,
                 linkers,
-                slots: InstanceSlots::new(config.max_instances),
+                scheduler,
+                executor: Executor::start()?,
                 cache,
                 config,
-                ticker,
+                _ticker: ticker,
             }),
         })
     }

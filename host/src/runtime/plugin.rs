@@ -9,12 +9,13 @@ use wasmtime::component::InstancePre;
 
 use super::Shared;
 use super::bindings::{block, mapper, renderer, types};
-use super::call::{CallOutcome, CallStats};
+use super::call::{CallOutcome, CallStats, Finish, Invocation, Returned};
 use super::convert::{mapped_from_wit, mapped_size, parse_json};
 use super::error::{CallError, PluginId};
 use super::http_impl::HttpHandler;
 use super::limits::Limits;
 use super::load::{PluginInfo, World};
+use super::scheduler::Lane;
 use super::state::CallState;
 
 /// The pre-instantiated component of one world.
@@ -44,9 +45,10 @@ impl WorldPre {
     }
 }
 
-/// A loaded, validated plugin. Cheap to clone, `Send + Sync`: calls are
-/// synchronous and independent (a fresh store each), so call it from as many
-/// blocking threads as the instance pool allows.
+/// A loaded, validated plugin. Cheap to clone, `Send + Sync`: every call is
+/// independent (a fresh store each) and runs on the runtime's plugin
+/// threads, admitted through its fair queue; the `*_async` entry points
+/// await it, the others block the calling thread.
 #[derive(Clone)]
 pub struct Plugin {
     pub(crate) inner: Arc<PluginInner>,
@@ -121,7 +123,22 @@ impl Plugin {
         self.inner.cache_hit
     }
 
-    /// Maps one vendor callback to canonical events (mapper world).
+    /// Maps one vendor callback to canonical events (mapper world), charged
+    /// to `lane` in the fair queue.
+    pub async fn map_async(
+        &self,
+        lane: &Lane,
+        callback: &Callback,
+        config: &Value,
+    ) -> CallOutcome<Mapped> {
+        match self.map_invocation(callback, config) {
+            Ok((invocation, finish)) => self.call(lane, invocation, None, finish).await,
+            Err(error) => CallOutcome::failed(error),
+        }
+    }
+
+    /// [`Plugin::map_async`] for synchronous callers, charged to the
+    /// plugin's own lane.
     pub fn map(
         &self,
         callback: &Callback,
@@ -132,67 +149,115 @@ impl Plugin {
 
     /// Like [`Plugin::map`], keeping the call's stats (and logs) on failure too.
     pub fn map_outcome(&self, callback: &Callback, config: &Value) -> CallOutcome<Mapped> {
-        let WorldPre::Mapper(pre) = &self.inner.pre else {
-            return self.wrong_world(World::Mapper);
-        };
-        let callback = types::Callback::from(callback);
-        let config = config.to_string();
-        self.call(
-            None,
-            |store| pre.instantiate(store),
-            |instance, store| instance.call_map(store, &callback, &config),
-            |mapped| {
-                let size = mapped_size(&mapped);
-                self.check_output_size(size)?;
-                mapped_from_wit(mapped).map_err(|detail| self.bad_output(detail))
-            },
-        )
+        match self.map_invocation(callback, config) {
+            Ok((invocation, finish)) => {
+                self.call_blocking(&self.own_lane(), invocation, None, finish)
+            }
+            Err(error) => CallOutcome::failed(error),
+        }
     }
 
-    /// Renders one body (renderer world).
+    fn map_invocation(
+        &self,
+        callback: &Callback,
+        config: &Value,
+    ) -> Result<(Invocation, Finish<Mapped>), CallError> {
+        self.expect_world(World::Mapper)?;
+        let invocation = Invocation::Map {
+            callback: types::Callback::from(callback),
+            config: config.to_string(),
+        };
+        let finish: Finish<Mapped> = Box::new(|plugin, returned| {
+            let Returned::Mapped(mapped) = returned else {
+                return Err(plugin.bad_output("the mapper returned another world's value".into()));
+            };
+            plugin.check_output_size(mapped_size(&mapped))?;
+            mapped_from_wit(mapped).map_err(|detail| plugin.bad_output(detail))
+        });
+        Ok((invocation, finish))
+    }
+
+    /// Renders one body (renderer world), charged to `lane`.
+    pub async fn render_async(
+        &self,
+        lane: &Lane,
+        request: &RenderRequest,
+    ) -> CallOutcome<Rendered> {
+        match self.render_invocation(types::RenderRequest::from(request)) {
+            Ok((invocation, finish)) => self.call(lane, invocation, None, finish).await,
+            Err(error) => CallOutcome::failed(error),
+        }
+    }
+
+    /// Renders with the data and config given as JSON text, as the plugin
+    /// receives them: a caller holding the data's JSON (a stored event)
+    /// need not parse it only for it to be written out again.
+    pub async fn render_json_async(
+        &self,
+        lane: &Lane,
+        template: Option<String>,
+        format: BodyFormat,
+        data_json: String,
+        config_json: String,
+    ) -> CallOutcome<Rendered> {
+        let request = types::RenderRequest {
+            template,
+            format: format.into(),
+            data: data_json,
+            config: config_json,
+        };
+        match self.render_invocation(request) {
+            Ok((invocation, finish)) => self.call(lane, invocation, None, finish).await,
+            Err(error) => CallOutcome::failed(error),
+        }
+    }
+
+    /// [`Plugin::render_async`] for synchronous callers.
     pub fn render(&self, request: &RenderRequest) -> Result<(Rendered, CallStats), CallError> {
         self.render_outcome(request).into_result()
     }
 
     /// Like [`Plugin::render`], keeping the call's stats on failure too.
     pub fn render_outcome(&self, request: &RenderRequest) -> CallOutcome<Rendered> {
-        self.render_wit(types::RenderRequest::from(request))
+        match self.render_invocation(types::RenderRequest::from(request)) {
+            Ok((invocation, finish)) => {
+                self.call_blocking(&self.own_lane(), invocation, None, finish)
+            }
+            Err(error) => CallOutcome::failed(error),
+        }
     }
 
-    /// Renders with the data and config given as JSON text, as the plugin
-    /// receives them: a caller holding the data's JSON (a stored event)
-    /// need not parse it only for it to be written out again.
-    pub fn render_json_outcome(
+    fn render_invocation(
         &self,
-        template: Option<String>,
-        format: BodyFormat,
-        data_json: String,
-        config_json: String,
-    ) -> CallOutcome<Rendered> {
-        self.render_wit(types::RenderRequest {
-            template,
-            format: format.into(),
-            data: data_json,
-            config: config_json,
-        })
+        request: types::RenderRequest,
+    ) -> Result<(Invocation, Finish<Rendered>), CallError> {
+        self.expect_world(World::Renderer)?;
+        let finish: Finish<Rendered> = Box::new(|plugin, returned| {
+            let Returned::Rendered(rendered) = returned else {
+                return Err(plugin.bad_output("the renderer returned another world's value".into()));
+            };
+            plugin.check_output_size((rendered.body.len() + rendered.content_type.len()) as u64)?;
+            Ok(rendered.into())
+        });
+        Ok((Invocation::Render(request), finish))
     }
 
-    fn render_wit(&self, request: types::RenderRequest) -> CallOutcome<Rendered> {
-        let WorldPre::Renderer(pre) = &self.inner.pre else {
-            return self.wrong_world(World::Renderer);
-        };
-        self.call(
-            None,
-            |store| pre.instantiate(store),
-            |instance, store| instance.call_render(store, &request),
-            |rendered| {
-                self.check_output_size((rendered.body.len() + rendered.content_type.len()) as u64)?;
-                Ok(rendered.into())
-            },
-        )
+    /// Runs a workflow block (block world), charged to `lane`; its
+    /// `http.send` calls go to `http`.
+    pub async fn run_block_async(
+        &self,
+        lane: &Lane,
+        input: &BlockInput,
+        config: &Value,
+        http: Arc<dyn HttpHandler>,
+    ) -> CallOutcome<Value> {
+        match self.block_invocation(input, config) {
+            Ok((invocation, finish)) => self.call(lane, invocation, Some(http), finish).await,
+            Err(error) => CallOutcome::failed(error),
+        }
     }
 
-    /// Runs a workflow block (block world); its `http.send` calls go to `http`.
+    /// [`Plugin::run_block_async`] for synchronous callers.
     pub fn run_block(
         &self,
         input: &BlockInput,
@@ -209,32 +274,45 @@ impl Plugin {
         config: &Value,
         http: Arc<dyn HttpHandler>,
     ) -> CallOutcome<Value> {
-        let WorldPre::Block(pre) = &self.inner.pre else {
-            return self.wrong_world(World::Block);
-        };
-        let input = types::BlockInput::from(input);
-        let config = config.to_string();
-        self.call(
-            Some(http),
-            |store| pre.instantiate(store),
-            |instance, store| instance.call_run(store, &input, &config),
-            |data| {
-                self.check_output_size(data.len() as u64)?;
-                parse_json(&data)
-                    .map_err(|error| self.bad_output(format!("block data is not JSON: {error}")))
-            },
-        )
+        match self.block_invocation(input, config) {
+            Ok((invocation, finish)) => {
+                self.call_blocking(&self.own_lane(), invocation, Some(http), finish)
+            }
+            Err(error) => CallOutcome::failed(error),
+        }
     }
 
-    fn wrong_world<T>(&self, expected: World) -> CallOutcome<T> {
-        CallOutcome {
-            result: Err(CallError::WrongWorld {
-                plugin: self.inner.id.name.clone(),
-                version: self.inner.id.version.clone(),
-                expected,
-                actual: self.inner.pre.world(),
-            }),
-            stats: CallStats::default(),
+    fn block_invocation(
+        &self,
+        input: &BlockInput,
+        config: &Value,
+    ) -> Result<(Invocation, Finish<Value>), CallError> {
+        self.expect_world(World::Block)?;
+        let invocation = Invocation::Run {
+            input: types::BlockInput::from(input),
+            config: config.to_string(),
+        };
+        let finish: Finish<Value> = Box::new(|plugin, returned| {
+            let Returned::Data(data) = returned else {
+                return Err(plugin.bad_output("the block returned another world's value".into()));
+            };
+            plugin.check_output_size(data.len() as u64)?;
+            parse_json(&data)
+                .map_err(|error| plugin.bad_output(format!("block data is not JSON: {error}")))
+        });
+        Ok((invocation, finish))
+    }
+
+    fn expect_world(&self, expected: World) -> Result<(), CallError> {
+        let actual = self.inner.pre.world();
+        if actual == expected {
+            return Ok(());
         }
+        Err(CallError::WrongWorld {
+            plugin: self.inner.id.name.clone(),
+            version: self.inner.id.version.clone(),
+            expected,
+            actual,
+        })
     }
 }

@@ -9,9 +9,11 @@ use wasmhook_sdk::LogLevel;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use super::activity::CallActivity;
 use super::console::{Console, ConsoleStream};
 use super::http_impl::HttpHandler;
 use super::limits::{Limits, MemoryLimiter};
+use super::wasi_io::TrackedIo;
 
 /// Everything one call's store holds.
 pub(crate) struct CallState {
@@ -28,6 +30,8 @@ pub(crate) struct CallState {
     pub(crate) deadline: Instant,
     /// The most bytes the guest may pass the host in one value.
     pub(crate) max_input_bytes: usize,
+    /// Where the call is, readable from outside the store.
+    pub(crate) activity: Arc<CallActivity>,
 }
 
 impl CallState {
@@ -36,6 +40,7 @@ impl CallState {
         plugin_config: Arc<str>,
         http: Option<Arc<dyn HttpHandler>>,
         deadline: Instant,
+        activity: Arc<CallActivity>,
     ) -> Self {
         let log_cap = usize::try_from(limits.log_bytes).unwrap_or(usize::MAX);
         let console = Arc::new(Mutex::new(Console::new(log_cap)));
@@ -56,6 +61,15 @@ impl CallState {
             http,
             deadline,
             max_input_bytes: usize::try_from(limits.output_bytes).unwrap_or(usize::MAX),
+            activity,
+        }
+    }
+
+    /// The resource table with the call's activity, for `wasi:io/poll`.
+    pub(crate) fn tracked_io(&mut self) -> TrackedIo<'_> {
+        TrackedIo {
+            table: &mut self.table,
+            activity: &self.activity,
         }
     }
 

@@ -139,3 +139,39 @@ fn plugin_check_reports_the_world_or_the_refusal() {
         "names the file: {stderr}"
     );
 }
+
+/// `--timeout-ms` holds for a guest that sleeps in a WASI call, and the
+/// message says where it was stuck (the audit saw a 30 s sleep run to its
+/// end under `--timeout-ms 100`).
+#[test]
+fn plugin_run_stops_a_sleeping_guest_at_its_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("hostile.wasm");
+    std::fs::write(&wasm, guest_bytes("hostile")).unwrap();
+    let input = dir.path().join("callback.json");
+    std::fs::write(&input, "{}").unwrap();
+    let started = std::time::Instant::now();
+    let output = wasmhook(&[
+        "plugin",
+        "run",
+        wasm.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--config",
+        r#"{"attack": "sleep"}"#,
+        "--timeout-ms",
+        "100",
+    ]);
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "a timed-out call fails: {stderr}");
+    assert!(
+        stderr.contains("timed out after 100 ms") && stderr.contains("wasi:io/poll"),
+        "{stderr}"
+    );
+    // Compiling the guest takes a moment; the 30 s sleep must not.
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "took {took:?}: {stderr}"
+    );
+}

@@ -11,6 +11,7 @@ mod harness;
 mod mappers;
 mod renderers;
 mod sandbox;
+mod sandbox_server;
 mod server_api;
 mod server_blocks;
 mod server_custom_block;

@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use wasmhook::runtime::{CallError, LimitsOverride, LoadError, Plugin, PluginId, RuntimeConfig};
+use wasmhook::runtime::{
+    CallError, CallPhase, LimitsOverride, LoadError, Plugin, PluginId, RuntimeConfig,
+};
 use wasmhook_sdk::{Callback, LogLevel};
 
 use crate::harness::{guest_bytes, load_guest, runtime, runtime_with};
@@ -254,4 +256,68 @@ fn a_plugin_is_called_only_in_its_own_world() {
     };
     let error = plugin.render(&request).unwrap_err();
     assert!(matches!(error, CallError::WrongWorld { .. }), "{error}");
+}
+
+/// A guest blocked in a WASI call (a sleep: `subscribe-duration` and
+/// `pollable.block`; a read of stdin) is stopped at its deadline like one
+/// running code, and the error says where it was stuck.
+#[test]
+fn a_mapper_blocked_in_wasi_is_stopped_at_its_deadline_and_the_error_says_where() {
+    let runtime = runtime();
+    let limits = LimitsOverride {
+        timeout_ms: Some(200),
+        ..LimitsOverride::default()
+    };
+    let plugin = load_guest(&runtime, "hostile", limits);
+    for attack_name in ["sleep", "stdin"] {
+        let started = Instant::now();
+        let error = attack(&plugin, attack_name).unwrap_err();
+        let took = started.elapsed();
+        match &error {
+            CallError::Timeout {
+                limit_ms: 200,
+                during: CallPhase::WasiPoll { .. },
+                ..
+            } => {}
+            other => panic!("{attack_name}: expected a timeout in wasi:io/poll, got {other}"),
+        }
+        let message = error.to_string();
+        assert!(
+            message.contains("timed out after 200 ms") && message.contains("wasi:io/poll"),
+            "{attack_name}: {message}"
+        );
+        assert!(
+            took >= Duration::from_millis(200),
+            "{attack_name}: stopped early: {took:?}"
+        );
+        assert!(
+            took < Duration::from_millis(300),
+            "{attack_name}: not stopped within deadline + 100 ms: {took:?}"
+        );
+    }
+    assert_next_call_works(&plugin);
+}
+
+/// A guest spinning in its own code says so: the two kinds of timeout are
+/// told apart.
+#[test]
+fn a_spinning_mapper_times_out_in_plugin_code() {
+    let runtime = runtime();
+    let limits = LimitsOverride {
+        timeout_ms: Some(100),
+        ..LimitsOverride::default()
+    };
+    let plugin = load_guest(&runtime, "hostile", limits);
+    let error = attack(&plugin, "loop").unwrap_err();
+    assert!(
+        matches!(
+            error,
+            CallError::Timeout {
+                during: CallPhase::Guest,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("running plugin code"), "{error}");
 }

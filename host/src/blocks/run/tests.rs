@@ -88,6 +88,7 @@ fn traps_and_timeouts_have_their_own_codes() {
         plugin: "b".into(),
         version: "1".into(),
         limit_ms: 30_000,
+        during: CallPhase::Guest,
     };
     assert_eq!(classify(&timeout, None).code, ErrorCode::PluginTimeout);
     let waited = exchange(None, Some(FailureKind::Timeout));
@@ -127,4 +128,25 @@ fn results_file_data_under_the_block_name_and_mask_nothing_new() {
     assert_eq!(invoke["ok"], false);
     assert!(invoke.get("data").is_none(), "{invoke}");
     assert_eq!(invoke["error"]["code"], "plugin_error");
+}
+
+#[test]
+fn a_deadline_reached_while_a_request_is_unanswered_is_an_upstream_timeout() {
+    let timeout = CallError::Timeout {
+        plugin: "b".into(),
+        version: "1".into(),
+        limit_ms: 30_000,
+        during: CallPhase::HttpSend {
+            target: "GET https://api.example.com/contacts".into(),
+        },
+    };
+    let error = classify(&timeout, None);
+    assert_eq!(error.code, ErrorCode::UpstreamTimeout);
+    assert!(
+        error
+            .detail
+            .contains("GET https://api.example.com/contacts"),
+        "{}",
+        error.detail
+    );
 }

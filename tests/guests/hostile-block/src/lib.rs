@@ -1,6 +1,7 @@
 //! A block that misbehaves on request, to prove a block run's failures are
 //! values: `config.attack` = `panic` traps (`plugin_trap`), `loop` spins
-//! until the host's deadline (`plugin_timeout`), `none` (the default)
+//! until the host's deadline (`plugin_timeout`), `sleep` blocks in
+//! `wasi:io/poll` for a minute (also `plugin_timeout`), `none` (the default)
 //! returns `{"ok": true}`, proving the next run after an attack still works.
 
 use std::hint::black_box;
@@ -14,9 +15,13 @@ fn run(_input: BlockInput, config: Config) -> Result<Value, PluginError> {
         "loop" => loop {
             black_box(());
         },
+        "sleep" => {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            Ok(json!({"slept": true}))
+        }
         "none" => Ok(json!({"ok": true})),
         other => Err(PluginError::invalid_config(format!(
-            "config.attack: unknown attack `{other}` (panic, loop or none)"
+            "config.attack: unknown attack `{other}` (panic, loop, sleep or none)"
         ))),
     }
 }

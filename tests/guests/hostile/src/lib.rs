@@ -33,6 +33,19 @@ fn map(_callback: Callback, config: Config) -> Result<Vec<Event>, PluginError> {
             }
             Ok(vec![ok_event()])
         }
+        // Blocking WASI calls: a sleep is `subscribe-duration` plus
+        // `pollable.block`; reading stdin waits on an input stream.
+        "sleep" => {
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            Ok(vec![ok_event()])
+        }
+        "stdin" => {
+            let mut input = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut input)
+                .map_err(|error| PluginError::internal(error.to_string()))?;
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            Ok(vec![ok_event().message_id(Some(input.len().to_string()))])
+        }
         "none" => Ok(vec![ok_event()]),
         other => Err(PluginError::invalid_config(format!(
             "unknown attack `{other}`"

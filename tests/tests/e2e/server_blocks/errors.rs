@@ -108,7 +108,7 @@ async fn each_kind_of_failure_has_its_own_code() {
     for (name, config) in blocks {
         create_block(&server, json!({"name": name, "config": config})).await;
     }
-    for (name, attack) in [("trap", "panic"), ("spin", "loop")] {
+    for (name, attack) in [("trap", "panic"), ("spin", "loop"), ("sleepy", "sleep")] {
         create_block(
             &server,
             json!({"name": name, "plugin": "hostile-block", "config": {"attack": attack}}),
@@ -157,6 +157,21 @@ async fn each_kind_of_failure_has_its_own_code() {
         result["requests"][0]["error"]["kind"], "timeout",
         "{result}"
     );
+    // A block sleeping in a WASI call for a minute is stopped at the run's
+    // 2 s deadline, and the error says where it was stuck.
+    let started = std::time::Instant::now();
+    let error = failure(&server, "sleepy").await;
+    let took = started.elapsed();
+    assert_eq!(error["code"], "plugin_timeout", "{error}");
+    assert!(
+        error["detail"].as_str().unwrap().contains("wasi:io/poll"),
+        "{error}"
+    );
+    assert!(
+        took < Duration::from_millis(2_000 + 100),
+        "a sleeping block held its invoke {took:?} against a 2 s deadline"
+    );
+
     let error = failure(&server, "trap").await;
     let detail = error["detail"].as_str().unwrap();
     assert!(
