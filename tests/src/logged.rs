@@ -68,7 +68,7 @@ impl LoggedServer {
                 {
                     let _ = address_tx.send(address.to_owned());
                 }
-                kept.lock().expect("lock").push(without_ansi(&line));
+                kept.lock().expect("lock").push(line);
             }
         });
         let address = address_rx
@@ -114,6 +114,14 @@ impl LoggedServer {
 
     /// Every log line so far, without colour codes.
     pub fn log(&self) -> Vec<String> {
+        self.raw_log()
+            .iter()
+            .map(|line| without_ansi(line))
+            .collect()
+    }
+
+    /// Every log line so far, exactly as the server wrote it.
+    pub fn raw_log(&self) -> Vec<String> {
         self.lines.lock().expect("lock").clone()
     }
 }

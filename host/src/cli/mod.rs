@@ -10,6 +10,7 @@ mod input;
 mod run;
 mod serve;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -176,16 +177,44 @@ fn init_logging(cli: &Cli) {
         Command::Serve(args) => ("info", args.log_json.unwrap_or(false)),
         _ => ("warn", false),
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WASMHOOK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let filter = log_filter(std::env::var("WASMHOOK_LOG").ok().as_deref(), default_level);
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, never in files or pipes.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter);
     if json {
         builder.json().init();
     } else {
         builder.init();
     }
+}
+
+/// The log filter for a `WASMHOOK_LOG` value. A bare level (`debug`) is
+/// wasmhook's own level, with the libraries below it (wasmtime, cranelift,
+/// hyper, sled) kept at `warn`: at `debug` they write more than 99 % of
+/// the lines. Directives (`wasmhook=debug,hyper=info`) are taken as
+/// written; an unreadable value falls back to the default level.
+fn log_filter(value: Option<&str>, default_level: &str) -> tracing_subscriber::EnvFilter {
+    let value = value.map(str::trim).filter(|value| !value.is_empty());
+    let directives = match value {
+        Some(level) if level.parse::<tracing::Level>().is_ok() || level == "off" => {
+            own_level(level)
+        }
+        Some(directives) => directives.to_owned(),
+        None => own_level(default_level),
+    };
+    tracing_subscriber::EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(own_level(default_level)))
+}
+
+/// `level` for wasmhook's own code, `warn` (or less) for everything else.
+fn own_level(level: &str) -> String {
+    let libraries = match level.to_ascii_lowercase().as_str() {
+        "error" | "off" => level.to_owned(),
+        _ => "warn".to_owned(),
+    };
+    format!("{libraries},wasmhook={level}")
 }
 
 /// Runs a parsed command line; the exit code says whether it succeeded.
@@ -229,4 +258,33 @@ fn default_cache_dir() -> Option<PathBuf> {
         .filter(|p| p.is_absolute())
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
     Some(base.join("wasmhook"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_level_is_wasmhooks_own_and_libraries_stay_at_warn() {
+        assert_eq!(own_level("debug"), "warn,wasmhook=debug");
+        assert_eq!(own_level("error"), "error,wasmhook=error");
+        let directives = |filter: tracing_subscriber::EnvFilter| {
+            let mut parts: Vec<String> = filter.to_string().split(',').map(str::to_owned).collect();
+            parts.sort();
+            parts
+        };
+        assert_eq!(
+            directives(log_filter(Some("debug"), "info")),
+            ["warn", "wasmhook=debug"]
+        );
+        assert_eq!(
+            directives(log_filter(None, "info")),
+            ["warn", "wasmhook=info"]
+        );
+        // Directives are the operator's own choice.
+        assert_eq!(
+            directives(log_filter(Some("wasmhook=trace,hyper=info"), "info")),
+            ["hyper=info", "wasmhook=trace"]
+        );
+    }
 }

@@ -9,7 +9,7 @@
 //!   refused target or an unbuildable request is given up at once.
 //! - The delay is the policy's scheduled delay spread by ±10 % jitter,
 //!   never under 1 s nor over 1 day.
-//! - A `Retry-After` on 429 or 503 replaces the scheduled delay, without
+//! - A `Retry-After` on 429 or any 5xx replaces the scheduled delay, without
 //!   jitter (the receiver named the time), clamped to 1 s … 1 day. It may be
 //!   shorter than the schedule: the receiver knows when it is ready better
 //!   than our backoff does, and the attempt limit still bounds the total.
@@ -74,8 +74,8 @@ impl From<&OutboundError> for AttemptOutcome {
 pub struct LastAttempt {
     /// How the attempt ended.
     pub outcome: AttemptOutcome,
-    /// The response's `Retry-After`, if it had one (honoured on 429 and 503
-    /// only).
+    /// The response's `Retry-After`, if it had one (honoured on 429 and
+    /// any 5xx).
     pub retry_after: Option<Duration>,
     /// Attempts made so far, this one included (1 after the first attempt).
     pub attempts_made: u32,
@@ -211,7 +211,9 @@ pub fn next_step(policy: &RetryPolicy, last: &LastAttempt, jitter: Jitter) -> Ne
 /// The receiver's `Retry-After`, clamped, where its status means "later".
 fn honoured_retry_after(status: u16, retry_after: Option<Duration>) -> Option<Duration> {
     match status {
-        429 | 503 => retry_after.map(|delay| delay.clamp(MIN_RETRY_DELAY, MAX_RETRY_DELAY)),
+        429 | 500..=599 => {
+            retry_after.map(|delay| delay.clamp(MIN_RETRY_DELAY, MAX_RETRY_DELAY))
+        }
         _ => None,
     }
 }

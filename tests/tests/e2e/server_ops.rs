@@ -182,3 +182,80 @@ async fn an_ingest_log_line_names_the_source_and_plugin_in_its_request_span() {
         assert!(line.contains(field), "`{field}` missing from: {line}");
     }
 }
+
+/// `WASMHOOK_LOG=debug` is wasmhook's own debug log: the libraries below it
+/// (wasmtime, cranelift, hyper, sled) stay at `warn`, and a log that is not
+/// a terminal has no colour codes. (The audit saw 130–160 MB per short run,
+/// over 99 % of it wasmtime and cranelift.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_logs_are_wasmhooks_own_and_plain_text() {
+    let server = LoggedServer::launch(env!("CARGO_BIN_EXE_wasmhook-e2e")).await;
+    let (status, _, source) = server
+        .call(
+            Method::POST,
+            "/v1/sources",
+            Some(json!({"name": "quiet", "mapper": "gupshup"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{source}");
+    let token = source["ingest_token"].as_str().expect("token");
+    let callback = std::fs::read(
+        wasmhook_tests::fixtures_dir("gupshup").join("secondary-wa-v2-delivered.json"),
+    )
+    .expect("fixture");
+    for _ in 0..20 {
+        let response = reqwest::Client::new()
+            .post(server.url("/ingest/quiet"))
+            .header("x-wasmhook-token", token)
+            .header("content-type", "application/json")
+            .body(callback.clone())
+            .send()
+            .await
+            .expect("ingest");
+        assert_eq!(response.status(), 202);
+    }
+    // The server logs at debug level: its own request lines are there.
+    let mut log = server.raw_log();
+    for _ in 0..50 {
+        if log.iter().any(|line| line.contains("/ingest/quiet")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        log = server.raw_log();
+    }
+    assert!(
+        log.iter().any(|line| line.contains("DEBUG")),
+        "no debug line at all"
+    );
+    let bytes: usize = log.iter().map(|line| line.len() + 1).sum();
+    let foreign: Vec<&String> = log
+        .iter()
+        .filter(|line| {
+            [
+                "wasmtime",
+                "cranelift",
+                "hyper",
+                "sled::",
+                "h2::",
+                "reqwest::",
+            ]
+            .iter()
+            .any(|library| {
+                line.contains(&format!(" {library}"))
+                    && !line.contains(" WARN ")
+                    && !line.contains(" ERROR ")
+            })
+        })
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "library debug lines in the default debug log: {:?}",
+        &foreign[..foreign.len().min(5)]
+    );
+    assert!(
+        log.iter().all(|line| !line.contains('\u{1b}')),
+        "colour codes in a log that is not a terminal"
+    );
+    // A short run writes kilobytes, not megabytes.
+    assert!(bytes < 512 << 10, "{bytes} bytes of log for 20 callbacks");
+}

@@ -160,7 +160,7 @@ fn outbound_errors_map_to_outcomes() {
 }
 
 #[test]
-fn retry_after_is_honoured_on_429_and_503_within_bounds() {
+fn retry_after_is_honoured_on_429_and_every_5xx_within_bounds() {
     let with = |code: u16, delay: Duration| LastAttempt {
         retry_after: Some(delay),
         ..failed(AttemptOutcome::Status(code), 3)
@@ -182,8 +182,12 @@ fn retry_after_is_honoured_on_429_and_503_within_bounds() {
         step(with(429, Duration::from_secs(30 * 86_400))),
         retry_after(86_400)
     );
+    // Any 5xx: the receiver says when it will be back.
+    assert_eq!(step(with(500, Duration::from_secs(30))), retry_after(30));
+    assert_eq!(step(with(502, Duration::from_secs(5))), retry_after(5));
     // Ignored on other statuses: the schedule's 4 minutes.
-    assert_eq!(step(with(500, Duration::from_secs(30))), retry_after(240));
+    assert_eq!(step(with(404, Duration::from_secs(30))), retry_after(240));
+    assert_eq!(step(with(400, Duration::from_secs(30))), retry_after(240));
     // 429 without it follows the schedule.
     assert_eq!(
         step(failed(AttemptOutcome::Status(429), 3)),
