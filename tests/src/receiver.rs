@@ -1,6 +1,8 @@
 //! A webhook receiver for tests: a real HTTP server on 127.0.0.1:0 that
 //! records every request (time, method, URI, headers, body) and answers
-//! as scripted: a status per request number, or a delay.
+//! as scripted: a status per request number, or a delay; or holds every
+//! answer until released, so a test can act while deliveries are surely in
+//! flight.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -52,6 +54,8 @@ struct Shared {
     started: Instant,
     received: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<Script>>,
+    /// `true` while answers are held.
+    held: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// A running receiver.
@@ -74,6 +78,7 @@ impl TestReceiver {
             started: Instant::now(),
             received: Arc::new(Mutex::new(Vec::new())),
             script: Arc::new(Mutex::new(script)),
+            held: Arc::new(tokio::sync::watch::Sender::new(false)),
         };
         let app = Router::new().fallback(record).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -89,6 +94,17 @@ impl TestReceiver {
     /// When the receiver started: `Received::at` counts from here.
     pub fn started(&self) -> Instant {
         self.shared.started
+    }
+
+    /// Holds every answer (requests are still recorded) until
+    /// [`TestReceiver::release`].
+    pub fn hold(&self) {
+        self.shared.held.send_replace(true);
+    }
+
+    /// Answers the held requests and stops holding.
+    pub fn release(&self) {
+        self.shared.held.send_replace(false);
     }
 
     /// How many requests arrived so far.
@@ -161,6 +177,7 @@ async fn record(State(shared): State<Shared>, request: Request) -> axum::respons
             None => (script.delay, 200, Vec::new()),
         }
     };
+    let _ = shared.held.subscribe().wait_for(|held| !*held).await;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }

@@ -211,9 +211,7 @@ pub fn next_step(policy: &RetryPolicy, last: &LastAttempt, jitter: Jitter) -> Ne
 /// The receiver's `Retry-After`, clamped, where its status means "later".
 fn honoured_retry_after(status: u16, retry_after: Option<Duration>) -> Option<Duration> {
     match status {
-        429 | 500..=599 => {
-            retry_after.map(|delay| delay.clamp(MIN_RETRY_DELAY, MAX_RETRY_DELAY))
-        }
+        429 | 500..=599 => retry_after.map(|delay| delay.clamp(MIN_RETRY_DELAY, MAX_RETRY_DELAY)),
         _ => None,
     }
 }
