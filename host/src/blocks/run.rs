@@ -439,6 +439,7 @@ pub fn classify(error: &CallError, last: Option<&Exchange>) -> BlockError {
             plain(ErrorCode::PluginTrap)
         }
         CallError::OutputTooLarge { .. }
+        | CallError::TooManyEvents { .. }
         | CallError::BadOutput { .. }
         | CallError::WrongWorld { .. }
         | CallError::Overloaded { .. }

@@ -32,6 +32,7 @@ mod http_impl;
 mod limits;
 mod linker;
 mod load;
+mod output;
 mod plugin;
 mod slots;
 mod state;
@@ -45,8 +46,9 @@ use wasmtime::component::Component;
 pub use call::{CallOutcome, CallStats};
 pub use error::{CallError, LoadError, PluginId, RuntimeError};
 pub use http_impl::{DenyAllHttp, HttpHandler};
-pub use limits::{Limits, LimitsOverride};
+pub use limits::{LimitError, Limits, LimitsOverride};
 pub use load::{PluginInfo, World};
+pub use output::{MAX_REPLY_BODY_BYTES, MAX_REPLY_CONTENT_TYPE_BYTES};
 pub use plugin::Plugin;
 
 use cache::{ArtifactCache, sha256_hex};

@@ -10,7 +10,7 @@ use wasmtime::component::InstancePre;
 use super::Shared;
 use super::bindings::{block, mapper, renderer, types};
 use super::call::{CallOutcome, CallStats};
-use super::convert::{mapped_from_wit, mapped_size, parse_json};
+use super::convert::{mapped_from_wit, parse_json};
 use super::error::{CallError, PluginId};
 use super::http_impl::HttpHandler;
 use super::limits::Limits;
@@ -142,8 +142,7 @@ impl Plugin {
             |store| pre.instantiate(store),
             |instance, store| instance.call_map(store, &callback, &config),
             |mapped| {
-                let size = mapped_size(&mapped);
-                self.check_output_size(size)?;
+                self.check_mapped(&mapped)?;
                 mapped_from_wit(mapped).map_err(|detail| self.bad_output(detail))
             },
         )
