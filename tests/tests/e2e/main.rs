@@ -13,6 +13,7 @@ mod renderers;
 mod sandbox;
 mod server_api;
 mod server_blocks;
+mod server_caps;
 mod server_custom_block;
 mod server_endpoints;
 mod server_ingest;
