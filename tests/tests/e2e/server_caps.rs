@@ -447,3 +447,46 @@ async fn limits_in_the_settings_are_checked_against_their_ceilings_and_world() {
     .await;
     assert_eq!(record["limits"], json!({}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_the_caps() {
+    let server = TestServer::start().await;
+    let response = server
+        .client
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .expect("openapi");
+    let (status, document) = json_of(response).await;
+    assert_eq!(status, 200);
+    let schemas = &document["components"]["schemas"];
+    let fields = |schema: &str| -> Vec<String> {
+        schemas[schema]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no schema {schema}"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        fields("RequestCounts"),
+        ["made", "over_cap", "not_shown", "cap"]
+    );
+    for answer in ["InvokeResult", "TestResult"] {
+        assert!(
+            fields(answer).contains(&"request_counts".to_owned()),
+            "{answer}"
+        );
+    }
+    let limits = fields("LimitsOverride");
+    for field in [
+        "max_events",
+        "max_http_requests",
+        "timeout_ms",
+        "memory_bytes",
+    ] {
+        assert!(limits.contains(&field.to_owned()), "{field}: {limits:?}");
+    }
+    assert!(fields("PluginRecord").contains(&"limits".to_owned()));
+    assert!(fields("Settings").contains(&"limits".to_owned()));
+}
