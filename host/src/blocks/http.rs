@@ -200,7 +200,8 @@ impl BlockHttp {
             }
             HttpError::Refused(format!(
                 "request cap reached: a run of plugin `{}` may make {} requests (its \
-                 `max_http_requests` limit; raise it with PUT /v1/plugins/{}/settings)",
+                 `max_http_requests` limit; raise it with PUT /v1/plugins/{}/settings \
+                 {{\"limits\": {{\"max_http_requests\": …}}}})",
                 self.plugin, over.cap, self.plugin
             ))
         })

@@ -216,7 +216,7 @@ pub enum CallError {
     /// them is kept.
     #[error(
         "plugin {plugin}@{version} returned {count} events, over its cap of {limit} events per \
-         call (the plugin's `max_events` limit: an operator can raise it in the plugin's settings)"
+         call (raise `limits.max_events` in the plugin's settings to allow more)"
     )]
     TooManyEvents {
         /// Plugin name.

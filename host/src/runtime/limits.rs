@@ -5,8 +5,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// The limits one plugin call runs under.
+/// The limits one plugin call runs under. (Read from text, a missing field
+/// is its default.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Limits {
     /// Wall-clock deadline of one call, in milliseconds.
     pub timeout_ms: u64,

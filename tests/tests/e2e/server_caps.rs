@@ -311,7 +311,7 @@ async fn a_block_run_stops_at_its_request_cap_with_a_small_answer() {
     );
     assert_eq!(
         answer["request_counts"],
-        json!({"made": 10_000, "over_cap": 9_950, "not_shown": 9_980, "cap": 50})
+        json!({"made": 10_000, "refused": 9_950, "over_cap": 9_950, "not_shown": 9_980, "cap": 50})
     );
     assert_eq!(answer["requests"].as_array().map(Vec::len), Some(20));
     // Before the caps this answer held all 10,000 requests (33.7 MB with
@@ -357,6 +357,7 @@ async fn oversized_requests_and_tunnel_methods_are_refused_without_being_sent() 
         "{detail}"
     );
     assert_eq!(answer["requests"][0]["error"]["kind"], "invalid_request");
+    assert_eq!(answer["request_counts"]["refused"], 1, "{answer}");
     // The 1 MiB header is neither echoed nor kept: its value is cut.
     assert!(size < 16 << 10, "the answer is {size} bytes");
     let shown = answer["requests"][0]["request"]["headers"][0][1]
@@ -470,7 +471,7 @@ async fn the_openapi_document_describes_the_caps() {
     };
     assert_eq!(
         fields("RequestCounts"),
-        ["made", "over_cap", "not_shown", "cap"]
+        ["made", "refused", "over_cap", "not_shown", "cap"]
     );
     for answer in ["InvokeResult", "TestResult"] {
         assert!(

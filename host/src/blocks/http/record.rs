@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::caps::{MAX_HEADERS, cut};
-use super::{Exchange, ReceivedResponse, SHOWN_BODY_BYTES};
+use super::{Exchange, FailureKind, ReceivedResponse, SHOWN_BODY_BYTES};
 
 /// Exchanges a run keeps in order (the first ones); later ones are counted.
 pub const KEPT_EXCHANGES: usize = 20;
@@ -30,6 +30,9 @@ const KEPT_HEADER_NAME_BYTES: usize = 64;
 pub struct RequestCounts {
     /// Requests the block asked the host for, refused ones included.
     pub made: u64,
+    /// Of those, not sent: refused by the host's checks (method, sizes,
+    /// target, connector) or over the cap.
+    pub refused: u64,
     /// Of those, refused at once because the run's request cap was
     /// reached: not sent, not recorded.
     pub over_cap: u64,
@@ -93,6 +96,7 @@ impl Recorder {
         let counts = &mut state.counts;
         counts.made += 1;
         if counts.made > counts.cap {
+            counts.refused += 1;
             counts.over_cap += 1;
             counts.not_shown += 1;
             return Err(OverCap {
@@ -107,6 +111,15 @@ impl Recorder {
     /// [`KEPT_EXCHANGES`] are, counted otherwise; always the latest.
     pub fn record(&self, exchange: Exchange) {
         let mut state = self.state();
+        let not_sent = exchange.failure.as_ref().is_some_and(|failure| {
+            matches!(
+                failure.kind,
+                FailureKind::Refused | FailureKind::InvalidRequest
+            )
+        });
+        if not_sent {
+            state.counts.refused += 1;
+        }
         if state.kept.len() < KEPT_EXCHANGES {
             state.kept.push(trimmed(&exchange, KEPT_BODY_BYTES));
         } else {
@@ -203,6 +216,7 @@ mod tests {
             counts,
             RequestCounts {
                 made: 5,
+                refused: 2,
                 over_cap: 2,
                 not_shown: 2,
                 cap: 3
@@ -230,6 +244,27 @@ mod tests {
         assert_eq!(kept.body.len(), KEPT_BODY_BYTES);
         assert!(kept.headers[0].1.len() <= KEPT_HEADER_VALUE_BYTES + '…'.len_utf8());
         assert_eq!(last.response.as_ref().unwrap().body.len(), SHOWN_BODY_BYTES);
+    }
+
+    #[test]
+    fn requests_the_host_did_not_send_are_counted_as_refused() {
+        let recorder = Recorder::new(10);
+        for kind in [
+            Some(FailureKind::InvalidRequest),
+            Some(FailureKind::Refused),
+            Some(FailureKind::Timeout),
+            None,
+        ] {
+            recorder.admit().unwrap();
+            let mut exchange = exchange(0, 10);
+            exchange.failure = kind.map(|kind| super::super::Failure {
+                kind,
+                detail: "why".into(),
+            });
+            recorder.record(exchange);
+        }
+        let counts = recorder.snapshot().counts;
+        assert_eq!((counts.made, counts.refused), (4, 2));
     }
 
     #[test]

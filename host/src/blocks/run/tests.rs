@@ -128,7 +128,7 @@ fn results_file_data_under_the_block_name_and_mask_nothing_new() {
     assert_eq!(invoke["error"], Value::Null);
     assert_eq!(
         invoke["request_counts"],
-        serde_json::json!({"made": 1, "over_cap": 0, "not_shown": 0, "cap": 50})
+        serde_json::json!({"made": 1, "refused": 0, "over_cap": 0, "not_shown": 0, "cap": 50})
     );
     let test = serde_json::to_value(run.test_result()).unwrap();
     assert_eq!(test["response"]["body"], "  service\n unavailable ");
