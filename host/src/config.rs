@@ -153,6 +153,9 @@ pub struct ServeArgs {
     /// Default memory cap of a plugin call, bytes [default: 67108864].
     #[arg(long, env = "WASMHOOK_PLUGIN_MEMORY_BYTES")]
     pub plugin_memory_bytes: Option<u64>,
+    /// Default cap of events one mapper call may return [default: 5000].
+    #[arg(long, env = "WASMHOOK_PLUGIN_MAX_EVENTS")]
+    pub plugin_max_events: Option<u64>,
     /// Concurrent plugin instances [default: 256].
     #[arg(long, env = "WASMHOOK_MAX_INSTANCES")]
     pub max_instances: Option<u32>,
@@ -194,6 +197,9 @@ pub struct ServeArgs {
     /// Largest response body a block request reads, bytes [default: 1048576].
     #[arg(long, env = "WASMHOOK_BLOCK_MAX_RESPONSE_BYTES")]
     pub block_max_response_bytes: Option<usize>,
+    /// Default cap of HTTP requests one block run may make [default: 50].
+    #[arg(long, env = "WASMHOOK_BLOCK_MAX_REQUESTS")]
+    pub block_max_requests: Option<u64>,
 }
 
 /// The configuration file's keys; unknown keys are refused.
@@ -209,6 +215,7 @@ struct FileConfig {
     max_plugin_bytes: Option<u64>,
     plugin_timeout_ms: Option<u64>,
     plugin_memory_bytes: Option<u64>,
+    plugin_max_events: Option<u64>,
     max_instances: Option<u32>,
     plugin_lane_calls: Option<u32>,
     plugin_queue_wait_ms: Option<u64>,
@@ -221,6 +228,7 @@ struct FileConfig {
     allow_plain_http_blocks: Option<bool>,
     block_timeout_ms: Option<u64>,
     block_max_response_bytes: Option<usize>,
+    block_max_requests: Option<u64>,
 }
 
 /// Why the configuration is unusable.
@@ -291,6 +299,12 @@ impl ServeArgs {
         }
         if let Some(bytes) = self.plugin_memory_bytes.or(file.plugin_memory_bytes) {
             config.plugin_limits.memory_bytes = bytes;
+        }
+        if let Some(events) = self.plugin_max_events.or(file.plugin_max_events) {
+            config.plugin_limits.max_events = events;
+        }
+        if let Some(requests) = self.block_max_requests.or(file.block_max_requests) {
+            config.plugin_limits.max_http_requests = requests;
         }
         validate(&config)?;
         Ok(config)
@@ -365,6 +379,12 @@ fn validate(config: &ServeConfig) -> Result<(), ConfigError> {
     if config.block_max_response_bytes < 1024 {
         return invalid("block_max_response_bytes", "must be at least 1024");
     }
+    if !(1..=Limits::MAX_EVENTS).contains(&config.plugin_limits.max_events) {
+        return invalid("plugin_max_events", "must be between 1 and 100000");
+    }
+    if !(1..=Limits::MAX_HTTP_REQUESTS).contains(&config.plugin_limits.max_http_requests) {
+        return invalid("block_max_requests", "must be between 1 and 1000");
+    }
     Ok(())
 }
 
@@ -426,23 +446,29 @@ mod tests {
         assert!(!defaults.allow_plain_http_blocks);
         assert_eq!(defaults.block_timeout_ms, 30_000);
         assert_eq!(defaults.block_max_response_bytes, 1 << 20);
+        assert_eq!(defaults.plugin_limits.max_http_requests, 50);
+        assert_eq!(defaults.plugin_limits.max_events, 5_000);
 
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("blocks.toml");
         std::fs::write(
             &file,
-            "allow_plain_http_blocks = true\nblock_timeout_ms = 5000\nblock_max_response_bytes = 2048\n",
+            "allow_plain_http_blocks = true\nblock_timeout_ms = 5000\nblock_max_response_bytes = 2048\n\
+             block_max_requests = 5\nplugin_max_events = 100\n",
         )
         .unwrap();
         let args = ServeArgs {
             config: Some(file),
             block_timeout_ms: Some(7000),
+            plugin_max_events: Some(200),
             ..ServeArgs::default()
         };
         let config = args.resolve().unwrap();
         assert!(config.allow_plain_http_blocks);
         assert_eq!(config.block_timeout_ms, 7000);
         assert_eq!(config.block_max_response_bytes, 2048);
+        assert_eq!(config.plugin_limits.max_http_requests, 5);
+        assert_eq!(config.plugin_limits.max_events, 200);
 
         // The bare flag means true, and `=false` turns it off again.
         #[derive(clap::Parser)]
@@ -470,6 +496,27 @@ mod tests {
                     ..ServeArgs::default()
                 },
                 "block_max_response_bytes",
+            ),
+            (
+                ServeArgs {
+                    block_max_requests: Some(0),
+                    ..ServeArgs::default()
+                },
+                "block_max_requests",
+            ),
+            (
+                ServeArgs {
+                    block_max_requests: Some(1001),
+                    ..ServeArgs::default()
+                },
+                "block_max_requests",
+            ),
+            (
+                ServeArgs {
+                    plugin_max_events: Some(0),
+                    ..ServeArgs::default()
+                },
+                "plugin_max_events",
             ),
         ] {
             let error = args.resolve().unwrap_err().to_string();

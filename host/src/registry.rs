@@ -181,6 +181,37 @@ impl Registry {
         }
     }
 
+    /// Changes a plugin's settings: its allowed hosts and/or its limits
+    /// (`None` keeps what is set). New limits are checked against the
+    /// runtime's ceilings first, and the active version is reloaded with
+    /// them, so the next call runs under them. Blocking.
+    pub fn set_settings(
+        &self,
+        name: &Name,
+        allowed_hosts: Option<Vec<HostPattern>>,
+        limits: Option<LimitsOverride>,
+    ) -> Result<PluginRecord, RegistryError> {
+        if let Some(limits) = &limits {
+            let max = self.runtime.config().max_memory_bytes;
+            if let Some(value) = limits.memory_bytes.filter(|bytes| *bytes > max) {
+                return Err(RegistryError::Load(LoadError::LimitTooHigh {
+                    field: "memory_bytes",
+                    value,
+                    max,
+                }));
+            }
+        }
+        let reload = limits.is_some();
+        let record = self
+            .store
+            .set_plugin_settings(name, allowed_hosts, limits, now_ms())?
+            .ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
+        if reload && self.active.load().contains_key(name) {
+            self.load_into_active(name, record.active_version)?;
+        }
+        Ok(record)
+    }
+
     /// Forgets a deleted plugin.
     pub fn forget(&self, name: &Name) {
         let _guard = self.swap_lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -207,10 +238,12 @@ impl Registry {
             .store
             .plugin(name)?
             .ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
+        // The server's block limits, then the plugin's own settings.
         let limits = match record.world {
             PluginWorld::Block => self.block_limits,
             PluginWorld::Mapper | PluginWorld::Renderer => LimitsOverride::default(),
-        };
+        }
+        .and_then(&record.limits);
         let id = PluginId::new(name.as_str(), version.to_string());
         let bytes =
             self.store

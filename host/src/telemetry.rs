@@ -117,6 +117,7 @@ pub fn call_error_code(error: &CallError) -> &'static str {
         CallError::MemoryLimit { .. } => "plugin_memory_limit",
         CallError::OutOfFuel { .. } => "plugin_out_of_fuel",
         CallError::OutputTooLarge { .. } => "plugin_output_too_large",
+        CallError::TooManyEvents { .. } => "plugin_too_many_events",
         CallError::Plugin { .. } => "plugin_error",
         CallError::BadOutput { .. } => "plugin_bad_output",
         CallError::WrongWorld { .. } => "wrong_world",

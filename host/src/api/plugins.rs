@@ -16,7 +16,7 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, read_body};
 use crate::domain::Name;
 use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorld};
-use crate::runtime::{CallStats, DenyAllHttp, Lane, World};
+use crate::runtime::{CallStats, DenyAllHttp, Lane, LimitsOverride, World};
 use crate::telemetry;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -160,23 +160,33 @@ async fn activate_plugin(
 /// The most allowed-hosts entries a plugin may have.
 const MAX_ALLOWED_HOSTS: usize = 100;
 
-/// A plugin's settings, kept across its versions.
+/// A plugin's settings, kept across its versions. A field left out keeps
+/// what is set.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Settings {
     /// Block plugins: hosts their requests may target — `host`,
     /// `host:port`, `*.domain` or `*` (any host; the outbound address rules
     /// still apply). Empty: no outbound HTTP.
-    allowed_hosts: Vec<HostPattern>,
+    #[serde(default)]
+    allowed_hosts: Option<Vec<HostPattern>>,
+    /// Changes to the server's default limits of every call of this plugin
+    /// (replaces what was set; `{}` goes back to the defaults):
+    /// `timeout_ms`, `memory_bytes`, `output_bytes`, `log_bytes`, `fuel`,
+    /// `max_events` (mappers), `max_http_requests` (blocks).
+    #[serde(default)]
+    limits: Option<LimitsOverride>,
 }
 
-/// Set a plugin's settings (a block plugin's allowed hosts). They apply to
-/// every version, current and future.
+/// Set a plugin's settings: a block plugin's allowed hosts, and any
+/// plugin's limits (e.g. `{"limits": {"max_events": 20000}}` for a mapper
+/// whose vendor sends larger batches). They apply to every version, current
+/// and future, from the next call on.
 #[utoipa::path(put, path = "/v1/plugins/{name}/settings", tag = "plugins",
     params(("name" = String, Path, description = "Plugin name")),
     request_body = Settings,
     responses((status = 200, body = PluginRecord), (status = 404, body = ErrorBody),
-        (status = 422, description = "An entry is invalid, or the plugin is not a block", body = ErrorBody)))]
+        (status = 422, description = "An entry or limit is invalid (`detail` names it), or allowed hosts were given for a plugin that is not a block", body = ErrorBody)))]
 async fn put_settings(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -184,28 +194,78 @@ async fn put_settings(
 ) -> ApiResult<Json<PluginRecord>> {
     let name = parse_name(&name)?;
     let record = lookup(&state, &name)?;
-    if record.world != PluginWorld::Block {
+    if body.allowed_hosts.is_none() && body.limits.is_none() {
         return Err(ApiError::invalid(
+            "invalid_field",
+            "settings: give `allowed_hosts`, `limits` or both",
+        ));
+    }
+    if let Some(hosts) = &body.allowed_hosts {
+        if record.world != PluginWorld::Block {
+            return Err(ApiError::invalid(
+                "invalid_field",
+                format!(
+                    "allowed_hosts: plugin `{name}` is a {}; only block plugins make outbound requests",
+                    record.world.as_str()
+                ),
+            ));
+        }
+        if hosts.len() > MAX_ALLOWED_HOSTS {
+            return Err(ApiError::invalid(
+                "invalid_field",
+                format!("allowed_hosts: at most {MAX_ALLOWED_HOSTS} entries"),
+            ));
+        }
+    }
+    if let Some(limits) = &body.limits {
+        check_limits(&record, limits)?;
+    }
+    let registry = state.registry.clone();
+    let record = tokio::task::spawn_blocking(move || {
+        registry.set_settings(&name, body.allowed_hosts, body.limits)
+    })
+    .await
+    .map_err(|error| ApiError::internal(&error))??;
+    state.store.durable().await?;
+    tracing::info!(
+        plugin = %record.name,
+        allowed_hosts = ?record.allowed_hosts,
+        limits = ?record.limits,
+        "plugin settings changed"
+    );
+    Ok(Json(record))
+}
+
+/// A limit override is in range and fits the plugin's world: only mappers
+/// return events, only blocks make requests.
+fn check_limits(record: &PluginRecord, limits: &LimitsOverride) -> ApiResult<()> {
+    limits
+        .validate()
+        .map_err(|error| ApiError::invalid("invalid_field", error.to_string()))?;
+    let misplaced = match record.world {
+        PluginWorld::Mapper => limits.max_http_requests.map(|_| "max_http_requests"),
+        PluginWorld::Block => limits.max_events.map(|_| "max_events"),
+        PluginWorld::Renderer => limits
+            .max_events
+            .map(|_| "max_events")
+            .or(limits.max_http_requests.map(|_| "max_http_requests")),
+    };
+    match misplaced {
+        Some(field) => Err(ApiError::invalid(
             "invalid_field",
             format!(
-                "allowed_hosts: plugin `{name}` is a {}; only block plugins make outbound requests",
-                record.world.as_str()
+                "limits.{field}: plugin `{}` is a {}, which {}",
+                record.name,
+                record.world.as_str(),
+                if field == "max_events" {
+                    "returns no events"
+                } else {
+                    "makes no HTTP requests"
+                }
             ),
-        ));
+        )),
+        None => Ok(()),
     }
-    if body.allowed_hosts.len() > MAX_ALLOWED_HOSTS {
-        return Err(ApiError::invalid(
-            "invalid_field",
-            format!("allowed_hosts: at most {MAX_ALLOWED_HOSTS} entries"),
-        ));
-    }
-    let record = state
-        .store
-        .set_plugin_allowed_hosts(&name, body.allowed_hosts, crate::ids::now_ms())?
-        .ok_or_else(|| ApiError::not_found(format!("no plugin named `{name}`")))?;
-    state.store.durable().await?;
-    tracing::info!(plugin = %name, allowed_hosts = ?record.allowed_hosts, "plugin settings changed");
-    Ok(Json(record))
 }
 
 /// Delete a plugin and all its versions; refused while a source, endpoint

@@ -1,11 +1,16 @@
 //! The host side of a block's `http.send`: every request a block plugin
-//! asks for is checked (method, URL, plain http, the plugin's allowed
-//! hosts), given its connector's credentials (the plugin never sees them),
-//! sent through the guarded [`OutboundClient`] (the delivery engine's
-//! address rules) within the run's deadline and the response size cap,
-//! traced, and recorded with its secrets masked for the API's answer.
+//! asks for is counted against the run's request cap, checked (its shape —
+//! method, URL, header and body sizes — in [`caps`] first, then the URL,
+//! plain http and the plugin's allowed hosts), given its connector's
+//! credentials (the plugin never sees them), sent through the guarded
+//! [`OutboundClient`] (the delivery engine's address rules) within the run's
+//! deadline and the response size cap, traced, and recorded — bounded, its
+//! secrets masked — for the API's answer ([`record`]).
 
-use std::sync::{Arc, Mutex};
+pub mod caps;
+pub mod record;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -21,6 +26,8 @@ use crate::domain::Name;
 use crate::domain::plugin::HostPattern;
 use crate::runtime::{HttpHandler, HttpSent};
 use crate::store::Store;
+use caps::{MAX_HEADERS, MAX_URL_BYTES, RunCaps, check_shape, cut};
+use record::{KEPT_BODY_BYTES, KEPT_HEADER_VALUE_BYTES, Recorded, Recorder};
 
 /// What every block request is held to, from the server configuration.
 #[derive(Debug, Clone)]
@@ -60,7 +67,8 @@ const FRAMING_HEADERS: [&str; 8] = [
     "trailer",
 ];
 
-/// A request as the API shows it: what was sent, secrets masked.
+/// A request as the API shows it: what was sent, secrets masked, header
+/// values and the body cut to excerpts.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ShownRequest {
     /// Method, upper case.
@@ -68,10 +76,11 @@ pub struct ShownRequest {
     /// The URL as sent, query included.
     pub url: String,
     /// Headers as `[name, value]` pairs in the order sent; credentials are
-    /// shown as `***`.
+    /// shown as `***`, values longer than 256 bytes cut (`…`).
     #[schema(value_type = Vec<Vec<String>>)]
     pub headers: Vec<(String, String)>,
-    /// The body as text (lossy UTF-8), or `null` when there was none.
+    /// The body as text (lossy UTF-8, its first 4 KiB), or `null` when
+    /// there was none.
     pub body: Option<String>,
 }
 
@@ -128,7 +137,8 @@ pub struct Exchange {
     pub duration: Duration,
 }
 
-/// The [`HttpHandler`] of one block run: it records every request.
+/// The [`HttpHandler`] of one block run: it holds the run to its caps and
+/// records its requests (bounded).
 pub struct BlockHttp {
     client: OutboundClient,
     store: Arc<Store>,
@@ -136,12 +146,14 @@ pub struct BlockHttp {
     block: String,
     plugin: String,
     allowed_hosts: Vec<HostPattern>,
-    exchanges: Mutex<Vec<Exchange>>,
+    caps: RunCaps,
+    recorder: Recorder,
 }
 
 impl BlockHttp {
     /// A handler for one run of `block` by `plugin`, whose requests may
-    /// target `allowed_hosts`.
+    /// target `allowed_hosts` and are held to `caps` (see
+    /// [`RunCaps::from_limits`]).
     pub fn new(
         client: OutboundClient,
         store: Arc<Store>,
@@ -149,6 +161,7 @@ impl BlockHttp {
         block: String,
         plugin: String,
         allowed_hosts: Vec<HostPattern>,
+        caps: RunCaps,
     ) -> Self {
         BlockHttp {
             client,
@@ -157,62 +170,90 @@ impl BlockHttp {
             block,
             plugin,
             allowed_hosts,
-            exchanges: Mutex::new(Vec::new()),
+            caps,
+            recorder: Recorder::new(caps.max_requests),
         }
     }
 
-    /// The requests made so far, in order.
-    pub fn exchanges(&self) -> Vec<Exchange> {
-        self.exchanges
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+    /// What the run kept of its requests so far: the first ones, the
+    /// latest, and the counts.
+    pub fn recorded(&self) -> Recorded {
+        self.recorder.snapshot()
     }
 
-    fn record(&self, exchange: Exchange) {
-        self.exchanges
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(exchange);
+    /// Counts the request against the run's cap. Past the cap it is
+    /// refused at once: counted, but neither checked, sent, logged (but
+    /// for the first) nor recorded, so a flood costs next to nothing.
+    fn admit(&self) -> Result<(), HttpError> {
+        self.recorder.admit().map_err(|over| {
+            if over.first {
+                tracing::warn!(
+                    block = %self.block,
+                    plugin = %self.plugin,
+                    cap = over.cap,
+                    "block run reached its request cap; further requests are refused"
+                );
+            }
+            HttpError::Refused(format!(
+                "request cap reached: a run of plugin `{}` may make {} requests (its \
+                 `max_http_requests` limit; raise it with PUT /v1/plugins/{}/settings \
+                 {{\"limits\": {{\"max_http_requests\": …}}}})",
+                self.plugin, over.cap, self.plugin
+            ))
+        })
     }
 
     /// The request as the API shows it (before the host's checks: what the
-    /// plugin asked for, credentials masked).
+    /// plugin asked for, credentials masked), bounded whatever its size: a
+    /// URL over the cap is not copied, header values and the body are cut.
     fn shown(request: &HttpRequest) -> ShownRequest {
+        let url = request.url.trim();
         ShownRequest {
-            method: request.method.trim().to_ascii_uppercase(),
-            url: redacted(&request.url),
+            method: shown_method(&request.method),
+            url: if url.len() > MAX_URL_BYTES {
+                format!("({}-byte url, not shown)", url.len())
+            } else {
+                redacted(url)
+            },
             headers: request
                 .headers
                 .iter()
-                .map(|(name, value)| (name.clone(), shown_value(name, value)))
+                .take(MAX_HEADERS)
+                .map(|(name, value)| (cut(name, 64), shown_value(name, value)))
                 .collect(),
-            body: request.body.as_deref().map(shown_text),
+            body: request
+                .body
+                .as_deref()
+                .map(|body| text_excerpt(body, KEPT_BODY_BYTES)),
         }
     }
 
     /// The host's checks and the connector's credentials; `shown` follows
     /// what is added (the credential, masked) so it stays the request sent.
+    /// The request's shape is checked first, on the request as handed over;
+    /// its headers and body then move into the outbound request uncopied.
     fn prepare(
         &self,
-        request: &HttpRequest,
+        request: HttpRequest,
         shown: &mut ShownRequest,
     ) -> Result<OutboundRequest, HttpError> {
-        let method = Method::from_bytes(shown.method.as_bytes()).map_err(|_| {
-            HttpError::InvalidRequest(format!("method `{}` is not an HTTP method", shown.method))
+        let method = check_shape(&request, self.caps.max_body_bytes)?;
+        let method = Method::from_bytes(method.as_bytes()).map_err(|_| {
+            HttpError::InvalidRequest(format!("method `{method}` is not an HTTP method"))
         })?;
         let url = Url::parse(request.url.trim()).map_err(|error| {
             HttpError::InvalidRequest(format!("url is not an absolute URL: {error}"))
         })?;
         self.check_target(&url)?;
         let mut headers = Vec::with_capacity(request.headers.len() + 1);
-        for (name, value) in &request.headers {
+        for (name, value) in request.headers {
             if FRAMING_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
                 return Err(HttpError::InvalidRequest(format!(
-                    "header `{name}` is set by the host"
+                    "header `{}` is set by the host",
+                    cut(&name, 64)
                 )));
             }
-            headers.push((name.clone(), value.clone()));
+            headers.push((name, value));
         }
         let connector = request
             .connector
@@ -235,7 +276,7 @@ impl BlockHttp {
             method,
             url,
             headers,
-            body: request.body.clone().unwrap_or_default(),
+            body: request.body.unwrap_or_default(),
             timeout: None,
         })
     }
@@ -281,7 +322,7 @@ impl BlockHttp {
     }
 
     fn credential_of(&self, connector: &str) -> Result<(String, String), HttpError> {
-        let unknown = || HttpError::Refused(format!("no connector named `{connector}`"));
+        let unknown = || HttpError::Refused(format!("no connector named `{}`", cut(connector, 64)));
         let name: Name = connector.parse().map_err(|_| unknown())?;
         match self.store.connector_by_name(&name) {
             Ok(Some(found)) => Ok(credential(&found.auth)),
@@ -289,7 +330,8 @@ impl BlockHttp {
             Err(error) => {
                 tracing::error!(%error, connector, "reading a block's connector failed");
                 Err(HttpError::Refused(format!(
-                    "connector `{connector}` could not be read"
+                    "connector `{}` could not be read",
+                    cut(connector, 64)
                 )))
             }
         }
@@ -355,11 +397,8 @@ impl BlockHttp {
         remaining: Duration,
     ) -> Result<HttpResponse, HttpError> {
         let started = Instant::now();
-        let target = format!(
-            "{} {}",
-            request.method.trim().to_ascii_uppercase(),
-            redacted(without_query(&request.url))
-        );
+        self.admit()?;
+        let target = target_of(&request);
         let span = tracing::info_span!(
             "block_request",
             block = %self.block,
@@ -367,16 +406,34 @@ impl BlockHttp {
             target = %target,
         );
         let mut shown = Self::shown(&request);
-        let (response, answer) = match self.prepare(&request, &mut shown) {
+        let asked_timeout = request.timeout_ms;
+        let (response, answer) = match self.prepare(request, &mut shown) {
             Err(error) => (None, Err(error)),
             Ok(outbound) => {
-                let timeout = self.timeout(request.timeout_ms, remaining);
+                let timeout = self.timeout(asked_timeout, remaining);
                 self.transmit(outbound, timeout)
                     .instrument(span.clone())
                     .await
             }
         };
-        let _entered = span.enter();
+        {
+            let _entered = span.enter();
+            self.finish(shown, target, response, &answer, started);
+        }
+        answer
+    }
+}
+
+impl BlockHttp {
+    /// Logs and records an admitted request's outcome.
+    fn finish(
+        &self,
+        shown: ShownRequest,
+        target: String,
+        response: Option<ReceivedResponse>,
+        answer: &Result<HttpResponse, HttpError>,
+        started: Instant,
+    ) {
         let duration = started.elapsed();
         let failure = answer.as_ref().err().map(failure_of);
         let status = response.as_ref().map(|response| response.status);
@@ -386,14 +443,13 @@ impl BlockHttp {
             outcome = failure.as_ref().map_or("answered", |f| f.kind.as_str()),
             "block request"
         );
-        self.record(Exchange {
+        self.recorder.record(Exchange {
             request: shown,
             target,
             response,
             failure,
             duration,
         });
-        answer
     }
 }
 
@@ -438,12 +494,29 @@ fn from_outbound(error: OutboundError) -> HttpError {
     }
 }
 
-/// A header value as shown: credentials masked.
+/// A header value as shown: credentials masked, long values cut.
 fn shown_value(name: &str, value: &str) -> String {
     if SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
         MASK.to_owned()
     } else {
-        value.to_owned()
+        cut(value, KEPT_HEADER_VALUE_BYTES)
+    }
+}
+
+/// A method as shown: upper case, at most 16 bytes.
+fn shown_method(method: &str) -> String {
+    cut(method.trim(), 16).to_ascii_uppercase()
+}
+
+/// `METHOD scheme://host/path` of a request, for logs and messages:
+/// without the query, and bounded (a URL over the cap is only measured).
+fn target_of(request: &HttpRequest) -> String {
+    let method = shown_method(&request.method);
+    let url = without_query(&request.url);
+    if url.len() > MAX_URL_BYTES {
+        format!("{method} ({}-byte url)", url.len())
+    } else {
+        format!("{method} {}", redacted(url))
     }
 }
 
@@ -453,10 +526,16 @@ pub const SHOWN_BODY_BYTES: usize = 64 << 10;
 /// A body as text for an API answer: lossy UTF-8, at most
 /// [`SHOWN_BODY_BYTES`] (a cut is marked with `…`).
 pub fn shown_text(body: &[u8]) -> String {
-    if body.len() <= SHOWN_BODY_BYTES {
+    text_excerpt(body, SHOWN_BODY_BYTES)
+}
+
+/// A body as text: lossy UTF-8, at most `max` bytes of it (a cut is marked
+/// with `…`).
+pub fn text_excerpt(body: &[u8], max: usize) -> String {
+    if body.len() <= max {
         return String::from_utf8_lossy(body).into_owned();
     }
-    let mut text = String::from_utf8_lossy(&body[..SHOWN_BODY_BYTES]).into_owned();
+    let mut text = String::from_utf8_lossy(&body[..max]).into_owned();
     text.push('…');
     text
 }
@@ -482,39 +561,4 @@ pub fn without_query(url: &str) -> &str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn queries_are_left_out_of_targets() {
-        assert_eq!(
-            without_query("https://x.example/a?email=a@b.c#f"),
-            "https://x.example/a"
-        );
-        assert_eq!(
-            without_query(" https://x.example/a "),
-            "https://x.example/a"
-        );
-    }
-
-    #[test]
-    fn passwords_in_urls_are_redacted_and_long_bodies_cut() {
-        assert_eq!(
-            redacted("https://u:hunter2@x.example/a"),
-            "https://u:***@x.example/a"
-        );
-        assert_eq!(
-            redacted("https://x.example/a?q=1"),
-            "https://x.example/a?q=1"
-        );
-        let long = vec![b'a'; SHOWN_BODY_BYTES + 10];
-        assert_eq!(shown_text(&long).chars().count(), SHOWN_BODY_BYTES + 1);
-    }
-
-    #[test]
-    fn credential_headers_are_masked_whoever_set_them() {
-        assert_eq!(shown_value("Authorization", "Bearer t"), MASK);
-        assert_eq!(shown_value("X-Api-Key", "k"), MASK);
-        assert_eq!(shown_value("X-Request-Id", "r1"), "r1");
-    }
-}
+mod tests;

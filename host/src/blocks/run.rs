@@ -12,6 +12,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use wasmhook_sdk::{BlockInput, LogLevel};
 
+use super::http::caps::RunCaps;
+use super::http::record::{Recorded, RequestCounts};
 use super::http::{
     BlockHttp, Exchange, Failure, FailureKind, HttpPolicy, ShownRequest, shown_text,
 };
@@ -82,8 +84,9 @@ pub struct BlockRun {
     pub block: BlockName,
     /// The parsed data, or why there is none.
     pub outcome: Result<Value, BlockError>,
-    /// Every request the host sent (or refused) for it, in order.
-    pub exchanges: Vec<Exchange>,
+    /// The requests the host sent (or refused) for it: the first ones, the
+    /// latest, and how many there were.
+    pub requests: Recorded,
 }
 
 /// A response in a result: status and time.
@@ -125,8 +128,12 @@ pub struct InvokeResult {
     pub response: Option<ResponseSummary>,
     /// Why it failed, if it did.
     pub error: Option<BlockError>,
-    /// Every request the host sent for the block, in order.
+    /// The requests the host sent (or refused) for the block, in order: the
+    /// first 20; `request_counts` says how many there were.
     pub requests: Vec<RequestRecord>,
+    /// How many requests the block made, how many were refused over its
+    /// cap and how many `requests` leaves out.
+    pub request_counts: RequestCounts,
 }
 
 /// A raw response as `POST /v1/blocks/{name}/test` shows it.
@@ -161,8 +168,12 @@ pub struct TestResult {
     pub data: Option<Value>,
     /// Why it failed, if it did.
     pub error: Option<BlockError>,
-    /// Every request the host sent for the block, in order.
+    /// The requests the host sent (or refused) for the block, in order: the
+    /// first 20; `request_counts` says how many there were.
     pub requests: Vec<RequestRecord>,
+    /// How many requests the block made, how many were refused over its
+    /// cap and how many `requests` leaves out.
+    pub request_counts: RequestCounts,
 }
 
 /// What `POST /v1/workflows/run` answers.
@@ -194,7 +205,8 @@ impl BlockRun {
     }
 
     fn records(&self) -> Vec<RequestRecord> {
-        self.exchanges
+        self.requests
+            .kept
             .iter()
             .map(|exchange| RequestRecord {
                 request: exchange.request.clone(),
@@ -206,7 +218,7 @@ impl BlockRun {
 
     /// The run as `invoke` answers it.
     pub fn invoke_result(&self) -> InvokeResult {
-        let last = self.exchanges.last();
+        let last = self.requests.last.as_ref();
         InvokeResult {
             block: self.block.clone(),
             ok: self.outcome.is_ok(),
@@ -215,12 +227,13 @@ impl BlockRun {
             response: last.and_then(summary),
             error: self.outcome.as_ref().err().cloned(),
             requests: self.records(),
+            request_counts: self.requests.counts,
         }
     }
 
     /// The run as `test` answers it.
     pub fn test_result(&self) -> TestResult {
-        let last = self.exchanges.last();
+        let last = self.requests.last.as_ref();
         let response = last.and_then(|exchange| {
             exchange.response.as_ref().map(|response| RawResponse {
                 status: response.status,
@@ -237,6 +250,7 @@ impl BlockRun {
             data: self.data(),
             error: self.outcome.as_ref().err().cloned(),
             requests: self.records(),
+            request_counts: self.requests.counts,
         }
     }
 }
@@ -303,6 +317,7 @@ impl BlockRunner {
             block.name.to_string(),
             block.plugin.to_string(),
             allowed_hosts,
+            RunCaps::from_limits(loaded.plugin.limits()),
         ));
         let handler: Arc<dyn HttpHandler> = Arc::clone(&http) as Arc<dyn HttpHandler>;
         // Each block is a lane of the fair queue: a slow block (or one whose
@@ -317,14 +332,14 @@ impl BlockRunner {
             outcome.stats.duration,
             outcome.result.as_ref().err(),
         );
-        let exchanges = http.exchanges();
+        let requests = http.recorded();
         let outcome = match outcome.result {
             Ok(value) => Ok(value),
             Err(error @ (CallError::Overloaded { .. } | CallError::Instantiate { .. })) => {
                 return Err(NotRun::Unavailable(error));
             }
             Err(error) => {
-                let mut failed = classify(&error, exchanges.last());
+                let mut failed = classify(&error, requests.last.as_ref());
                 if failed.code == ErrorCode::PluginTrap
                     && let Some(why) = last_error_log(&outcome.stats.logs)
                 {
@@ -341,14 +356,15 @@ impl BlockRunner {
             plugin = %block.plugin,
             ok = outcome.is_ok(),
             code = ?code,
-            requests = exchanges.len(),
+            requests = requests.counts.made,
+            requests_over_cap = requests.counts.over_cap,
             duration_ms = millis(started.elapsed()),
             "block run"
         );
         Ok(BlockRun {
             block: block.name.clone(),
             outcome,
-            exchanges,
+            requests,
         })
     }
 
@@ -448,6 +464,7 @@ pub fn classify(error: &CallError, last: Option<&Exchange>) -> BlockError {
             plain(ErrorCode::PluginTrap)
         }
         CallError::OutputTooLarge { .. }
+        | CallError::TooManyEvents { .. }
         | CallError::BadOutput { .. }
         | CallError::WrongWorld { .. }
         | CallError::Overloaded { .. }

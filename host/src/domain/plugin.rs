@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Name;
-use crate::runtime::World;
+use crate::runtime::{LimitsOverride, World};
 
 /// The world a plugin targets, as the API shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -75,6 +75,11 @@ pub struct PluginRecord {
     /// outbound HTTP. Bundled first-party blocks start with `*`.
     #[serde(default)]
     pub allowed_hosts: Vec<HostPattern>,
+    /// Changes to the server's default per-call limits for this plugin
+    /// (`PUT /v1/plugins/{name}/settings`); kept across versions. `{}`
+    /// keeps every default.
+    #[serde(default)]
+    pub limits: LimitsOverride,
 }
 
 /// One entry of a block plugin's allowed hosts: which targets its requests

@@ -1,5 +1,6 @@
-//! Conversions between the generated WIT types and the SDK's model types,
-//! plus the size of a returned value as counted against the output cap.
+//! Conversions between the generated WIT types and the SDK's model types.
+//! (What a returned value may be — its size, event count, reply — is
+//! checked in `output` before it is converted.)
 
 use serde_json::Value;
 use wasmhook_sdk as sdk;
@@ -196,51 +197,6 @@ pub(crate) fn parse_json(text: &str) -> Result<Value, serde_json::Error> {
     } else {
         serde_json::from_str(text)
     }
-}
-
-/// Bytes of text and binary payload in a mapper's result: what the output cap
-/// counts. Fixed-size fields are noise next to payloads and are ignored.
-pub(crate) fn mapped_size(mapped: &types::Mapped) -> u64 {
-    fn opt(text: &Option<String>) -> usize {
-        text.as_ref().map_or(0, String::len)
-    }
-    let events: usize = mapped
-        .events
-        .iter()
-        .map(|event| {
-            let status = event.status.as_ref().map_or(0, |s| {
-                opt(&s.vendor_status) + opt(&s.error_code) + opt(&s.description) + opt(&s.link)
-            });
-            let inbound = event.inbound_message.as_ref().map_or(0, |m| {
-                let media: usize = m
-                    .media
-                    .iter()
-                    .map(|md| opt(&md.url) + opt(&md.id) + opt(&md.mime_type) + opt(&md.caption))
-                    .sum();
-                let context = m.context.as_ref().map_or(0, |c| opt(&c.from) + opt(&c.id));
-                m.from.len()
-                    + opt(&m.to)
-                    + m.message_type.len()
-                    + opt(&m.text)
-                    + opt(&m.payload)
-                    + media
-                    + context
-            });
-            event.vendor_response.len()
-                + event.vendor_name.len()
-                + opt(&event.channel_value)
-                + opt(&event.distinct_id)
-                + opt(&event.reference.vendor_message_id)
-                + opt(&event.reference.idempotency_key)
-                + status
-                + inbound
-        })
-        .sum();
-    let reply = mapped
-        .reply
-        .as_ref()
-        .map_or(0, |r| r.content_type.len() + r.body.len());
-    (events + reply) as u64
 }
 
 impl From<http::Request> for sdk::HttpRequest {

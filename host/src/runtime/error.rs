@@ -205,7 +205,10 @@ pub enum CallError {
         limit: u64,
     },
     /// The returned value is larger than the output cap.
-    #[error("plugin {plugin}@{version} returned {size} bytes, over the {limit}-byte output cap")]
+    #[error(
+        "plugin {plugin}@{version} returned {size} bytes, over the {limit}-byte output cap (the \
+         plugin's `output_bytes` limit)"
+    )]
     OutputTooLarge {
         /// Plugin name.
         plugin: String,
@@ -214,6 +217,22 @@ pub enum CallError {
         /// Bytes returned.
         size: u64,
         /// The cap in bytes.
+        limit: u64,
+    },
+    /// A mapper returned more events than its event cap allows; none of
+    /// them is kept.
+    #[error(
+        "plugin {plugin}@{version} returned {count} events, over its cap of {limit} events per \
+         call (raise `limits.max_events` in the plugin's settings to allow more)"
+    )]
+    TooManyEvents {
+        /// Plugin name.
+        plugin: String,
+        /// Plugin version.
+        version: String,
+        /// Events returned.
+        count: u64,
+        /// The cap.
         limit: u64,
     },
     /// The guest returned an error value.
@@ -296,6 +315,9 @@ impl CallError {
                 plugin, version, ..
             }
             | CallError::OutputTooLarge {
+                plugin, version, ..
+            }
+            | CallError::TooManyEvents {
                 plugin, version, ..
             }
             | CallError::Plugin {

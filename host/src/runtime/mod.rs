@@ -34,6 +34,7 @@ mod http_impl;
 mod limits;
 mod linker;
 mod load;
+mod output;
 mod plugin;
 mod scheduler;
 mod state;
@@ -49,8 +50,9 @@ pub use activity::CallPhase;
 pub use call::{CallOutcome, CallStats};
 pub use error::{CallError, LoadError, PluginId, RuntimeError};
 pub use http_impl::{DenyAllHttp, HttpHandler, HttpSent};
-pub use limits::{Limits, LimitsOverride};
+pub use limits::{LimitError, Limits, LimitsOverride};
 pub use load::{PluginInfo, World};
+pub use output::{MAX_REPLY_BODY_BYTES, MAX_REPLY_CONTENT_TYPE_BYTES};
 pub use plugin::Plugin;
 pub use scheduler::{FairShare, Lane};
 

@@ -10,7 +10,7 @@ use wasmtime::component::InstancePre;
 use super::Shared;
 use super::bindings::{block, mapper, renderer, types};
 use super::call::{CallOutcome, CallStats, Finish, Invocation, Returned};
-use super::convert::{mapped_from_wit, mapped_size, parse_json};
+use super::convert::{mapped_from_wit, parse_json};
 use super::error::{CallError, PluginId};
 use super::http_impl::HttpHandler;
 use super::limits::Limits;
@@ -171,7 +171,7 @@ impl Plugin {
             let Returned::Mapped(mapped) = returned else {
                 return Err(plugin.bad_output("the mapper returned another world's value".into()));
             };
-            plugin.check_output_size(mapped_size(&mapped))?;
+            plugin.check_mapped(&mapped)?;
             mapped_from_wit(mapped).map_err(|detail| plugin.bad_output(detail))
         });
         Ok((invocation, finish))

@@ -8,6 +8,7 @@ use super::codec::{self, decode, encode};
 use super::{Store, StoreError};
 use crate::domain::Name;
 use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorld};
+use crate::runtime::LimitsOverride;
 
 fn version_key(name: &Name, version: u32) -> Vec<u8> {
     let mut key = name.as_str().as_bytes().to_vec();
@@ -148,6 +149,7 @@ impl Store {
                         created_at: new.now_ms,
                         updated_at: new.now_ms,
                         allowed_hosts: new.allowed_hosts.clone(),
+                        limits: LimitsOverride::default(),
                     },
                 };
                 blobs.insert(new.sha256.as_bytes(), new.bytes)?;
@@ -183,12 +185,13 @@ impl Store {
         Ok(Some(record))
     }
 
-    /// Replaces a plugin's allowed hosts. `None` when there is no such
-    /// plugin.
-    pub fn set_plugin_allowed_hosts(
+    /// Replaces a plugin's allowed hosts and/or limits (`None` keeps
+    /// what is set). `None` when there is no such plugin.
+    pub fn set_plugin_settings(
         &self,
         name: &Name,
-        allowed_hosts: Vec<HostPattern>,
+        allowed_hosts: Option<Vec<HostPattern>>,
+        limits: Option<LimitsOverride>,
         now_ms: u64,
     ) -> Result<Option<PluginRecord>, StoreError> {
         let _guard = self.config_lock();
@@ -196,7 +199,8 @@ impl Store {
             return Ok(None);
         };
         let record = PluginRecord {
-            allowed_hosts,
+            allowed_hosts: allowed_hosts.unwrap_or(record.allowed_hosts),
+            limits: limits.unwrap_or(record.limits),
             updated_at: now_ms,
             ..record
         };

@@ -143,6 +143,58 @@ fn versions_count_up_and_the_world_is_fixed() {
     assert!(store.plugin_versions(&name).unwrap().is_empty());
 }
 
+#[test]
+fn plugin_settings_change_only_what_is_given_and_outlive_versions() {
+    use crate::runtime::LimitsOverride;
+    let (_dir, store) = store();
+    let name: crate::domain::Name = "p".parse().unwrap();
+    let new = |bytes: &'static [u8]| NewVersion {
+        bytes,
+        sha256: format!("{:x}", bytes.len()),
+        world: PluginWorld::Block,
+        now_ms: 1,
+        activate: true,
+        allowed_hosts: Vec::new(),
+    };
+    let (record, _) = store.add_plugin_version(&name, new(b"a")).unwrap();
+    assert_eq!(record.limits, LimitsOverride::default());
+    let limits = LimitsOverride {
+        max_http_requests: Some(3),
+        ..LimitsOverride::default()
+    };
+    let record = store
+        .set_plugin_settings(&name, None, Some(limits), 2)
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.limits, limits);
+    assert!(record.allowed_hosts.is_empty());
+    let hosts = vec!["x.example".parse().unwrap()];
+    let record = store
+        .set_plugin_settings(&name, Some(hosts.clone()), None, 3)
+        .unwrap()
+        .unwrap();
+    assert_eq!((record.allowed_hosts, record.limits), (hosts, limits));
+    let (record, _) = store.add_plugin_version(&name, new(b"bb")).unwrap();
+    assert_eq!(record.limits, limits, "a new version keeps the settings");
+    let unknown: crate::domain::Name = "q".parse().unwrap();
+    assert!(
+        store
+            .set_plugin_settings(&unknown, None, Some(limits), 4)
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn a_plugin_record_kept_before_limits_existed_still_reads() {
+    let old = json!({
+        "name": "p", "world": "mapper", "active_version": 1, "latest_version": 1,
+        "created_at": 1, "updated_at": 1, "allowed_hosts": []
+    });
+    let record: crate::domain::plugin::PluginRecord = serde_json::from_value(old).unwrap();
+    assert_eq!(record.limits, crate::runtime::LimitsOverride::default());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_share_flushes_and_all_become_durable() {
     let dir = tempfile::tempdir().unwrap();

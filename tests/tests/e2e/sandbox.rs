@@ -1,12 +1,13 @@
 //! Hostile guests are contained: each attack is stopped (or refused at
 //! load time) with the right typed error, within its limit, and the same
-//! plugin's next normal call still works.
+//! plugin's next normal call still works. What a call hands back is capped
+//! too: its events, its output bytes (structure included) and its reply.
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use wasmhook::runtime::{
-    CallError, CallPhase, LimitsOverride, LoadError, Plugin, PluginId, RuntimeConfig,
+    CallError, CallPhase, Limits, LimitsOverride, LoadError, Plugin, PluginId, RuntimeConfig,
 };
 use wasmhook_sdk::{Callback, LogLevel};
 
@@ -134,6 +135,105 @@ fn huge_output_is_refused_over_the_output_cap() {
         "{error}"
     );
     assert_next_call_works(&plugin);
+}
+
+/// Guest memory that lets the hostile mapper build its 100,000 events.
+const FLOOD_MEMORY_BYTES: u64 = 128 << 20;
+
+#[test]
+fn a_flood_of_events_is_refused_over_the_event_cap() {
+    let runtime = runtime();
+    // Building 100,000 events through the SDK takes the guest more than
+    // the default 64 MiB (and may take more than a second on a loaded
+    // machine); an operator may well give a plugin more, and the event cap
+    // must hold whatever the memory and time.
+    let limits = LimitsOverride {
+        memory_bytes: Some(FLOOD_MEMORY_BYTES),
+        timeout_ms: Some(30_000),
+        ..LimitsOverride::default()
+    };
+    let plugin = load_guest(&runtime, "hostile", limits);
+    // 100,000 events from a two-byte callback.
+    let error = attack(&plugin, "many_events").unwrap_err();
+    match &error {
+        CallError::TooManyEvents { count, limit, .. } => {
+            assert_eq!((*count, *limit), (100_000, Limits::DEFAULT_MAX_EVENTS))
+        }
+        other => panic!("expected too many events, got {other}"),
+    }
+    let message = error.to_string();
+    for part in ["hostile@1", "100000 events", "cap of 5000", "max_events"] {
+        assert!(message.contains(part), "`{part}` missing from: {message}");
+    }
+    assert_next_call_works(&plugin);
+
+    // Exactly the cap is fine.
+    let config = json!({"attack": "many_events", "count": Limits::DEFAULT_MAX_EVENTS});
+    let (mapped, _) = plugin.map(&Callback::json("{}"), &config).unwrap();
+    assert_eq!(mapped.events.len() as u64, Limits::DEFAULT_MAX_EVENTS);
+}
+
+#[test]
+fn empty_events_count_against_the_output_cap_too() {
+    let runtime = runtime();
+    // The event cap raised out of the way: what is left is the output cap,
+    // which counts each event's structure, not only its text (the 20,000
+    // events carry ~0.2 MB of text, far under a 1 MiB cap).
+    let limits = LimitsOverride {
+        max_events: Some(Limits::MAX_EVENTS),
+        output_bytes: Some(1 << 20),
+        timeout_ms: Some(30_000),
+        ..LimitsOverride::default()
+    };
+    let plugin = load_guest(&runtime, "hostile", limits);
+    let config = json!({"attack": "many_events", "count": 20_000});
+    let error = plugin
+        .map(&Callback::json("{}"), &config)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        matches!(error, CallError::OutputTooLarge { size, limit, .. }
+            if limit == 1 << 20 && size > 20_000 * Limits::EVENT_BYTES),
+        "{error}"
+    );
+    assert_next_call_works(&plugin);
+}
+
+#[test]
+fn a_reply_a_vendor_should_not_get_is_refused_naming_the_field() {
+    let runtime = runtime();
+    let plugin = load_guest(&runtime, "hostile", LimitsOverride::default());
+    let bad_reply = |config| {
+        plugin
+            .map(&Callback::json("{}"), &config)
+            .map(|_| ())
+            .unwrap_err()
+    };
+    let cases = [
+        (json!({"attack": "bad_reply"}), "reply.status: 101"),
+        (
+            json!({"attack": "bad_reply", "status": 204, "body": "surprise"}),
+            "reply.body: must be empty with status 204",
+        ),
+        (
+            json!({"attack": "bad_reply", "status": 200, "body": "x".repeat(70_000)}),
+            "reply.body: 70000 bytes",
+        ),
+    ];
+    for (config, expected) in cases {
+        match bad_reply(config) {
+            CallError::BadOutput { detail, .. } => {
+                assert!(detail.starts_with(expected), "{detail}")
+            }
+            other => panic!("expected bad output, got {other}"),
+        }
+        assert_next_call_works(&plugin);
+    }
+    // A sensible reply passes.
+    let config = json!({"attack": "bad_reply", "status": 200, "body": "challenge-42"});
+    let (mapped, _) = plugin.map(&Callback::json("{}"), &config).unwrap();
+    let reply = mapped.reply.expect("the reply");
+    assert_eq!((reply.status, reply.body), (200, b"challenge-42".to_vec()));
 }
 
 #[test]

@@ -27,6 +27,16 @@ fn exchange(response: Option<u16>, failure: Option<FailureKind>) -> Exchange {
     }
 }
 
+/// What a run that made `exchanges` (all admitted) keeps.
+fn recorded(exchanges: Vec<Exchange>) -> Recorded {
+    let recorder = crate::blocks::http::record::Recorder::new(50);
+    for exchange in exchanges {
+        recorder.admit().unwrap();
+        recorder.record(exchange);
+    }
+    recorder.snapshot()
+}
+
 fn plugin_error() -> CallError {
     CallError::Plugin {
         plugin: "http-block".into(),
@@ -108,7 +118,7 @@ fn results_file_data_under_the_block_name_and_mask_nothing_new() {
     let run = BlockRun {
         block: "WH5".parse().unwrap(),
         outcome: Ok(serde_json::json!({"promocode": "SPRING"})),
-        exchanges: vec![exchange(Some(200), None)],
+        requests: recorded(vec![exchange(Some(200), None)]),
     };
     let invoke = serde_json::to_value(run.invoke_result()).unwrap();
     assert_eq!(invoke["ok"], true);
@@ -117,11 +127,15 @@ fn results_file_data_under_the_block_name_and_mask_nothing_new() {
     assert_eq!(invoke["response"]["duration_ms"], 12);
     assert_eq!(invoke["request"]["headers"][0][1], "***");
     assert_eq!(invoke["error"], Value::Null);
+    assert_eq!(
+        invoke["request_counts"],
+        serde_json::json!({"made": 1, "refused": 0, "over_cap": 0, "not_shown": 0, "cap": 50})
+    );
     let test = serde_json::to_value(run.test_result()).unwrap();
     assert_eq!(test["response"]["body"], "  service\n unavailable ");
 
     let failed = BlockRun {
-        outcome: Err(classify(&plugin_error(), run.exchanges.last())),
+        outcome: Err(classify(&plugin_error(), run.requests.last.as_ref())),
         ..run
     };
     let invoke = serde_json::to_value(failed.invoke_result()).unwrap();

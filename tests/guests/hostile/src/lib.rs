@@ -1,14 +1,44 @@
 //! A mapper that misbehaves on request, to prove the host's limits: the
 //! source config's `attack` picks what it does; `none` maps nothing and
 //! returns one event, proving the next call after an attack still works.
+//! `many_events` returns `count` (default 100,000) events from any callback;
+//! `bad_reply` answers the vendor with `status` (default 101) and `body`.
 
 use std::hint::black_box;
 
 use wasmhook_sdk::prelude::*;
 
 #[mapper]
-fn map(_callback: Callback, config: Config) -> Result<Vec<Event>, PluginError> {
-    match config.get_str("attack").unwrap_or("none") {
+fn map(_callback: Callback, config: Config) -> Result<Mapped, PluginError> {
+    let events = match config.get_str("attack").unwrap_or("none") {
+        "many_events" => {
+            let count = config
+                .get("count")
+                .and_then(Value::as_u64)
+                .unwrap_or(100_000);
+            let count = usize::try_from(count).unwrap_or(usize::MAX);
+            // Distinct message ids: a host that stored them would keep
+            // every one (no dedupe).
+            Ok((0..count)
+                .map(|i| ok_event().message_id(Some(format!("m{i}"))))
+                .collect())
+        }
+        "bad_reply" => {
+            let status = config
+                .get("status")
+                .and_then(Value::as_u64)
+                .and_then(|status| u16::try_from(status).ok())
+                .unwrap_or(101);
+            let body = config.get_str("body").unwrap_or("").as_bytes().to_vec();
+            return Ok(Mapped {
+                events: vec![ok_event()],
+                reply: Some(Reply {
+                    status,
+                    content_type: "text/plain".to_owned(),
+                    body,
+                }),
+            });
+        }
         "loop" => loop {
             black_box(());
         },
@@ -50,7 +80,8 @@ fn map(_callback: Callback, config: Config) -> Result<Vec<Event>, PluginError> {
         other => Err(PluginError::invalid_config(format!(
             "unknown attack `{other}`"
         ))),
-    }
+    };
+    events.map(Mapped::from)
 }
 
 fn ok_event() -> Event {
