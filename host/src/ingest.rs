@@ -18,42 +18,88 @@ use crate::runtime::{CallError, Lane};
 use crate::store::{Inserted, StoreError};
 use crate::telemetry;
 
+pub mod encoding;
+
 /// The header a vendor may carry the ingest token in.
 pub const TOKEN_HEADER: &str = "x-wasmhook-token";
 
 /// The query parameter a vendor may carry the ingest token in.
 pub const TOKEN_PARAM: &str = "token";
 
-/// A callback as received, split into what authenticates it and what the
+/// Where a vendor put a token it presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPlace {
+    /// The `X-Wasmhook-Token` header.
+    Header,
+    /// `Authorization: Bearer …` (which may also be the vendor's own
+    /// credential, meant for someone else).
+    Bearer,
+    /// The `?token=` query parameter.
+    Query,
+}
+
+/// A callback as received, split into the tokens it presents and what the
 /// mapper gets.
 #[derive(Debug)]
 pub struct Received {
-    /// The token presented, if any.
-    pub token: Option<String>,
-    /// The callback without the token.
+    /// Every token presented, wherever it was.
+    pub tokens: Vec<(TokenPlace, String)>,
+    /// The callback without the `X-Wasmhook-Token` header and the `token`
+    /// query parameter. An `Authorization` header stays until it proves to
+    /// be the token: a vendor may send its own beside `?token=`.
     pub callback: Callback,
 }
 
-/// Splits a request into its token and the callback the mapper sees.
+/// Why a callback was not let in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No token anywhere.
+    Missing,
+    /// Tokens, but none the source accepts (or no such source).
+    Wrong,
+}
+
+impl Received {
+    /// The callback the mapper sees, if one of the presented tokens is one
+    /// `accepts` takes; the `Authorization` header goes when it was that
+    /// token.
+    pub fn authenticate(self, accepts: impl Fn(&str) -> bool) -> Result<Callback, AuthFailure> {
+        if self.tokens.is_empty() {
+            return Err(AuthFailure::Missing);
+        }
+        let Some((place, _)) = self.tokens.iter().find(|(_, token)| accepts(token)) else {
+            return Err(AuthFailure::Wrong);
+        };
+        let mut callback = self.callback;
+        if *place == TokenPlace::Bearer {
+            callback
+                .headers
+                .retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
+        }
+        Ok(callback)
+    }
+}
+
+/// Splits a request into the tokens it presents and the callback the
+/// mapper sees.
 pub fn receive(
     method: &Method,
     headers: &HeaderMap,
     query: Option<&str>,
     body: Vec<u8>,
 ) -> Received {
-    let mut token = None;
+    let mut tokens = Vec::new();
     let mut kept_headers = Vec::with_capacity(headers.len());
     for (name, value) in headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         if name.as_str() == TOKEN_HEADER {
-            token.get_or_insert(value);
+            tokens.push((TokenPlace::Header, value));
             continue;
         }
         if name == axum::http::header::AUTHORIZATION
             && let Some(bearer) = value.strip_prefix("Bearer ")
         {
-            token.get_or_insert(bearer.trim().to_owned());
-            continue;
+            tokens.push((TokenPlace::Bearer, bearer.trim().to_owned()));
         }
         kept_headers.push((name.as_str().to_owned(), value));
     }
@@ -64,7 +110,7 @@ pub fn receive(
     for (key, value) in form_urlencoded::parse(raw_query.as_bytes()) {
         if key == TOKEN_PARAM {
             had_token_param = true;
-            token.get_or_insert(value.into_owned());
+            tokens.push((TokenPlace::Query, value.into_owned()));
         } else {
             any_kept = true;
             kept_query.append_pair(&key, &value);
@@ -83,7 +129,7 @@ pub fn receive(
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
     Received {
-        token,
+        tokens,
         callback: Callback {
             method: method.as_str().to_owned(),
             headers: kept_headers,

@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -17,7 +17,8 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::read_body;
 use crate::domain::rejected::{RejectedCallback, RejectedState, RejectionError, StoredCallback};
 use crate::ids::{RejectedId, now_ms};
-use crate::ingest::{self, IngestError, MapOutcome};
+use crate::ingest::encoding::{self, DecodeError};
+use crate::ingest::{self, AuthFailure, IngestError, MapOutcome};
 use crate::runtime::CallError;
 use crate::store::Inserted;
 use crate::telemetry;
@@ -70,7 +71,8 @@ pub struct Rejected {
     responses(
         (status = 202, description = "Events durably stored", body = Accepted),
         (status = 400, description = "The mapper found the body malformed; kept as rejected", body = Rejected),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 401, description = "Missing or wrong token, or no such source (answered alike)", body = ErrorBody),
+        (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody),
         (status = 422, description = "The mapper refused or failed; kept as rejected", body = Rejected),
         (status = 503, description = "Busy; retry", body = ErrorBody)))]
@@ -85,7 +87,7 @@ async fn ingest_post(state: State<AppState>, source: Path<String>, request: Requ
     responses(
         (status = 202, description = "Events durably stored", body = Accepted),
         (status = 400, body = Rejected), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = Rejected)))]
+        (status = 422, body = Rejected), (status = 503, body = ErrorBody)))]
 async fn ingest_get(state: State<AppState>, source: Path<String>, request: Request) -> Response {
     handle(state, source, request).await
 }
@@ -102,7 +104,6 @@ async fn handle(
         Err(error) => {
             let outcome = match error.status.as_u16() {
                 401 => "unauthorized",
-                404 => "unknown_source",
                 413 => "too_large",
                 415 => "unsupported_media_type",
                 503 => "busy",
@@ -119,15 +120,15 @@ async fn ingest_callback(
     source_name: &str,
     mut request: Request,
 ) -> Result<Response, ApiError> {
-    let Some(source) = state.store.source(source_name) else {
-        return Err(ApiError::not_found(format!(
-            "no source named `{source_name}`"
-        )));
-    };
-    tracing::Span::current().record("plugin", tracing::field::display(&source.mapper));
+    // An unknown source is answered exactly like a wrong token, after the
+    // same checks: source names cannot be discovered by probing.
+    let source = state.store.source(source_name);
+    if let Some(source) = &source {
+        tracing::Span::current().record("plugin", tracing::field::display(&source.mapper));
+    }
     // The headers are taken, not copied: the body extractor needs only the
     // request's extensions (its size limit).
-    let headers = std::mem::take(request.headers_mut());
+    let mut headers = std::mem::take(request.headers_mut());
     let method = request.method().clone();
     let uri = request.uri().clone();
     let content_type = headers
@@ -144,21 +145,27 @@ async fn ingest_callback(
         ));
     }
     let body = read_body(request, &()).await?;
-    let received = ingest::receive(&method, &headers, uri.query(), Vec::from(body));
-    match received.token.as_deref() {
-        Some(token) if source.ingest_token.matches(token) => {}
-        Some(_) => {
-            return Err(ApiError::unauthorized(
-                "the ingest token is wrong for this source",
-            ));
-        }
-        None => {
+    let body = decoded_body(&mut headers, body, state.config.max_ingest_bytes)?;
+    let received = ingest::receive(&method, &headers, uri.query(), body);
+    let accepts = |token: &str| {
+        source
+            .as_ref()
+            .is_some_and(|source| source.ingest_token.matches(token))
+    };
+    let callback = match received.authenticate(accepts) {
+        Ok(callback) => callback,
+        Err(AuthFailure::Wrong) => return Err(ApiError::unauthorized(WRONG_TOKEN)),
+        Err(AuthFailure::Missing) => {
             return Err(ApiError::unauthorized(
                 "missing ingest token: send `X-Wasmhook-Token`, `Authorization: Bearer`, or `?token=`",
             ));
         }
-    }
-    let callback = received.callback;
+    };
+    // No token is accepted for an unknown source, so this is only a
+    // formality.
+    let Some(source) = source else {
+        return Err(ApiError::unauthorized(WRONG_TOKEN));
+    };
     let received_at = now_ms();
     match ingest::map_and_store(state, &source, callback).await {
         Ok(MapOutcome::Stored { inserted, reply }) => {
@@ -217,6 +224,42 @@ async fn ingest_callback(
                 .into_response())
         }
         Err(error) => Err(ingest_error(error)),
+    }
+}
+
+/// The answer to a wrong token and to an unknown source alike.
+const WRONG_TOKEN: &str = "the ingest token is wrong for this source (or there is no such source)";
+
+/// The body the mapper gets: decoded when the vendor compressed it (the
+/// encoding headers then go, since they no longer describe it).
+fn decoded_body(
+    headers: &mut HeaderMap,
+    body: axum::body::Bytes,
+    max_bytes: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    match encoding::decode(encoding.as_deref(), &body, max_bytes) {
+        Ok(None) => Ok(Vec::from(body)),
+        Ok(Some(decoded)) => {
+            headers.remove(header::CONTENT_ENCODING);
+            headers.remove(header::CONTENT_LENGTH);
+            Ok(decoded)
+        }
+        Err(error @ DecodeError::TooLarge { .. }) => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            error.to_string(),
+        )),
+        Err(error @ DecodeError::Unsupported(_)) => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            error.to_string(),
+        )),
+        Err(error @ DecodeError::Corrupt { .. }) => {
+            Err(ApiError::bad_request("bad_encoding", error.to_string()))
+        }
     }
 }
 

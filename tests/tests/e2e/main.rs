@@ -18,5 +18,6 @@ mod server_caps;
 mod server_custom_block;
 mod server_endpoints;
 mod server_ingest;
+mod server_ingest_edges;
 mod server_ops;
 mod server_render;

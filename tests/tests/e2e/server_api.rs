@@ -563,8 +563,8 @@ async fn every_route_answers_bad_input_with_4xx_code_and_detail() {
     assert_error(
         "ingest unknown source",
         send(c.post(url("/ingest/nope?token=x"))).await,
-        404,
-        "not_found",
+        401,
+        "unauthorized",
     );
     assert_error(
         "ingest no token",

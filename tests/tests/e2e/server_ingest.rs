@@ -234,7 +234,10 @@ async fn a_resent_callback_is_stored_once_and_tokens_are_enforced() {
 
     // Unknown source, unreadable content type, oversized body.
     let (status, _) = post_gupshup(&server, "nope", &token, "m-5").await;
-    assert_eq!(status, 404);
+    assert_eq!(
+        status, 401,
+        "an unknown source is answered like a wrong token"
+    );
     let (status, body) = ingest(&server, "gs", &token, &post("image/png", vec![1, 2, 3])).await;
     assert_eq!(
         (status, body["code"].as_str()),
