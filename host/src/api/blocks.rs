@@ -99,6 +99,19 @@ fn check(
             ));
         }
     }
+    // A URL template whose host is written out (not a variable) is held to
+    // the same address rules as an endpoint's URL.
+    if let Some(url) = config
+        .get("url")
+        .and_then(Value::as_str)
+        .and_then(|text| url::Url::parse(text.trim()).ok())
+        .filter(|url| {
+            url.host_str()
+                .is_some_and(|host| !host.contains(['$', '{']))
+        })
+    {
+        super::endpoints::check_target(state, "config.url", &url)?;
+    }
     Ok(())
 }
 

@@ -99,6 +99,7 @@ fn invalid(error: FieldError) -> ApiError {
 /// the renderer plugin as a renderer. Call under the config lock.
 fn check_config(state: &AppState, config: &EndpointConfig) -> ApiResult<()> {
     config.validate().map_err(invalid)?;
+    check_target(state, "url", config.url.as_url())?;
     if let Some(connector) = config.connector
         && state.store.connector(connector)?.is_none()
     {
@@ -122,6 +123,25 @@ fn check_config(state: &AppState, config: &EndpointConfig) -> ApiResult<()> {
         ))),
         Some(_) => Ok(()),
     }
+}
+
+/// Refuses a URL whose target the outbound address rules always refuse
+/// (a private or loopback IP literal, `localhost`), instead of accepting
+/// it and failing every delivery later.
+pub(super) fn check_target(state: &AppState, field: &str, url: &url::Url) -> ApiResult<()> {
+    state
+        .engine
+        .address_policy()
+        .check_url(url)
+        .map_err(|refusal| {
+            ApiError::invalid(
+                "target_refused",
+                format!(
+                    "{field}: {refusal}: every request to it would be refused (the operator can \
+                     allow it with `--outbound-allowlist`)"
+                ),
+            )
+        })
 }
 
 /// List endpoints, oldest first.

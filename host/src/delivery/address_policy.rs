@@ -77,6 +77,31 @@ impl AddressPolicy {
         self.hosts.contains(&host)
     }
 
+    /// The refusal a URL's target always gets, known before any lookup: an
+    /// IP literal in a special range, or `localhost` (which never resolves
+    /// anywhere but loopback), unless allowlisted. Host names are judged
+    /// only when a request resolves them (their addresses may change), so
+    /// this is `Ok` for them.
+    pub fn check_url(&self, url: &url::Url) -> Result<(), Refusal> {
+        match url.host() {
+            Some(url::Host::Ipv4(v4)) => self.check_ip(IpAddr::V4(v4)),
+            Some(url::Host::Ipv6(v6)) => self.check_ip(IpAddr::V6(v6)),
+            Some(url::Host::Domain(name)) => {
+                let name = normalise_host(name);
+                let local = name == "localhost" || name.ends_with(".localhost");
+                if !local || self.host_allowlisted(&name) {
+                    return Ok(());
+                }
+                self.check_ip(IpAddr::V4(Ipv4Addr::LOCALHOST))
+                    .map_err(|refusal| Refusal {
+                        reason: "loopback (localhost)",
+                        ..refusal
+                    })
+            }
+            None => Ok(()),
+        }
+    }
+
     fn network_allowlisted(&self, address: IpAddr) -> bool {
         let canonical = canonical(address);
         self.networks
@@ -408,5 +433,29 @@ mod tests {
         let policy = AddressPolicy::from_allowlist(&["192.168.1.77/24"]).expect("valid");
         assert_eq!(policy.check_ip(ip("192.168.1.3")), Ok(()));
         assert_eq!(policy.to_string(), "allowlisted: 192.168.1.0/24");
+    }
+
+    #[test]
+    fn urls_whose_target_is_always_refused_are_known_before_any_lookup() {
+        let deny = AddressPolicy::deny_special();
+        let url = |text: &str| url::Url::parse(text).expect("test url");
+        for (text, reason) in [
+            ("http://169.254.169.254/latest/meta-data/", "link-local"),
+            ("https://127.0.0.1:9000/hook", "loopback"),
+            ("https://[::1]/hook", "loopback"),
+            ("https://10.1.2.3/hook", "private (RFC 1918)"),
+            ("http://localhost:8080/x", "loopback (localhost)"),
+            ("http://api.LOCALHOST./x", "loopback (localhost)"),
+        ] {
+            let refusal = deny.check_url(&url(text)).expect_err(text);
+            assert_eq!(refusal.reason, reason, "{text}");
+        }
+        // Names are judged when resolved; public addresses always pass.
+        assert_eq!(deny.check_url(&url("https://hooks.example.com/x")), Ok(()));
+        assert_eq!(deny.check_url(&url("https://93.184.216.34/x")), Ok(()));
+        // The allowlist opens them, by network or by name.
+        let allow = AddressPolicy::from_allowlist(&["127.0.0.1/32", "localhost"]).unwrap();
+        assert_eq!(allow.check_url(&url("https://127.0.0.1:9000/hook")), Ok(()));
+        assert_eq!(allow.check_url(&url("http://localhost:8080/x")), Ok(()));
     }
 }

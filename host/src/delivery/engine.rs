@@ -103,6 +103,12 @@ impl DeliveryEngine {
         }
     }
 
+    /// The address rules outbound requests are held to (the operator's
+    /// allowlist), for refusing at once a target they always refuse.
+    pub fn address_policy(&self) -> &crate::delivery::address_policy::AddressPolicy {
+        self.outbound.policy()
+    }
+
     /// Tells the loop there is new work (events stored, a delivery retried,
     /// an endpoint enabled).
     pub fn wake(&self) {

@@ -102,7 +102,13 @@ pub fn build_request(input: &BlockInput, config: &BlockConfig) -> Result<HttpReq
     };
 
     let mut url = render("url", config.url.trim(), Escape::Url)?;
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
+    // Schemes are case-insensitive (`HTTPS://` is https), as the host reads
+    // them: one URL rule for endpoints and blocks.
+    let has_prefix = |prefix: &str| {
+        url.get(..prefix.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+    };
+    if !(has_prefix("https://") || has_prefix("http://")) {
         return Err(PluginError::invalid_config(format!(
             "config.url: `{url}` is not an absolute http(s) URL"
         )));

@@ -335,3 +335,10 @@ fn configuration_errors_name_the_setting() {
     let error = run(hostile, Config(config)).unwrap_err();
     assert_eq!(error.kind, ErrorKind::InvalidInput);
 }
+
+#[test]
+fn url_schemes_are_case_insensitive_like_the_hosts_rule() {
+    respond_with(|_| Ok(json_response(&json!({"ok": true}))));
+    run_with(json!({"url": "HTTPS://crm.example.com/lookup"})).unwrap();
+    assert_eq!(only_request().url, "HTTPS://crm.example.com/lookup");
+}
