@@ -21,7 +21,8 @@ unset CARGO_TARGET_DIR CARGO_BUILD_TARGET
 
 build() { # <workspace dir> <dist dir>
   local dir="$1" dist="$2"
-  (cd "$dir" && cargo build --quiet --release --target "$target" --workspace)
+  echo "building $(basename "$dir") to wasm (the first build takes 2-3 minutes; cargo shows each crate)" >&2
+  (cd "$dir" && cargo build --release --target "$target" --workspace)
   mkdir -p "$dist"
   local wasm
   for wasm in "$dir/target/$target/release/"*.wasm; do
@@ -31,6 +32,7 @@ build() { # <workspace dir> <dist dir>
     local name
     name="$(basename "$wasm" .wasm | tr '_' '-')"
     cp -p "$wasm" "$dist/$name.wasm"
+    printf '  %-28s %6d KiB\n' "${dist#"$root"/}/$name.wasm" "$(( $(stat -c %s "$wasm") / 1024 ))" >&2
   done
 }
 

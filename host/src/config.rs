@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::Secret;
 use crate::runtime::{FairShare, Limits, RuntimeConfig};
@@ -120,8 +120,9 @@ impl ServeConfig {
     }
 }
 
-/// Flags (and their `WASMHOOK_*` variables) of `wasmhook serve`.
-#[derive(Debug, Clone, Default, Args)]
+/// Flags (and their `WASMHOOK_*` variables) of `wasmhook serve`. (It
+/// serializes only to tell which fields were set, for error messages.)
+#[derive(Debug, Clone, Default, Args, Serialize)]
 pub struct ServeArgs {
     /// A TOML configuration file; its keys are the flags' names with `_`.
     #[arg(long, env = "WASMHOOK_CONFIG")]
@@ -168,8 +169,13 @@ pub struct ServeArgs {
     /// Private/loopback outbound targets to allow (CIDR or host), comma-separated.
     #[arg(long, env = "WASMHOOK_OUTBOUND_ALLOWLIST", value_delimiter = ',')]
     pub outbound_allowlist: Option<Vec<String>>,
-    /// Log JSON lines.
-    #[arg(long, env = "WASMHOOK_LOG_JSON")]
+    /// Log JSON lines [default: false].
+    #[arg(
+        long,
+        env = "WASMHOOK_LOG_JSON",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
     pub log_json: Option<bool>,
     /// Where compiled plugins are cached [default: DATA_DIR/cache].
     #[arg(long, env = "WASMHOOK_CACHE_DIR", value_name = "DIR")]
@@ -250,6 +256,17 @@ pub enum ConfigError {
         /// What is wrong.
         detail: String,
     },
+    /// A value is out of range, and where it was set.
+    #[error("{origin}: `{field}` {detail}")]
+    InvalidAt {
+        /// Where the value came from: the config file (named), a flag or an
+        /// environment variable.
+        origin: String,
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 impl ServeArgs {
@@ -306,9 +323,51 @@ impl ServeArgs {
         if let Some(requests) = self.block_max_requests.or(file.block_max_requests) {
             config.plugin_limits.max_http_requests = requests;
         }
-        validate(&config)?;
+        validate(&config).map_err(|error| self.locate(error))?;
         Ok(config)
     }
+
+    /// Says where an out-of-range value was set: a flag, its environment
+    /// variable, or the config file (named); a default stays unlocated.
+    fn locate(&self, error: ConfigError) -> ConfigError {
+        let ConfigError::Invalid { field, detail } = error else {
+            return error;
+        };
+        let from_args = serde_json::to_value(self)
+            .ok()
+            .and_then(|args| args.get(field).cloned())
+            .is_some_and(|value| !value.is_null());
+        let origin = if from_args {
+            let flag = format!("--{}", field.replace('_', "-"));
+            let variable = format!("WASMHOOK_{}", field.to_ascii_uppercase());
+            let on_command_line =
+                std::env::args().any(|arg| arg == flag || arg.starts_with(&format!("{flag}=")));
+            if !on_command_line && std::env::var_os(&variable).is_some() {
+                format!("environment variable {variable}")
+            } else {
+                format!("flag {flag}")
+            }
+        } else if let Some(path) = &self.config
+            && file_sets(path, field)
+        {
+            format!("config file {}", path.display())
+        } else {
+            return ConfigError::Invalid { field, detail };
+        };
+        ConfigError::InvalidAt {
+            origin,
+            field,
+            detail,
+        }
+    }
+}
+
+/// Whether the config file at `path` (already read once) sets `key`.
+fn file_sets(path: &Path, key: &str) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|table| table.contains_key(key))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -438,6 +497,69 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("admin_token"), "{error}");
+    }
+
+    #[test]
+    fn the_sample_file_is_every_default() {
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/wasmhook.toml");
+        let from_file = ServeArgs {
+            config: Some(sample),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .expect("examples/wasmhook.toml resolves");
+        let defaults = ServeArgs::default().resolve().unwrap();
+        // Debug output compares every field (the admin token is unset in both).
+        assert_eq!(format!("{from_file:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn an_out_of_range_value_names_the_file_it_came_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("limits.toml");
+        std::fs::write(&file, "max_body_bytes = 10\nlog_json = true\n").unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            ..ServeArgs::default()
+        };
+        let error = args.resolve().unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!(
+                "config file {}: `max_body_bytes` must be at least 1024",
+                file.display()
+            )
+        );
+        let error = ServeArgs {
+            config: Some(file.clone()),
+            max_body_bytes: Some(20),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            error,
+            "flag --max-body-bytes: `max_body_bytes` must be at least 1024"
+        );
+
+        // `log_json` in the file counts, and the bare flag means true.
+        std::fs::write(&file, "log_json = true\n").unwrap();
+        let config = ServeArgs {
+            config: Some(file),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap();
+        assert!(config.log_json);
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        use clap::Parser as _;
+        let bare = Cli::try_parse_from(["wasmhook", "--log-json"]).unwrap();
+        assert_eq!(bare.serve.log_json, Some(true));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, Method};
 use wasmhook_sdk::{Callback, Channel, Reply};
 
 use crate::api::AppState;
+use crate::domain::Name;
 use crate::domain::event::CanonicalEvent;
 use crate::domain::rejected::StoredCallback;
 use crate::domain::source::Source;
@@ -209,6 +210,41 @@ pub enum IngestError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Asks `mapper` whether it accepts `config`, before a source is saved with
+/// it: one map call on an empty probe callback (a POST without body), whose
+/// result is discarded. The plugin contract has no separate config check; a
+/// mapper reads its config before the body (the SDK's `Config::parse` and
+/// the first-party mappers do), so a config it cannot use comes back as an
+/// `invalid-config` error, which is returned here as its message. Any other
+/// outcome (events, a refusal of the empty body, a failure) says nothing
+/// about the config and passes.
+pub async fn check_source_config(
+    state: &AppState,
+    mapper: &Name,
+    config: &serde_json::Value,
+) -> Result<(), String> {
+    let Ok(loaded) = state.registry.active(mapper) else {
+        // Whether the mapper exists is the caller's check.
+        return Ok(());
+    };
+    let probe = Callback {
+        method: "POST".to_owned(),
+        headers: Vec::new(),
+        query: String::new(),
+        content_type: Some("application/json".to_owned()),
+        body: Vec::new(),
+    };
+    let lane = Lane::new(format!("config-check:{mapper}"));
+    match loaded.plugin.map_async(&lane, &probe, config).await.result {
+        Err(CallError::Plugin { error, .. })
+            if error.kind == wasmhook_sdk::ErrorKind::InvalidConfig =>
+        {
+            Err(error.message)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Maps `callback` with the source's active mapper and stores the events

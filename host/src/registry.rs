@@ -274,8 +274,9 @@ impl Registry {
             .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
             .collect();
         paths.sort();
+        let total = paths.len();
         let mut installed = Vec::new();
-        for path in paths {
+        for (index, path) in paths.into_iter().enumerate() {
             let fail = |detail: String| InstallError {
                 path: path.clone(),
                 detail,
@@ -293,6 +294,8 @@ impl Registry {
                 continue;
             }
             let bytes = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
+            // Compiling takes seconds per plugin on a first start: say so.
+            tracing::info!("compiling {}/{total} {name}", index + 1);
             // A bundled block (the first-party `http-block`) calls the URLs
             // its blocks' operators configure, so it may reach any host; the
             // outbound address rules still apply.

@@ -335,8 +335,36 @@ pub struct Reply {
     pub status: u16,
     /// Content type.
     pub content_type: String,
-    /// Body bytes.
+    /// Body bytes. In JSON: the text when it is UTF-8 (replies are text:
+    /// `OK`, TwiML, JSON), else the array of bytes; either is read back.
+    #[serde(with = "reply_body")]
+    #[cfg_attr(feature = "schema", schema(value_type = String))]
     pub body: Vec<u8>,
+}
+
+/// A reply body in JSON: text when it is UTF-8, bytes otherwise.
+mod reply_body {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(body: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(body) {
+            Ok(text) => serializer.serialize_str(text),
+            Err(_) => serializer.collect_seq(body),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Body {
+            Text(String),
+            Bytes(Vec<u8>),
+        }
+        Ok(match Body::deserialize(deserializer)? {
+            Body::Text(text) => text.into_bytes(),
+            Body::Bytes(bytes) => bytes,
+        })
+    }
 }
 
 /// A mapper's result for one callback.

@@ -1,7 +1,8 @@
 //! `POST|GET /ingest/{source}`: vendor callbacks. Authenticated by the
 //! source's token; mapped by its mapper; answered 202 only once the events
 //! are on disk. A callback the mapper refuses or fails on is kept as a
-//! rejected callback and answered 4xx, so nothing a vendor sent is lost.
+//! rejected callback and answered 4xx when the vendor's body is at fault,
+//! 500 when the server's side is, so nothing a vendor sent is lost.
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
@@ -74,8 +75,9 @@ pub struct Rejected {
         (status = 401, description = "Missing or wrong token, or no such source (answered alike)", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody),
-        (status = 422, description = "The mapper refused or failed; kept as rejected", body = Rejected),
-        (status = 503, description = "Busy; retry", body = ErrorBody)))]
+        (status = 422, description = "The mapper refused the body as something it does not handle; kept as rejected (resending will not help)", body = Rejected),
+        (status = 500, description = "The mapper failed on the server's side (a limit, a plugin bug, its config, its deadline); kept as rejected, the operator can replay it", body = Rejected),
+        (status = 503, description = "Busy, or the mapper is not loaded; retry after `Retry-After`", body = ErrorBody)))]
 async fn ingest_post(state: State<AppState>, source: Path<String>, request: Request) -> Response {
     handle(state, source, request).await
 }
@@ -87,7 +89,9 @@ async fn ingest_post(state: State<AppState>, source: Path<String>, request: Requ
     responses(
         (status = 202, description = "Events durably stored", body = Accepted),
         (status = 400, body = Rejected), (status = 401, body = ErrorBody),
-        (status = 422, body = Rejected), (status = 503, body = ErrorBody)))]
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = Rejected), (status = 500, body = Rejected),
+        (status = 503, body = ErrorBody)))]
 async fn ingest_get(state: State<AppState>, source: Path<String>, request: Request) -> Response {
     handle(state, source, request).await
 }
@@ -263,14 +267,25 @@ fn decoded_body(
     }
 }
 
-/// 400 when the mapper says the input is malformed, 422 for any other
-/// refusal or failure of the mapper.
+/// Whose fault a failed mapping is, as the vendor reads the status: 400
+/// when the mapper says the input is malformed and 422 when it refuses
+/// well-formed input it does not handle (resending will not help); the
+/// server's side otherwise (its limits, the plugin's bugs, its config): 500.
+/// for the rest. Either way the callback is kept as a rejected callback the
+/// operator can replay, so a vendor's resend only adds a copy. (A call out
+/// of time is answered 500 too: it may fit on a resend, which a 500 asks
+/// for.)
 pub(super) fn rejection_status(error: &CallError) -> StatusCode {
+    use wasmhook_sdk::ErrorKind;
     match error {
-        CallError::Plugin { error, .. } if error.kind == wasmhook_sdk::ErrorKind::InvalidInput => {
-            StatusCode::BAD_REQUEST
-        }
-        _ => StatusCode::UNPROCESSABLE_ENTITY,
+        CallError::Plugin { error, .. } => match error.kind {
+            ErrorKind::InvalidInput => StatusCode::BAD_REQUEST,
+            ErrorKind::Unsupported => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::InvalidConfig | ErrorKind::Upstream | ErrorKind::Internal => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        },
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -120,14 +120,16 @@ pub fn app(state: AppState) -> Router {
     doc.merge(admin_doc);
     doc.merge(public_doc);
     for (path, item) in doc.paths.paths.iter_mut() {
-        if path.starts_with("/v1/") {
-            for operation in operations(item) {
+        let admin = path.starts_with("/v1/");
+        for operation in operations(item) {
+            if admin {
                 operation.security =
                     Some(vec![utoipa::openapi::security::SecurityRequirement::new(
                         "admin_token",
                         Vec::<String>::new(),
                     )]);
             }
+            document_shared_answers(operation, admin);
         }
     }
     let doc = Arc::new(doc);
@@ -159,6 +161,65 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// Adds the answers every operation of a kind can give, whatever its
+/// handler does, so the document lists every status the server sends: 401
+/// from the admin check; 400, 413, 415 and 422 from reading a request body
+/// (bad JSON, too large, wrong content type, a field of the wrong type);
+/// 400 from reading a query string.
+fn document_shared_answers(operation: &mut utoipa::openapi::path::Operation, admin: bool) {
+    use utoipa::openapi::path::ParameterIn;
+    let mut shared: Vec<(&str, &str)> = Vec::new();
+    if admin {
+        shared.push(("401", "Missing or wrong admin token"));
+    }
+    if operation.request_body.is_some() {
+        shared.extend([
+            ("400", "The body is not readable (malformed JSON)"),
+            ("413", "The body is over the size limit"),
+            (
+                "415",
+                "The content type is not the one this operation reads",
+            ),
+            (
+                "422",
+                "A field is missing, of the wrong type or out of range",
+            ),
+        ]);
+    }
+    let has_query = operation.parameters.as_ref().is_some_and(|parameters| {
+        parameters
+            .iter()
+            .any(|parameter| matches!(parameter.parameter_in, ParameterIn::Query))
+    });
+    if has_query {
+        shared.push(("400", "The query string is not readable"));
+    }
+    for (status, description) in shared {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| error_response(description));
+    }
+}
+
+/// An `{code, detail}` answer in the OpenAPI document.
+fn error_response(
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::response::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+        .into()
 }
 
 fn operations(

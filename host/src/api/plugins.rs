@@ -318,9 +318,12 @@ struct InvokeCallback {
     body: Option<Value>,
 }
 
-/// What `POST /v1/plugins/{name}/invoke` takes: the part for the plugin's
-/// world (`callback` for a mapper, `data`/`template`/`format` for a
-/// renderer, `input` for a block) and the call's config.
+/// What `POST /v1/plugins/{name}/invoke` takes, for every world alike:
+/// `{"input": …, "config": …}`. The input is the world's: a mapper's
+/// callback `{method, headers, query, content_type, body}`, a renderer's
+/// `{template, format, data}`, a block's `{event, contact, data}` (the body
+/// of `POST /v1/blocks/{name}/invoke`). The older per-world keys
+/// (`callback`; `template`, `format`, `data`) are still read.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Invoke {
@@ -330,7 +333,11 @@ struct Invoke {
     /// The call's config.
     #[serde(default)]
     config: Option<Value>,
-    /// Mapper: the callback.
+    /// The world's input (see above). Outbound HTTP is refused in a dry run.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    input: Option<Value>,
+    /// Mapper: the callback (same as `input`).
     #[serde(default)]
     callback: Option<InvokeCallback>,
     /// Renderer: the template (default: the renderer's own).
@@ -342,9 +349,54 @@ struct Invoke {
     /// Renderer: the data.
     #[serde(default)]
     data: Option<Value>,
-    /// Block: `{event, contact, data}`. Outbound HTTP is refused in a dry run.
+}
+
+/// A renderer's input for a dry run.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvokeRender {
     #[serde(default)]
-    input: Option<BlockInput>,
+    template: Option<String>,
+    #[serde(default)]
+    format: Option<BodyFormat>,
+    #[serde(default)]
+    data: Option<Value>,
+}
+
+/// A block's input for a dry run: each part defaults to `{}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InvokeBlock {
+    #[serde(default)]
+    event: Option<Value>,
+    #[serde(default)]
+    contact: Option<Value>,
+    #[serde(default)]
+    data: Option<Value>,
+}
+
+/// Reads `input` as the shape `world` takes; the error names the world and
+/// the shape.
+fn world_input<T: serde::de::DeserializeOwned>(
+    input: Value,
+    world: World,
+    shape: &str,
+) -> ApiResult<T> {
+    serde_path_to_error::deserialize(input).map_err(|error| {
+        let path = error.path().to_string();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!(".{path}")
+        };
+        ApiError::invalid(
+            "invalid_field",
+            format!(
+                "input{at}: {} (a {world}'s input is {shape})",
+                error.into_inner()
+            ),
+        )
+    })
 }
 
 /// A log line of the call.
@@ -413,11 +465,44 @@ async fn invoke_plugin(
         .map_err(|error| ApiError::internal(&error))??;
     let config = body.config.unwrap_or_else(|| serde_json::json!({}));
     let plugin = loaded.plugin.clone();
-    let call = match plugin.world() {
+    let world = plugin.world();
+    const CALLBACK: &str = "{method, headers, query, content_type, body}";
+    let foreign = match world {
+        World::Mapper => [
+            ("template", body.template.is_some()),
+            ("format", body.format.is_some()),
+            ("data", body.data.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, set)| *set),
+        World::Renderer => Some(("callback", body.callback.is_some())).filter(|(_, set)| *set),
+        World::Block => [
+            ("callback", body.callback.is_some()),
+            ("template", body.template.is_some()),
+            ("format", body.format.is_some()),
+            ("data", body.data.is_some()),
+        ]
+        .into_iter()
+        .find(|(_, set)| *set),
+    };
+    if let Some((field, _)) = foreign {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            format!("{field}: not an input of a {world}; send `input` (and `config`)"),
+        ));
+    }
+    let call = match world {
         World::Mapper => {
-            let callback = body.callback.ok_or_else(|| {
-                ApiError::invalid("invalid_field", "callback: required to invoke a mapper")
-            })?;
+            let callback = match (body.input, body.callback) {
+                (Some(input), _) => world_input::<InvokeCallback>(input, world, CALLBACK)?,
+                (None, Some(callback)) => callback,
+                (None, None) => {
+                    return Err(ApiError::invalid(
+                        "invalid_field",
+                        format!("input: required to invoke a mapper: the callback {CALLBACK}"),
+                    ));
+                }
+            };
             let callback = Callback {
                 method: callback
                     .method
@@ -434,13 +519,37 @@ async fn invoke_plugin(
             };
             Call::Map(callback, config)
         }
-        World::Renderer => Call::Render(RenderRequest {
-            template: body.template,
-            format: body.format.unwrap_or_default(),
-            data: body.data.unwrap_or(Value::Null),
-            config,
-        }),
-        World::Block => Call::Block(body.input.unwrap_or_default(), config),
+        World::Renderer => {
+            let render = match body.input {
+                Some(input) => {
+                    world_input::<InvokeRender>(input, world, "{template, format, data}")?
+                }
+                None => InvokeRender {
+                    template: body.template,
+                    format: body.format,
+                    data: body.data,
+                },
+            };
+            Call::Render(RenderRequest {
+                template: render.template,
+                format: render.format.unwrap_or_default(),
+                data: render.data.unwrap_or(Value::Null),
+                config,
+            })
+        }
+        World::Block => {
+            let input = match body.input {
+                Some(input) => world_input::<InvokeBlock>(input, world, "{event, contact, data}")?,
+                None => InvokeBlock::default(),
+            };
+            let or_empty = |value: Option<Value>| value.unwrap_or_else(|| serde_json::json!({}));
+            let input = BlockInput {
+                event: or_empty(input.event),
+                contact: or_empty(input.contact),
+                data: or_empty(input.data),
+            };
+            Call::Block(input, config)
+        }
     };
     let plugin_name = plugin.id().name.clone();
     let (result, stats) = call.run(&plugin).await;

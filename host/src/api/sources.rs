@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
-use super::ingest::{Accepted, ingest_error, rejection_status};
+use super::ingest::{Accepted, ingest_error};
 use crate::domain::plugin::PluginWorld;
 use crate::domain::rejected::{RejectedCallback, RejectedState};
 use crate::domain::source::{CreateSource, MIN_TOKEN_LEN, Source, SourceView, UpdateSource};
@@ -67,6 +67,24 @@ fn check_config(config: &Value) -> ApiResult<()> {
     }
 }
 
+/// Refuses a config the mapper says it cannot use (see
+/// [`ingest::check_source_config`]), so a source is never saved with a
+/// config that would make every callback a rejection.
+async fn check_config_with_mapper(
+    state: &AppState,
+    mapper: &Name,
+    config: &Value,
+) -> ApiResult<()> {
+    ingest::check_source_config(state, mapper, config)
+        .await
+        .map_err(|message| {
+            ApiError::invalid(
+                "invalid_config",
+                format!("config: mapper `{mapper}` cannot use it: {message}"),
+            )
+        })
+}
+
 fn check_token(token: &str) -> ApiResult<Secret> {
     if token.len() < MIN_TOKEN_LEN || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(ApiError::invalid(
@@ -102,6 +120,7 @@ async fn create_source(
 ) -> ApiResult<(StatusCode, Json<SourceView>)> {
     let config = body.config.unwrap_or_else(|| serde_json::json!({}));
     check_config(&config)?;
+    check_config_with_mapper(&state, &body.mapper, &config).await?;
     let ingest_token = match &body.ingest_token {
         Some(token) => check_token(token)?,
         None => Secret::generate("whk_"),
@@ -154,6 +173,15 @@ async fn update_source(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<UpdateSource>,
 ) -> ApiResult<Json<SourceView>> {
+    if body.mapper.is_some() || body.config.is_some() {
+        // The mapper is asked before the lock (a plugin call may take a
+        // while); the source it was asked about is the one saved below.
+        let current = lookup(&state, &name)?;
+        let mapper = body.mapper.as_ref().unwrap_or(&current.mapper);
+        let config = body.config.as_ref().unwrap_or(&current.config);
+        check_config(config)?;
+        check_config_with_mapper(&state, mapper, config).await?;
+    }
     let source = {
         let _guard = state.store.config_lock();
         let mut source = lookup(&state, &name)?;
@@ -310,9 +338,8 @@ async fn retry_rejected(
             rejected.error.plugin_version = version;
             state.store.put_rejected(&rejected)?;
             state.store.durable().await?;
-            let status = rejection_status(&error);
             Err(ApiError::new(
-                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
                 "retry_failed",
                 format!("{} (attempt {})", rejected.error.detail, rejected.attempts),
             ))

@@ -157,7 +157,10 @@ pub enum FormatArg {
 /// `warn`), the command line parsed and run, a failure printed as one line.
 /// `main.rs` is only this call, so tests can build the same binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return parse_failure(error),
+    };
     init_logging(&cli);
     match run(cli) {
         Ok(code) => code,
@@ -169,12 +172,57 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Prints why the command line could not be parsed and exits. clap reports
+/// a bad value from a `WASMHOOK_*` variable as if it were the flag; this
+/// names the variable instead, when the flag is not on the command line.
+fn parse_failure(error: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    use std::error::Error as _;
+    if matches!(
+        error.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) && let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg)
+        && let Some(flag) = arg
+            .split_whitespace()
+            .next()
+            .filter(|f| f.starts_with("--"))
+    {
+        let variable = format!(
+            "WASMHOOK_{}",
+            flag[2..].replace('-', "_").to_ascii_uppercase()
+        );
+        let on_command_line =
+            std::env::args().any(|given| given == flag || given.starts_with(&format!("{flag}=")));
+        if !on_command_line && let Ok(value) = std::env::var(&variable) {
+            let reason = match error.get(ContextKind::InvalidValue) {
+                Some(ContextValue::String(_)) | None => error
+                    .source()
+                    .map(|source| source.to_string())
+                    .unwrap_or_else(|| "not a valid value".to_owned()),
+                Some(other) => other.to_string(),
+            };
+            eprintln!(
+                "wasmhook: environment variable {variable}=`{value}` is not a valid value for {flag}: {reason}"
+            );
+            return ExitCode::from(2);
+        }
+    }
+    error.exit()
+}
+
 /// Logs go to stderr, filtered by `WASMHOOK_LOG` (default `info` for the
 /// server, `warn` for one-off commands); the server logs JSON lines when
 /// asked (`--log-json` / `WASMHOOK_LOG_JSON`).
 fn init_logging(cli: &Cli) {
     let (default_level, json) = match &cli.command {
-        Command::Serve(args) => ("info", args.log_json.unwrap_or(false)),
+        // The file's `log_json` counts too; a config that does not resolve
+        // is reported once logging is up, by `serve`.
+        Command::Serve(args) => (
+            "info",
+            args.resolve()
+                .map(|config| config.log_json)
+                .unwrap_or(false),
+        ),
         _ => ("warn", false),
     };
     let filter = log_filter(std::env::var("WASMHOOK_LOG").ok().as_deref(), default_level);

@@ -31,7 +31,10 @@ pub struct Delivery {
     pub event: EventId,
     /// Pending, succeeded or failed.
     pub state: DeliveryState,
-    /// Attempts made so far.
+    /// Attempts made so far. (In JSON `attempt_count`: `GET
+    /// /v1/deliveries/{id}` lists the attempts themselves as `attempts`.
+    /// Records stored before the rename are read too.)
+    #[serde(rename = "attempt_count", alias = "attempts")]
     pub attempts: u32,
     /// When the next attempt is due, epoch ms (pending only).
     pub next_attempt_at: Option<u64>,

@@ -369,7 +369,11 @@ impl Plugin {
 
     /// Refuses a returned value larger than the output cap.
     pub(crate) fn check_output_size(&self, size: u64) -> Result<(), CallError> {
-        let limit = self.inner.limits.output_bytes;
+        self.check_output_under(size, self.inner.limits.output_bytes)
+    }
+
+    /// Refuses a returned value larger than `limit`.
+    pub(crate) fn check_output_under(&self, size: u64, limit: u64) -> Result<(), CallError> {
         if size > limit {
             return Err(CallError::OutputTooLarge {
                 plugin: self.inner.id.name.clone(),

@@ -69,6 +69,10 @@ impl Limits {
     /// What one media item of an inbound message counts besides its text.
     pub const MEDIA_BYTES: u64 = 32;
 
+    /// What a mapper may always return besides twice its callback, whatever
+    /// its `output_bytes`: 64 KiB for the events' structure.
+    pub const MAPPER_OUTPUT_HEADROOM: u64 = 64 << 10;
+
     /// Highest `timeout_ms` an override may set: 10 minutes.
     pub const MAX_TIMEOUT_MS: u64 = 600_000;
     /// Highest `output_bytes` an override may set: 64 MiB.
@@ -79,6 +83,20 @@ impl Limits {
     pub const MAX_EVENTS: u64 = 100_000;
     /// Highest `max_http_requests` an override may set.
     pub const MAX_HTTP_REQUESTS: u64 = 1_000;
+
+    /// The output cap of one mapper call given `input_bytes` of callback:
+    /// `output_bytes`, but never less than twice the input plus
+    /// [`Limits::MAPPER_OUTPUT_HEADROOM`]. Mappers commonly keep the
+    /// vendor's payload in each event's `raw`, so a callback the server
+    /// accepted (up to `max_ingest_bytes`) must be mappable: a limit of
+    /// the server's own is never the vendor's fault.
+    pub fn mapper_output_cap(&self, input_bytes: u64) -> u64 {
+        self.output_bytes.max(
+            input_bytes
+                .saturating_mul(2)
+                .saturating_add(Self::MAPPER_OUTPUT_HEADROOM),
+        )
+    }
 
     /// These limits with every field the override sets replaced.
     pub fn with_override(self, over: &LimitsOverride) -> Limits {

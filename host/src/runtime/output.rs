@@ -21,7 +21,11 @@ impl Plugin {
     /// [`mapped_size`]) or a reply a vendor should not get (see
     /// [`check_reply`]). Checked in that order, so a flood of events is
     /// reported as such.
-    pub(crate) fn check_mapped(&self, mapped: &types::Mapped) -> Result<(), CallError> {
+    pub(crate) fn check_mapped(
+        &self,
+        mapped: &types::Mapped,
+        output_cap: u64,
+    ) -> Result<(), CallError> {
         let limits = &self.inner.limits;
         let count = mapped.events.len() as u64;
         if count > limits.max_events {
@@ -32,7 +36,7 @@ impl Plugin {
                 limit: limits.max_events,
             });
         }
-        self.check_output_size(mapped_size(mapped))?;
+        self.check_output_under(mapped_size(mapped), output_cap)?;
         match &mapped.reply {
             Some(reply) => check_reply(reply).map_err(|detail| self.bad_output(detail)),
             None => Ok(()),

@@ -163,15 +163,17 @@ impl Plugin {
         config: &Value,
     ) -> Result<(Invocation, Finish<Mapped>), CallError> {
         self.expect_world(World::Mapper)?;
+        let input_bytes = callback.body.len() + callback.query.len();
+        let output_cap = self.inner.limits.mapper_output_cap(input_bytes as u64);
         let invocation = Invocation::Map {
             callback: types::Callback::from(callback),
             config: config.to_string(),
         };
-        let finish: Finish<Mapped> = Box::new(|plugin, returned| {
+        let finish: Finish<Mapped> = Box::new(move |plugin, returned| {
             let Returned::Mapped(mapped) = returned else {
                 return Err(plugin.bad_output("the mapper returned another world's value".into()));
             };
-            plugin.check_mapped(&mapped)?;
+            plugin.check_mapped(&mapped, output_cap)?;
             mapped_from_wit(mapped).map_err(|detail| plugin.bad_output(detail))
         });
         Ok((invocation, finish))

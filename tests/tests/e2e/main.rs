@@ -17,6 +17,7 @@ mod server_blocks;
 mod server_caps;
 mod server_custom_block;
 mod server_endpoints;
+mod server_hardening;
 mod server_ingest;
 mod server_ingest_edges;
 mod server_ops;

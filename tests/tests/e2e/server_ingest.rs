@@ -270,7 +270,8 @@ async fn rejected_callbacks_are_kept_and_succeed_after_a_fixed_version_is_activa
         .await;
 
     let (status, rejected) = post_gupshup(&server, "flaky-src", &token, "r-1").await;
-    assert_eq!(status, 422, "{rejected}");
+    // A plugin bug is the server's side: 500, and the callback is kept.
+    assert_eq!(status, 500, "{rejected}");
     assert_eq!(rejected["code"], "plugin_trapped");
     assert!(
         rejected["detail"]

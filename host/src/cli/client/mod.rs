@@ -160,8 +160,8 @@ pub struct EventListArgs {
     /// Only this channel (`whatsapp`, `sms`, `email`, …).
     #[arg(long)]
     pub channel: Option<String>,
-    /// Only this event type (`status`, `inbound`, …).
-    #[arg(long)]
+    /// Only this event type.
+    #[arg(long, value_parser = ["status", "inbound_message"])]
     pub event_type: Option<String>,
     /// Only this delivery status (`delivered`, `failed`, …).
     #[arg(long)]
