@@ -46,5 +46,8 @@ step "plugin unit tests (native)"
 step "host, SDK and end-to-end tests"
 cargo test --workspace --quiet 2>&1 | tee -a "$log"
 
+step "OpenAPI fuzzing (schemathesis): no 5xx, no undocumented status"
+tests/openapi-fuzz.sh 20
+
 awk '/^test result:/ { passed += $4; failed += $6 }
      END { printf "\ntests: %d passed, %d failed\n", passed, failed }' "$log"
