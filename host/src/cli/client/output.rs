@@ -155,10 +155,11 @@ fn table(columns: &[Column], rows: &[Value]) -> String {
 fn record_lines(record: &Map<String, Value>, tables: &[(&str, &[Column])]) -> String {
     let mut fields = Vec::new();
     flatten("", record, tables, &mut fields);
-    let width = fields.iter().map(|(key, _)| key.len()).max().unwrap_or(0);
+    // `key:` padded to the longest, then one space.
+    let width = fields.iter().map(|(key, _)| key.len() + 1).max().unwrap_or(0);
     let mut text = String::new();
     for (key, value) in &fields {
-        text.push_str(format!("{:<width$}  {value}", format!("{key}:")).trim_end());
+        text.push_str(format!("{:<width$} {value}", format!("{key}:")).trim_end());
         text.push('\n');
     }
     for (key, columns) in tables {
@@ -285,7 +286,7 @@ mod tests {
         assert_eq!(lines[1], "conn_1   bearer   -");
         assert!(lines[2].starts_with("conn_22  api_key  xxx"));
         assert!(lines[2].ends_with('…'));
-        assert_eq!(lines[2].chars().count(), 17 + MAX_CELL_CHARS);
+        assert_eq!(lines[2].chars().count(), 18 + MAX_CELL_CHARS);
         assert_eq!(render(&json!([]), &View::Rows(COLUMNS)), "(none)\n");
     }
 
