@@ -156,7 +156,11 @@ fn record_lines(record: &Map<String, Value>, tables: &[(&str, &[Column])]) -> St
     let mut fields = Vec::new();
     flatten("", record, tables, &mut fields);
     // `key:` padded to the longest, then one space.
-    let width = fields.iter().map(|(key, _)| key.len() + 1).max().unwrap_or(0);
+    let width = fields
+        .iter()
+        .map(|(key, _)| key.len() + 1)
+        .max()
+        .unwrap_or(0);
     let mut text = String::new();
     for (key, value) in &fields {
         text.push_str(format!("{:<width$} {value}", format!("{key}:")).trim_end());
