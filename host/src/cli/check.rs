@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use super::error::CliError;
 use super::input::read;
+use super::progress::Progress;
 use super::{CheckArgs, runtime};
 
 /// Prints the component's world, exports, imports, size and hash; a refused
@@ -12,7 +13,12 @@ use super::{CheckArgs, runtime};
 pub(super) fn check(args: &CheckArgs) -> Result<ExitCode, CliError> {
     let runtime = runtime(&args.cache)?;
     let bytes = read(&args.wasm)?;
-    let info = runtime.inspect(&bytes).map_err(|source| CliError::Load {
+    let info = {
+        // Checking compiles the component: seconds the first time.
+        let _progress = Progress::start(format!("compiling {} …", args.wasm.display()));
+        runtime.inspect(&bytes)
+    }
+    .map_err(|source| CliError::Load {
         path: args.wasm.clone(),
         source,
     })?;

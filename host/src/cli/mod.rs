@@ -7,6 +7,7 @@ mod error;
 mod format;
 mod http;
 mod input;
+mod progress;
 mod run;
 mod serve;
 
@@ -42,12 +43,28 @@ pub enum Command {
     /// Vendor sources on a server.
     #[command(subcommand)]
     Source(client::SourceCommand),
-    /// Delivery endpoints on a server.
+    /// Delivery endpoints on a server: settings, signing secrets, tests and
+    /// replays.
     #[command(subcommand)]
     Endpoint(client::EndpointCommand),
+    /// Deliveries of events to endpoints on a server, with their attempts.
+    #[command(subcommand)]
+    Delivery(client::DeliveryCommand),
     /// Canonical events on a server.
     #[command(subcommand)]
     Event(client::EventCommand),
+    /// Outbound credentials on a server (secrets are write-only).
+    #[command(subcommand)]
+    Connector(client::ConnectorCommand),
+    /// Workflow webhook blocks on a server.
+    #[command(subcommand)]
+    Block(client::BlockCommand),
+    /// Run workflow blocks in a chain on a server.
+    #[command(subcommand)]
+    Workflow(client::WorkflowCommand),
+    /// Render a message template on a server with event, contact and block
+    /// data.
+    Render(Box<client::RenderArgs>),
 }
 
 /// `wasmhook plugin ...`
@@ -277,7 +294,12 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Plugin(PluginCommand::Activate(args)) => client::plugin_activate(&args),
         Command::Source(command) => client::source(&command),
         Command::Endpoint(command) => client::endpoint(&command),
+        Command::Delivery(command) => client::delivery(&command),
         Command::Event(command) => client::event(&command),
+        Command::Connector(command) => client::connector(&command),
+        Command::Block(command) => client::block(&command),
+        Command::Workflow(command) => client::workflow(&command),
+        Command::Render(args) => client::render(&args),
     }
 }
 

@@ -13,6 +13,7 @@ use super::error::CliError;
 use super::format::{log_line, stats_line};
 use super::http::ReqwestHttp;
 use super::input::{block_input, callback, json_arg, read};
+use super::progress::Progress;
 use super::{FormatArg, RunArgs, runtime};
 use crate::runtime::{CallOutcome, DenyAllHttp, HttpHandler, LimitsOverride, PluginId, World};
 
@@ -28,12 +29,15 @@ pub(super) fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
         memory_bytes: args.memory_bytes,
         ..LimitsOverride::default()
     };
-    let plugin = runtime
-        .load(plugin_id(&args.wasm), &bytes, &limits, &plugin_config)
-        .map_err(|source| CliError::Load {
-            path: args.wasm.clone(),
-            source,
-        })?;
+    let plugin = {
+        // Compiling takes seconds the first time (later runs hit the cache).
+        let _progress = Progress::start(format!("compiling {} …", args.wasm.display()));
+        runtime.load(plugin_id(&args.wasm), &bytes, &limits, &plugin_config)
+    }
+    .map_err(|source| CliError::Load {
+        path: args.wasm.clone(),
+        source,
+    })?;
     let input = match &args.input {
         Some(path) => read(path)?,
         None => Vec::new(),

@@ -1,7 +1,11 @@
 //! The client commands (`wasmhook plugin push|list|get|activate`,
 //! `source`, `endpoint`, `event`) as a user runs them: the real binary
 //! against a real server in this process, JSON on stdout, and one-line
-//! failures on stderr with exit code 1.
+//! failures on stderr with exit code 1. The other resources (endpoint
+//! changes, deliveries, connectors, blocks, workflows, render, rejected
+//! callbacks) and `-o table|json` are in `resources`.
+
+mod resources;
 
 use std::process::Output;
 
@@ -12,7 +16,7 @@ use crate::harness::{fixtures_dir, plugin_path};
 
 /// Runs the binary with a clean client environment; the server's runtime
 /// keeps serving while it runs (the child is awaited, not blocked on).
-async fn wasmhook(args: &[&str]) -> Output {
+pub(super) async fn wasmhook(args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_wasmhook-e2e"))
         .args(args)
         .env_remove("WASMHOOK_SERVER")
@@ -26,14 +30,14 @@ async fn wasmhook(args: &[&str]) -> Output {
 }
 
 /// Runs a client command against `server` with the admin token.
-async fn client(server: &TestServer, args: &[&str]) -> Output {
+pub(super) async fn client(server: &TestServer, args: &[&str]) -> Output {
     let mut all = args.to_vec();
     all.extend(["--server", &server.base, "--token", ADMIN_TOKEN]);
     wasmhook(&all).await
 }
 
 /// The JSON a successful command printed.
-fn stdout_json(output: &Output) -> Value {
+pub(super) fn stdout_json(output: &Output) -> Value {
     assert!(
         output.status.success(),
         "exit {:?}\nstderr: {}",
@@ -44,7 +48,7 @@ fn stdout_json(output: &Output) -> Value {
 }
 
 /// The one error line a failed command printed (exit code 1, stdout empty).
-fn error_line(output: &Output) -> String {
+pub(super) fn error_line(output: &Output) -> String {
     assert_eq!(
         output.status.code(),
         Some(1),

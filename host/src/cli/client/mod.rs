@@ -1,17 +1,27 @@
 //! The client commands: `wasmhook plugin push|list|get|activate`,
-//! `wasmhook source|endpoint|event ...` talk to a running server's `/v1` API
-//! with the admin token and print its JSON answer, pretty, on stdout (so
-//! `| jq` works).
+//! `wasmhook source|endpoint|delivery|event|connector|block|workflow|render
+//! ...` talk to a running server's `/v1` API with the admin token and print
+//! its answer on stdout: a table for a person at a terminal, indented JSON
+//! for a pipe (so `| jq` works), or as `-o table|json` says.
 
+mod blocks;
+mod endpoints;
+mod output;
 mod server;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use reqwest::Method;
 use serde_json::{Map, Value, json};
 
+pub use self::blocks::{
+    BlockCommand, ConnectorCommand, RenderArgs, WorkflowCommand, block, connector, render, workflow,
+};
+pub use self::endpoints::{DeliveryCommand, EndpointCommand, delivery, endpoint};
+pub use self::output::OutputFormat;
+use self::output::{Column, View};
 use self::server::{Body, Server};
 use super::error::CliError;
 use super::input;
@@ -37,6 +47,9 @@ pub struct ClientArgs {
         value_parser = parse_secret
     )]
     pub token: Option<Secret>,
+    /// How to print the answer [default: table on a terminal, json otherwise].
+    #[arg(long, short = 'o', value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
 }
 
 fn parse_secret(text: &str) -> Result<Secret, std::convert::Infallible> {
@@ -100,6 +113,13 @@ pub enum SourceCommand {
     Get(ByName),
     /// Connect a vendor: create a source with its mapper plugin.
     Create(Box<SourceCreateArgs>),
+    /// Delete a source; its events stay.
+    Delete(ByName),
+    /// List a source's rejected callbacks, newest first.
+    Rejected(RejectedListArgs),
+    /// Map a rejected callback again with the source's active mapper and
+    /// store its events.
+    Retry(RejectedRetryArgs),
 }
 
 /// Arguments of `wasmhook source create`.
@@ -132,13 +152,32 @@ pub struct SourceCreateArgs {
     pub client: ClientArgs,
 }
 
-/// `wasmhook endpoint ...`: where events are delivered.
-#[derive(Debug, Subcommand)]
-pub enum EndpointCommand {
-    /// List the endpoints.
-    List(ClientArgs),
-    /// Show one endpoint.
-    Get(ById),
+/// Arguments of `wasmhook source rejected`.
+#[derive(Debug, Clone, Args)]
+pub struct RejectedListArgs {
+    /// The source's name.
+    pub source: String,
+    /// Only `pending` or only `resolved` ones.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// At most this many, 1–1000 [server default: 100].
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// The server.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// Arguments of `wasmhook source retry`.
+#[derive(Debug, Clone, Args)]
+pub struct RejectedRetryArgs {
+    /// The source's name.
+    pub source: String,
+    /// The rejected callback's id (`rej_…`).
+    pub id: String,
+    /// The server.
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 /// `wasmhook event ...`: the canonical events the server stored.
@@ -183,6 +222,44 @@ pub struct EventListArgs {
     pub client: ClientArgs,
 }
 
+const PLUGINS: &[Column] = &[
+    Column("NAME", "name"),
+    Column("WORLD", "world"),
+    Column("ACTIVE", "active_version"),
+    Column("LATEST", "latest_version"),
+    Column("UPDATED", "updated_at"),
+];
+const PLUGIN_VERSIONS: &[Column] = &[
+    Column("VERSION", "version"),
+    Column("WORLD", "world"),
+    Column("SIZE", "size_bytes"),
+    Column("SHA256", "sha256"),
+    Column("CREATED", "created_at"),
+];
+const SOURCES: &[Column] = &[
+    Column("NAME", "name"),
+    Column("VENDOR", "vendor"),
+    Column("MAPPER", "mapper"),
+    Column("CHANNEL", "channel"),
+    Column("INGEST PATH", "ingest_path"),
+];
+const EVENTS: &[Column] = &[
+    Column("ID", "id"),
+    Column("SOURCE", "source"),
+    Column("CHANNEL", "channel"),
+    Column("TYPE", "event_type"),
+    Column("STATUS", "status.status"),
+    Column("RECEIVED", "received_at"),
+];
+const REJECTED: &[Column] = &[
+    Column("ID", "id"),
+    Column("RECEIVED", "received_at"),
+    Column("STATE", "state"),
+    Column("ATTEMPTS", "attempts"),
+    Column("CODE", "error.code"),
+    Column("DETAIL", "error.detail"),
+];
+
 /// `wasmhook plugin push`: uploads the component as a new version and
 /// prints the server's answer (the plugin and the new version).
 pub(super) fn plugin_push(args: &PushArgs) -> Result<ExitCode, CliError> {
@@ -193,7 +270,15 @@ pub(super) fn plugin_push(args: &PushArgs) -> Result<ExitCode, CliError> {
     } else {
         Vec::new()
     };
-    let answer = server.put(&["v1", "plugins", &args.name], &query, Body::wasm(bytes))?;
+    let answer = {
+        // The server validates and compiles before it answers: seconds.
+        let _progress = super::progress::Progress::start(format!(
+            "uploading {} ({} KiB); the server compiles it …",
+            args.wasm.display(),
+            bytes.len().div_ceil(1024)
+        ));
+        server.put(&["v1", "plugins", &args.name], &query, Body::wasm(bytes))?
+    };
     // People read the summary; scripts read stdout.
     if let (Some(version), Some(active)) = (
         answer["version"]["version"].as_u64(),
@@ -204,40 +289,73 @@ pub(super) fn plugin_push(args: &PushArgs) -> Result<ExitCode, CliError> {
             args.name
         );
     }
-    print(&answer)
+    print(&args.client, &answer, &View::Record(&[]))
 }
 
 /// `wasmhook plugin list`.
 pub(super) fn plugin_list(args: &ClientArgs) -> Result<ExitCode, CliError> {
-    print(&Server::connect(args)?.get(&["v1", "plugins"], &[])?)
+    let answer = Server::connect(args)?.get(&["v1", "plugins"], &[])?;
+    print(args, &answer, &View::Rows(PLUGINS))
 }
 
 /// `wasmhook plugin get`.
 pub(super) fn plugin_get(args: &ByName) -> Result<ExitCode, CliError> {
-    print(&Server::connect(&args.client)?.get(&["v1", "plugins", &args.name], &[])?)
+    let answer = Server::connect(&args.client)?.get(&["v1", "plugins", &args.name], &[])?;
+    print(
+        &args.client,
+        &answer,
+        &View::Record(&[("versions", PLUGIN_VERSIONS)]),
+    )
 }
 
 /// `wasmhook plugin activate`.
 pub(super) fn plugin_activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
     let server = Server::connect(&args.client)?;
-    print(&server.post(
+    let answer = server.post(
         &["v1", "plugins", &args.name, "activate"],
         &json!({ "version": args.version }),
-    )?)
+    )?;
+    print(&args.client, &answer, &View::Record(&[]))
 }
 
 /// `wasmhook source ...`.
 pub(super) fn source(command: &SourceCommand) -> Result<ExitCode, CliError> {
     match command {
         SourceCommand::List(client) => {
-            print(&Server::connect(client)?.get(&["v1", "sources"], &[])?)
+            let answer = Server::connect(client)?.get(&["v1", "sources"], &[])?;
+            print(client, &answer, &View::Rows(SOURCES))
         }
         SourceCommand::Get(args) => {
-            print(&Server::connect(&args.client)?.get(&["v1", "sources", &args.name], &[])?)
+            let answer = Server::connect(&args.client)?.get(&["v1", "sources", &args.name], &[])?;
+            print(&args.client, &answer, &View::Record(&[]))
         }
         SourceCommand::Create(args) => {
             let body = source_body(args)?;
-            print(&Server::connect(&args.client)?.post(&["v1", "sources"], &body)?)
+            let answer = Server::connect(&args.client)?.post(&["v1", "sources"], &body)?;
+            print(&args.client, &answer, &View::Record(&[]))
+        }
+        SourceCommand::Delete(args) => {
+            let server = Server::connect(&args.client)?;
+            server.call(Method::DELETE, &["v1", "sources", &args.name], &[], None)?;
+            deleted("source", &args.name)
+        }
+        SourceCommand::Rejected(args) => {
+            let query = present([
+                ("state", args.state.clone()),
+                ("limit", args.limit.map(|n| n.to_string())),
+            ]);
+            let answer = Server::connect(&args.client)?
+                .get(&["v1", "sources", &args.source, "rejected"], &query)?;
+            print(&args.client, &answer, &View::Rows(REJECTED))
+        }
+        SourceCommand::Retry(args) => {
+            let answer = Server::connect(&args.client)?.call(
+                Method::POST,
+                &["v1", "sources", &args.source, "rejected", &args.id, "retry"],
+                &[],
+                None,
+            )?;
+            print(&args.client, &answer, &View::Record(&[]))
         }
     }
 }
@@ -268,27 +386,17 @@ fn source_body(args: &SourceCreateArgs) -> Result<Value, CliError> {
     Ok(Value::Object(body))
 }
 
-/// `wasmhook endpoint ...`.
-pub(super) fn endpoint(command: &EndpointCommand) -> Result<ExitCode, CliError> {
-    match command {
-        EndpointCommand::List(client) => {
-            print(&Server::connect(client)?.get(&["v1", "endpoints"], &[])?)
-        }
-        EndpointCommand::Get(args) => {
-            print(&Server::connect(&args.client)?.get(&["v1", "endpoints", &args.id], &[])?)
-        }
-    }
-}
-
 /// `wasmhook event ...`.
 pub(super) fn event(command: &EventCommand) -> Result<ExitCode, CliError> {
     match command {
         EventCommand::List(args) => {
             let server = Server::connect(&args.client)?;
-            print(&server.get(&["v1", "events"], &event_query(args))?)
+            let answer = server.get(&["v1", "events"], &event_query(args))?;
+            print(&args.client, &answer, &View::Page(EVENTS))
         }
         EventCommand::Get(args) => {
-            print(&Server::connect(&args.client)?.get(&["v1", "events", &args.id], &[])?)
+            let answer = Server::connect(&args.client)?.get(&["v1", "events", &args.id], &[])?;
+            print(&args.client, &answer, &View::Record(&[]))
         }
     }
 }
@@ -296,7 +404,7 @@ pub(super) fn event(command: &EventCommand) -> Result<ExitCode, CliError> {
 /// The `GET /v1/events` query: the filters given, under the server's
 /// parameter names; the server checks their values.
 fn event_query(args: &EventListArgs) -> Vec<(&'static str, String)> {
-    [
+    present([
         ("source", args.source.clone()),
         ("channel", args.channel.clone()),
         ("event_type", args.event_type.clone()),
@@ -305,27 +413,114 @@ fn event_query(args: &EventListArgs) -> Vec<(&'static str, String)> {
         ("until", args.until.map(|ms| ms.to_string())),
         ("limit", args.limit.map(|n| n.to_string())),
         ("cursor", args.cursor.clone()),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| value.map(|value| (name, value)))
-    .collect()
+    ])
 }
 
-/// Prints the server's answer as indented JSON (nothing for an empty one).
-/// A reader that stops early (`| head`) is not a failure: the request
-/// succeeded.
-fn print(answer: &Value) -> Result<ExitCode, CliError> {
-    if answer.is_null() {
-        return Ok(ExitCode::SUCCESS);
+/// The query parameters that were given.
+fn present<const N: usize>(
+    parameters: [(&'static str, Option<String>); N],
+) -> Vec<(&'static str, String)> {
+    parameters
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|value| (name, value)))
+        .collect()
+}
+
+/// Prints the answer as `-o` asks.
+fn print(client: &ClientArgs, answer: &Value, view: &View) -> Result<ExitCode, CliError> {
+    output::print(client.output, answer, view)
+}
+
+/// A delete answers nothing: say on stderr what went, for people.
+fn deleted(what: &str, key: &str) -> Result<ExitCode, CliError> {
+    eprintln!("wasmhook: deleted {what} `{key}`");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A request body built from `--json` (the whole body, inline or
+/// `@file`) with each flag given setting its field over it.
+struct BodyBuilder(Map<String, Value>);
+
+impl BodyBuilder {
+    /// Starts from `--json`, which must be an object, or from `{}`.
+    fn new(json: Option<&str>) -> Result<Self, CliError> {
+        match json
+            .map(|text| input::json_arg("--json", text))
+            .transpose()?
+        {
+            None => Ok(BodyBuilder(Map::new())),
+            Some(Value::Object(fields)) => Ok(BodyBuilder(fields)),
+            Some(_) => Err(CliError::Arg {
+                arg: "--json",
+                detail: "must be a JSON object".to_owned(),
+            }),
+        }
     }
-    let mut stdout = std::io::stdout().lock();
-    let written = serde_json::to_writer_pretty(&mut stdout, answer)
-        .map_err(std::io::Error::from)
-        .and_then(|()| writeln!(stdout))
-        .and_then(|()| stdout.flush());
-    match written {
-        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
-        _ => Ok(ExitCode::SUCCESS),
+
+    /// Starts from a record the server gave.
+    fn from_value(value: Value) -> Self {
+        match value {
+            Value::Object(fields) => BodyBuilder(fields),
+            _ => BodyBuilder(Map::new()),
+        }
+    }
+
+    /// Sets `path` (dotted for a nested field, `renderer.plugin`) when the
+    /// flag was given.
+    fn set(&mut self, path: &str, value: Option<Value>) -> &mut Self {
+        let Some(value) = value else {
+            return self;
+        };
+        let mut fields = &mut self.0;
+        let mut keys = path.split('.').peekable();
+        while let Some(key) = keys.next() {
+            if keys.peek().is_none() {
+                fields.insert(key.to_owned(), value);
+                break;
+            }
+            let inner = fields
+                .entry(key.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !inner.is_object() {
+                *inner = Value::Object(Map::new());
+            }
+            let Value::Object(inner) = inner else {
+                unreachable!("made an object above");
+            };
+            fields = inner;
+        }
+        self
+    }
+
+    /// Sets `path` to a JSON flag's value (inline or `@file`).
+    fn set_json(
+        &mut self,
+        path: &str,
+        arg: &'static str,
+        text: Option<&str>,
+    ) -> Result<&mut Self, CliError> {
+        let value = text.map(|text| input::json_arg(arg, text)).transpose()?;
+        Ok(self.set(path, value))
+    }
+
+    /// Keeps only `fields`.
+    fn retain(&mut self, fields: &[&str]) -> &mut Self {
+        self.0.retain(|key, _| fields.contains(&key.as_str()));
+        self
+    }
+
+    fn build(&mut self) -> Value {
+        Value::Object(std::mem::take(&mut self.0))
+    }
+}
+
+/// A text flag's value, read from a file when it is `@file`.
+fn text_arg(text: &str) -> Result<String, CliError> {
+    match text.strip_prefix('@') {
+        Some(path) => {
+            Ok(String::from_utf8_lossy(&input::read(std::path::Path::new(path))?).into_owned())
+        }
+        None => Ok(text.to_owned()),
     }
 }
 
@@ -388,5 +583,22 @@ mod tests {
                 ("limit", "2".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn flags_set_their_fields_over_the_json_body() {
+        let mut body = BodyBuilder::new(Some(
+            r#"{"url": "https://a.example", "renderer": {"format": "xml"}, "rate_limit": 5}"#,
+        ))
+        .unwrap();
+        body.set("url", Some(json!("https://b.example")))
+            .set("renderer.plugin", Some(json!("xml-renderer")))
+            .set("description", None);
+        assert_eq!(
+            body.build(),
+            json!({"url": "https://b.example", "rate_limit": 5,
+                   "renderer": {"format": "xml", "plugin": "xml-renderer"}})
+        );
+        assert!(BodyBuilder::new(Some("[1]")).is_err());
     }
 }

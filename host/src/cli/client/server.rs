@@ -100,6 +100,18 @@ impl Server {
         self.send(Method::POST, segments, &[], Some(Body::json(body)))
     }
 
+    /// Any method with an optional JSON body: `PATCH`, `DELETE`, a `POST`
+    /// with query parameters.
+    pub(super) fn call(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, CliError> {
+        self.send(method, segments, query, body.map(Body::json))
+    }
+
     /// `PUT` a body.
     pub(super) fn put(
         &self,
