@@ -212,7 +212,7 @@ const DELIVERIES: &[Column] = &[
     Column("ID", "id"),
     Column("EVENT", "event"),
     Column("STATE", "state"),
-    Column("ATTEMPTS", "attempts"),
+    Column("ATTEMPTS", "attempt_count"),
     Column("LAST STATUS", "last_status"),
     Column("NEXT ATTEMPT", "next_attempt_at"),
     Column("LAST ERROR", "last_error"),
