@@ -3,6 +3,7 @@
 
 mod check;
 pub mod client;
+mod compile;
 mod error;
 mod format;
 mod http;
@@ -16,6 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use compile::CompilePluginArgs;
 pub use error::CliError;
 
 use crate::config::ServeArgs;
@@ -48,6 +50,9 @@ pub enum Command {
     /// Canonical events on a server.
     #[command(subcommand)]
     Event(client::EventCommand),
+    /// Compile one component within limits, for a server (its child process).
+    #[command(name = "__compile-plugin", hide = true)]
+    CompilePlugin(CompilePluginArgs),
 }
 
 /// `wasmhook plugin ...`
@@ -230,6 +235,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Source(command) => client::source(&command),
         Command::Endpoint(command) => client::endpoint(&command),
         Command::Event(command) => client::event(&command),
+        Command::CompilePlugin(args) => Ok(compile::compile_plugin(&args)),
     }
 }
 
