@@ -55,12 +55,13 @@ impl Compiler {
     pub const DEFAULT_CONCURRENCY: u32 = 1;
 }
 
-/// Exit code of a child that was given an invalid component.
-const EXIT_INVALID: u8 = 2;
+/// Exit code of a child that was given an invalid component (apart from
+/// the codes a command line commonly uses: 1, 2 for usage, 101 for a panic).
+const EXIT_INVALID: u8 = 65;
 /// Exit code of a child that ran out of memory (and noticed).
-const EXIT_MEMORY: u8 = 3;
+const EXIT_MEMORY: u8 = 66;
 /// Exit code of a child that failed otherwise (I/O, engine).
-const EXIT_FAILED: u8 = 4;
+const EXIT_FAILED: u8 = 67;
 /// The line prefix of the engine hash a child prints on success.
 const HASH_PREFIX: &str = "engine-hash ";
 /// How much of a child's stderr is kept for an error message.
@@ -481,6 +482,15 @@ fn judge(run: &ChildRun, memory_bytes: u64) -> Result<String, Judged> {
     if run.status.signal() == Some(SIGKILL) {
         return Err(Judged::Load(memory));
     }
+    // A program that does not know the subcommand (another binary, an
+    // older wasmhook) is the setup's fault, not the upload's.
+    if run.stderr.contains(COMPILE_SUBCOMMAND) && run.stderr.contains("unrecognized") {
+        return Err(Judged::Unavailable(format!(
+            "it does not know `{COMPILE_SUBCOMMAND}` (it must be the same wasmhook build as \
+             the server): {}",
+            excerpt(&run.stderr)
+        )));
+    }
     if exit_code == Some(i32::from(EXIT_INVALID)) {
         return Err(Judged::Load(LoadError::Invalid {
             detail: last_line(&run.stderr),
@@ -620,6 +630,14 @@ mod tests {
             Err(Judged::Load(LoadError::CompileFailed { detail })) => {
                 assert!(detail.contains("it broke"), "{detail}");
                 assert!(detail.contains("signal"), "{detail}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let usage =
+            "error: unrecognized subcommand '__compile-plugin'\n\nUsage: wasmhook <COMMAND>\n";
+        match judge(&run(exited(2), "", usage), 1) {
+            Err(Judged::Unavailable(detail)) => {
+                assert!(detail.contains("same wasmhook build"), "{detail}");
             }
             other => panic!("{other:?}"),
         }
