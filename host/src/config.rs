@@ -10,7 +10,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Secret;
-use crate::runtime::{FairShare, Limits, RuntimeConfig};
+use crate::runtime::{Budget, Compiler, FairShare, Limits, RuntimeConfig};
 
 /// How `wasmhook serve` runs, after layering.
 #[derive(Debug, Clone)]
@@ -62,6 +62,24 @@ pub struct ServeConfig {
     /// Largest response body a block's request may read, bytes; a larger
     /// one fails the request as too large.
     pub block_max_response_bytes: usize,
+    /// Wall-clock limit of compiling one plugin, ms; also the longest an
+    /// upload waits for a free compile slot.
+    pub compile_timeout_ms: u64,
+    /// Address-space limit of the process compiling one plugin, bytes.
+    pub compile_memory_bytes: u64,
+    /// Plugins compiled at once.
+    pub compile_concurrency: u32,
+    /// Most core functions a plugin may have to be compiled.
+    pub max_plugin_functions: u64,
+    /// Most bytes of code a plugin may have to be compiled.
+    pub max_plugin_code_bytes: u64,
+    /// The binary run (as `PROGRAM __compile-plugin`) to compile a plugin;
+    /// `None` is this executable.
+    pub compile_program: Option<PathBuf>,
+    /// Compile on the calling thread of this process, without the compile
+    /// limits (only the budget applies): for tests and embedders that have
+    /// no server binary to run. Not a flag.
+    pub compile_in_process: bool,
 }
 
 impl ServeConfig {
@@ -99,6 +117,13 @@ impl ServeConfig {
             allow_plain_http_blocks: false,
             block_timeout_ms: Self::DEFAULT_BLOCK_TIMEOUT_MS,
             block_max_response_bytes: Self::DEFAULT_BLOCK_MAX_RESPONSE_BYTES,
+            compile_timeout_ms: Compiler::DEFAULT_TIMEOUT.as_millis() as u64,
+            compile_memory_bytes: Compiler::DEFAULT_MEMORY_BYTES,
+            compile_concurrency: Compiler::DEFAULT_CONCURRENCY,
+            max_plugin_functions: Budget::DEFAULT_MAX_FUNCTIONS,
+            max_plugin_code_bytes: Budget::DEFAULT_MAX_CODE_BYTES,
+            compile_program: None,
+            compile_in_process: false,
         }
     }
 
@@ -115,7 +140,31 @@ impl ServeConfig {
             max_instances: self.max_instances,
             per_lane_calls: self.plugin_lane_calls,
             max_queue_wait: std::time::Duration::from_millis(self.plugin_queue_wait_ms),
+            compiler: self.compiler(),
+            budget: Budget {
+                max_functions: self.max_plugin_functions,
+                max_code_bytes: self.max_plugin_code_bytes,
+                ..Budget::default()
+            },
             ..RuntimeConfig::default()
+        }
+    }
+
+    /// How plugins are compiled under this configuration.
+    pub fn compiler(&self) -> Compiler {
+        if self.compile_in_process {
+            return Compiler::InProcess;
+        }
+        // An executable that cannot name itself is reported when a compile
+        // cannot start `wasmhook`, naming the setting to use instead.
+        let program = self.compile_program.clone().unwrap_or_else(|| {
+            std::env::current_exe().unwrap_or_else(|_| PathBuf::from("wasmhook"))
+        });
+        Compiler::Subprocess {
+            program,
+            timeout: std::time::Duration::from_millis(self.compile_timeout_ms),
+            memory_bytes: self.compile_memory_bytes,
+            concurrency: self.compile_concurrency,
         }
     }
 }
@@ -206,6 +255,24 @@ pub struct ServeArgs {
     /// Default cap of HTTP requests one block run may make [default: 50].
     #[arg(long, env = "WASMHOOK_BLOCK_MAX_REQUESTS")]
     pub block_max_requests: Option<u64>,
+    /// Longest compile of one plugin (and wait for a compile slot), ms [default: 60000].
+    #[arg(long, env = "WASMHOOK_COMPILE_TIMEOUT_MS")]
+    pub compile_timeout_ms: Option<u64>,
+    /// Address-space limit of a plugin compile, bytes [default: 2147483648].
+    #[arg(long, env = "WASMHOOK_COMPILE_MEMORY_BYTES")]
+    pub compile_memory_bytes: Option<u64>,
+    /// Plugins compiled at once [default: 1].
+    #[arg(long, env = "WASMHOOK_COMPILE_CONCURRENCY")]
+    pub compile_concurrency: Option<u32>,
+    /// Most core functions a plugin may have [default: 100000].
+    #[arg(long, env = "WASMHOOK_MAX_PLUGIN_FUNCTIONS")]
+    pub max_plugin_functions: Option<u64>,
+    /// Most bytes of code a plugin may have [default: 16777216].
+    #[arg(long, env = "WASMHOOK_MAX_PLUGIN_CODE_BYTES")]
+    pub max_plugin_code_bytes: Option<u64>,
+    /// The wasmhook binary that compiles plugins [default: this executable].
+    #[arg(long, env = "WASMHOOK_COMPILE_PROGRAM", value_name = "PATH")]
+    pub compile_program: Option<PathBuf>,
 }
 
 /// The configuration file's keys; unknown keys are refused.
@@ -235,6 +302,12 @@ struct FileConfig {
     block_timeout_ms: Option<u64>,
     block_max_response_bytes: Option<usize>,
     block_max_requests: Option<u64>,
+    compile_timeout_ms: Option<u64>,
+    compile_memory_bytes: Option<u64>,
+    compile_concurrency: Option<u32>,
+    max_plugin_functions: Option<u64>,
+    max_plugin_code_bytes: Option<u64>,
+    compile_program: Option<PathBuf>,
 }
 
 /// Why the configuration is unusable.
@@ -304,6 +377,12 @@ impl ServeArgs {
         layer!(allow_plain_http_blocks);
         layer!(block_timeout_ms);
         layer!(block_max_response_bytes);
+        layer!(compile_timeout_ms);
+        layer!(compile_memory_bytes);
+        layer!(compile_concurrency);
+        layer!(max_plugin_functions);
+        layer!(max_plugin_code_bytes);
+        config.compile_program = self.compile_program.clone().or(file.compile_program);
         config.plugins_dir = self.plugins_dir.clone().or(file.plugins_dir);
         config.cache_dir = self.cache_dir.clone().or(file.cache_dir);
         config.admin_token = self
@@ -385,6 +464,10 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     })
 }
 
+/// The smallest compile memory limit taken: below it even an empty
+/// component cannot be compiled.
+const MIN_COMPILE_MEMORY_BYTES: u64 = 16 << 20;
+
 fn validate(config: &ServeConfig) -> Result<(), ConfigError> {
     let invalid = |field, detail: &str| {
         Err(ConfigError::Invalid {
@@ -444,6 +527,29 @@ fn validate(config: &ServeConfig) -> Result<(), ConfigError> {
     if !(1..=Limits::MAX_HTTP_REQUESTS).contains(&config.plugin_limits.max_http_requests) {
         return invalid("block_max_requests", "must be between 1 and 1000");
     }
+    if !(1..=3_600_000).contains(&config.compile_timeout_ms) {
+        return invalid("compile_timeout_ms", "must be between 1 and 3600000");
+    }
+    if config.compile_memory_bytes < MIN_COMPILE_MEMORY_BYTES {
+        return invalid("compile_memory_bytes", "must be at least 16777216 (16 MiB)");
+    }
+    if !(1..=64).contains(&config.compile_concurrency) {
+        return invalid("compile_concurrency", "must be between 1 and 64");
+    }
+    if config.max_plugin_functions == 0 {
+        return invalid("max_plugin_functions", "must be more than 0");
+    }
+    if config.max_plugin_code_bytes < 1024 {
+        return invalid("max_plugin_code_bytes", "must be at least 1024");
+    }
+    if let Some(program) = &config.compile_program
+        && !program.is_file()
+    {
+        return invalid(
+            "compile_program",
+            &format!("{} is not a file", program.display()),
+        );
+    }
     Ok(())
 }
 
@@ -497,6 +603,96 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("admin_token"), "{error}");
+    }
+
+    #[test]
+    fn compile_settings_layer_and_are_checked() {
+        let defaults = ServeArgs::default().resolve().unwrap();
+        assert_eq!(defaults.compile_timeout_ms, 60_000);
+        assert_eq!(defaults.compile_memory_bytes, 2 << 30);
+        assert_eq!(defaults.compile_concurrency, 1);
+        assert_eq!(defaults.max_plugin_functions, 100_000);
+        assert_eq!(defaults.max_plugin_code_bytes, 16 << 20);
+        // By default the server compiles with its own executable.
+        let Compiler::Subprocess { program, .. } = defaults.compiler() else {
+            panic!("the server compiles in a child process");
+        };
+        assert_eq!(program, std::env::current_exe().unwrap());
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("compile.toml");
+        let program = dir.path().join("wasmhook");
+        std::fs::write(&program, "").unwrap();
+        std::fs::write(
+            &file,
+            format!(
+                "compile_timeout_ms = 5000\ncompile_memory_bytes = 1073741824\n\
+                 compile_concurrency = 2\nmax_plugin_functions = 500\n\
+                 max_plugin_code_bytes = 4096\ncompile_program = {:?}\n",
+                program.display().to_string()
+            ),
+        )
+        .unwrap();
+        let config = ServeArgs {
+            config: Some(file),
+            compile_timeout_ms: Some(7000),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            config.compiler(),
+            Compiler::Subprocess {
+                program,
+                timeout: std::time::Duration::from_millis(7000),
+                memory_bytes: 1 << 30,
+                concurrency: 2,
+            }
+        );
+        let runtime = config.runtime_config();
+        assert_eq!(runtime.budget.max_functions, 500);
+        assert_eq!(runtime.budget.max_code_bytes, 4096);
+
+        for (args, field) in [
+            (
+                ServeArgs {
+                    compile_timeout_ms: Some(0),
+                    ..ServeArgs::default()
+                },
+                "compile_timeout_ms",
+            ),
+            (
+                ServeArgs {
+                    compile_memory_bytes: Some(1 << 20),
+                    ..ServeArgs::default()
+                },
+                "compile_memory_bytes",
+            ),
+            (
+                ServeArgs {
+                    compile_concurrency: Some(0),
+                    ..ServeArgs::default()
+                },
+                "compile_concurrency",
+            ),
+            (
+                ServeArgs {
+                    max_plugin_functions: Some(0),
+                    ..ServeArgs::default()
+                },
+                "max_plugin_functions",
+            ),
+            (
+                ServeArgs {
+                    compile_program: Some("/nonexistent/wasmhook".into()),
+                    ..ServeArgs::default()
+                },
+                "compile_program",
+            ),
+        ] {
+            let error = args.resolve().unwrap_err().to_string();
+            assert!(error.contains(field), "{error}");
+        }
     }
 
     #[test]

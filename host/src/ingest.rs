@@ -256,7 +256,8 @@ pub async fn map_and_store(
 ) -> Result<MapOutcome, IngestError> {
     let loaded = state
         .registry
-        .active(&source.mapper)
+        .active_async(&source.mapper)
+        .await
         .map_err(|error| IngestError::Mapper {
             source_name: source.name.to_string(),
             error,

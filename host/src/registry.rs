@@ -173,6 +173,27 @@ impl Registry {
         self.load_into_active(name, record.active_version)
     }
 
+    /// [`Registry::active`] for async callers (ingest, delivery): a plugin
+    /// already loaded is returned at once; one that must be loaded (and
+    /// perhaps compiled) is loaded on a blocking thread, never on the
+    /// thread that answers requests.
+    pub async fn active_async(
+        self: &Arc<Self>,
+        name: &Name,
+    ) -> Result<LoadedPlugin, RegistryError> {
+        if let Some(loaded) = self.active.load().get(name) {
+            return Ok(loaded.clone());
+        }
+        let (registry, name) = (Arc::clone(self), name.clone());
+        match tokio::task::spawn_blocking(move || registry.active(&name)).await {
+            Ok(result) => result,
+            // The load panicked; let the panic reach the caller as one.
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            // Only a runtime shutting down cancels a blocking task.
+            Err(_cancelled) => Err(RegistryError::Store(StoreError::Closed)),
+        }
+    }
+
     /// A specific version, loaded for one use (e.g. a dry run).
     pub fn version(&self, name: &Name, version: u32) -> Result<LoadedPlugin, RegistryError> {
         match self.active.load().get(name) {

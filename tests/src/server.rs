@@ -1,6 +1,6 @@
 //! A real server for tests and benchmarks: `wasmhook::app::run` in this
 //! process on 127.0.0.1:0, a temp data dir, the first-party plugins
-//! installed, a compile cache shared by every server of the test run, and an
+//! installed (compiled in process), a compile cache shared by every server of the test run, and an
 //! HTTP client that speaks to it with the admin token.
 
 use std::net::SocketAddr;
@@ -48,6 +48,10 @@ pub fn test_config(data_dir: PathBuf) -> ServeConfig {
     config.plugins_dir = Some(repo_root().join("plugins/dist"));
     config.cache_dir = Some(shared_cache_dir());
     config.max_instances = 32;
+    // The test binary is not the server binary, so it cannot be the compile
+    // child; tests of compilation limits point `compile_program` at the
+    // package's `wasmhook-e2e` and turn this off.
+    config.compile_in_process = true;
     config
 }
 

@@ -144,6 +144,18 @@ impl From<LoadError> for ApiError {
             LoadError::UnsatisfiedImport { .. } => "unsatisfied_import",
             LoadError::Link { .. } => "link_failed",
             LoadError::LimitTooHigh { .. } => "limit_too_high",
+            LoadError::OverBudget { code, .. } => code,
+            LoadError::CompileTimeout { .. } => "compile_timeout",
+            LoadError::CompileMemory { .. } => "compile_memory",
+            LoadError::CompileFailed { .. } => "compile_failed",
+            LoadError::CompileBusy { .. } => {
+                return Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "compile_busy",
+                    error.to_string(),
+                );
+            }
+            LoadError::CompilerUnavailable { .. } => return Self::internal(&error),
         };
         Self::invalid(code, error.to_string())
     }

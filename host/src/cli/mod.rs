@@ -3,6 +3,7 @@
 
 mod check;
 pub mod client;
+mod compile;
 mod error;
 mod format;
 mod http;
@@ -17,6 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use compile::CompilePluginArgs;
 pub use error::CliError;
 
 use crate::config::ServeArgs;
@@ -65,6 +67,9 @@ pub enum Command {
     /// Render a message template on a server with event, contact and block
     /// data.
     Render(Box<client::RenderArgs>),
+    /// Compile one component within limits, for a server (its child process).
+    #[command(name = "__compile-plugin", hide = true)]
+    CompilePlugin(CompilePluginArgs),
 }
 
 /// `wasmhook plugin ...`
@@ -300,6 +305,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Block(command) => client::block(&command),
         Command::Workflow(command) => client::workflow(&command),
         Command::Render(args) => client::render(&args),
+        Command::CompilePlugin(args) => Ok(compile::compile_plugin(&args)),
     }
 }
 

@@ -273,7 +273,8 @@ pub(super) async fn render(
         };
     let loaded = engine
         .registry
-        .active(&plugin_name)
+        .active_async(&plugin_name)
+        .await
         .map_err(|error| error.to_string())?;
     let template = spec.template.clone();
     // The event's JSON goes to the renderer as stored: no parse, no copy

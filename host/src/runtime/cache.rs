@@ -101,19 +101,25 @@ impl ArtifactCache {
     /// Writes the compiled component and its digest. Failure only costs a
     /// recompilation later, so it is logged, not returned.
     pub(crate) fn store(&self, component_sha256: &str, component: &Component) {
-        let result = component
-            .serialize()
-            .map_err(|error| chain_message(&error))
-            .and_then(|artifact| {
-                // Digest first: an artifact without its digest is discarded on
-                // lookup, so a crash between the two writes is harmless.
-                write_atomically(
-                    &self.digest_path(component_sha256),
-                    sha256_hex(&artifact).as_bytes(),
-                )
-                .and_then(|()| write_atomically(&self.artifact_path(component_sha256), &artifact))
-                .map_err(|error| error.to_string())
-            });
+        match component.serialize() {
+            Ok(artifact) => self.store_artifact(component_sha256, &artifact),
+            Err(error) => tracing::warn!(
+                dir = %self.dir.display(),
+                error = %chain_message(&error),
+                "cannot serialize a compiled component for the cache"
+            ),
+        }
+    }
+
+    /// Writes an artifact this host's compiler produced, and its digest.
+    pub(crate) fn store_artifact(&self, component_sha256: &str, artifact: &[u8]) {
+        // Digest first: an artifact without its digest is discarded on
+        // lookup, so a crash between the two writes is harmless.
+        let result = write_atomically(
+            &self.digest_path(component_sha256),
+            sha256_hex(artifact).as_bytes(),
+        )
+        .and_then(|()| write_atomically(&self.artifact_path(component_sha256), artifact));
         if let Err(error) = result {
             tracing::warn!(dir = %self.dir.display(), %error, "cannot write compiled artifact to cache");
         }
@@ -163,7 +169,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Hex of the engine's compatibility hash (first 16 bytes of a SHA-256 over
 /// what wasmtime feeds the hasher: version, target, compiler settings).
-fn engine_compatibility_hex(engine: &Engine) -> String {
+pub(crate) fn engine_compatibility_hex(engine: &Engine) -> String {
     let mut hasher = Sha256Hasher(Sha256::new());
     engine.precompile_compatibility_hash().hash(&mut hasher);
     hex::encode(&hasher.0.finalize()[..16])

@@ -45,6 +45,22 @@ pub(crate) fn build_engine(sizing: EngineSizing) -> Result<Engine, RuntimeError>
     }
 }
 
+/// The engine a compile child process builds: the server's configuration
+/// without the instance pool (a compiler instantiates nothing, and the pool
+/// reserves far more address space than a compile memory limit allows).
+/// The allocator is not part of what compiled code depends on, so its
+/// artifacts load into the server's engine; the server checks the
+/// compatibility hash all the same.
+pub(crate) fn build_compile_engine(fuel: bool) -> Result<Engine, RuntimeError> {
+    let sizing = EngineSizing {
+        max_instances: 1,
+        max_memory_bytes: 0,
+        fuel,
+    };
+    Engine::new(&engine_config(sizing, None))
+        .map_err(|error| RuntimeError::Engine(chain_message(&error)))
+}
+
 fn engine_config(sizing: EngineSizing, pooling: Option<PoolingAllocationConfig>) -> Config {
     let mut config = Config::new();
     // Calls are async (always possible in this wasmtime): a call waiting in

@@ -83,6 +83,60 @@ pub enum LoadError {
         /// What the linker said.
         detail: String,
     },
+    /// The component is over the compile budget (too many functions, too
+    /// much code, ...); it was refused before anything compiled it.
+    #[error("{detail}")]
+    OverBudget {
+        /// Which limit: `too_many_functions`, `code_too_large`,
+        /// `function_too_large`, `too_many_modules`, `nesting_too_deep`.
+        code: &'static str,
+        /// The number found and the limit.
+        detail: String,
+    },
+    /// Compiling ran past the compile timeout and was stopped.
+    #[error(
+        "compiling the component took longer than the {limit_ms} ms compile timeout \
+         (`compile_timeout_ms`); the compiler was stopped"
+    )]
+    CompileTimeout {
+        /// The timeout in milliseconds.
+        limit_ms: u64,
+    },
+    /// Compiling needed more memory than the compile memory limit.
+    #[error(
+        "compiling the component needed more than the {limit_bytes}-byte compile memory limit \
+         (`compile_memory_bytes`); the compiler was stopped"
+    )]
+    CompileMemory {
+        /// The limit in bytes.
+        limit_bytes: u64,
+    },
+    /// The compiler process failed for another reason.
+    #[error("compiling the component failed: {detail}")]
+    CompileFailed {
+        /// What the compiler process said (an excerpt of its stderr) or how it ended.
+        detail: String,
+    },
+    /// Every compile slot stayed busy for the whole wait; nothing was compiled.
+    #[error(
+        "no compile slot free within {waited_ms} ms ({concurrency} compile(s) at once, \
+         `compile_concurrency`); retry later"
+    )]
+    CompileBusy {
+        /// How long the upload waited for a slot.
+        waited_ms: u64,
+        /// How many compiles run at once.
+        concurrency: u32,
+    },
+    /// The compiler program cannot be run or did not produce a usable
+    /// artifact: a fault of the server's setup, not of the upload.
+    #[error("the compiler `{program}` is unusable: {detail}")]
+    CompilerUnavailable {
+        /// The program run to compile (`compile_program`).
+        program: std::path::PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
     /// A per-plugin limit is above what the runtime was configured to allow.
     #[error("limit `{field}` = {value} is above the runtime's maximum of {max}")]
     LimitTooHigh {

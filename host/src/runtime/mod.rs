@@ -22,8 +22,10 @@
 
 mod activity;
 mod bindings;
+mod budget;
 mod cache;
 mod call;
+mod compile;
 mod console;
 mod convert;
 mod engine;
@@ -44,10 +46,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use wasmtime::Engine;
-use wasmtime::component::Component;
 
 pub use activity::CallPhase;
+pub use budget::{Budget, Cost};
 pub use call::{CallOutcome, CallStats};
+pub use compile::{COMPILE_SUBCOMMAND, ChildFailure, ChildRequest, Compiler, compile_child};
 pub use error::{CallError, LoadError, PluginId, RuntimeError};
 pub use http_impl::{DenyAllHttp, HttpHandler, HttpSent};
 pub use limits::{LimitError, Limits, LimitsOverride};
@@ -57,6 +60,7 @@ pub use plugin::Plugin;
 pub use scheduler::{FairShare, Lane};
 
 use cache::{ArtifactCache, sha256_hex};
+use compile::CompileService;
 use engine::{EngineSizing, EpochTicker};
 use error::chain_message;
 use executor::Executor;
@@ -86,6 +90,10 @@ pub struct RuntimeConfig {
     pub max_queue_wait: std::time::Duration,
     /// Meter fuel (costs some speed); [`Limits::fuel`] is enforced only then.
     pub fuel: bool,
+    /// Where and under which limits components are compiled.
+    pub compiler: Compiler,
+    /// What a component may hold to be compiled at all.
+    pub budget: Budget,
 }
 
 impl RuntimeConfig {
@@ -108,6 +116,8 @@ impl Default for RuntimeConfig {
             per_lane_calls: FairShare::DEFAULT_PER_LANE,
             max_queue_wait: FairShare::DEFAULT_MAX_WAIT,
             fuel: false,
+            compiler: Compiler::InProcess,
+            budget: Budget::default(),
         }
     }
 }
@@ -137,6 +147,7 @@ pub(crate) struct Shared {
     /// The threads calls run on.
     pub(crate) executor: Executor,
     cache: Option<ArtifactCache>,
+    compile: CompileService,
     pub(crate) config: RuntimeConfig,
     /// Held for its `Drop`: the ticker runs while a plugin can be called.
     _ticker: EpochTicker,
@@ -164,6 +175,12 @@ impl Runtime {
             .as_deref()
             .map(|dir| ArtifactCache::open(dir, &engine))
             .transpose()?;
+        let compile = CompileService::new(
+            config.compiler.clone(),
+            &engine,
+            config.fuel,
+            config.cache_dir.as_deref(),
+        );
         let ticker = EpochTicker::start(&engine)?;
         let scheduler = Scheduler::new(FairShare {
             max_running: config.max_instances,
@@ -177,6 +194,7 @@ impl Runtime {
                 scheduler,
                 executor: Executor::start()?,
                 cache,
+                compile,
                 config,
                 _ticker: ticker,
             }),
@@ -234,19 +252,23 @@ impl Runtime {
     fn prepare(&self, bytes: &[u8]) -> Result<Prepared, LoadError> {
         let shared = &self.shared;
         load::check_bytes(bytes, shared.config.max_component_bytes)?;
+        // Before the cache and the compiler: what is over the budget is
+        // refused whether or not it was compiled once under another budget.
+        budget::measure(bytes, &shared.config.budget)?;
         let sha256 = sha256_hex(bytes);
         let cached = shared
             .cache
             .as_ref()
             .and_then(|cache| cache.lookup(&shared.engine, &sha256));
         let cache_hit = cached.is_some();
-        let component = match cached {
-            Some(component) => component,
-            None => Component::from_binary(&shared.engine, bytes).map_err(|error| {
-                LoadError::Invalid {
-                    detail: chain_message(&error),
-                }
-            })?,
+        let (component, artifact) = match cached {
+            Some(component) => (component, None),
+            None => {
+                let compiled = shared
+                    .compile
+                    .compile(&shared.engine, &shared.executor, bytes)?;
+                (compiled.component, compiled.artifact)
+            }
         };
 
         let world = load::classify(&shared.engine, &component)?;
@@ -270,8 +292,12 @@ impl Runtime {
 
         // Only components that passed every check are worth caching.
         if !cache_hit && let Some(cache) = &shared.cache {
-            cache.store(&sha256, &component);
+            match &artifact {
+                Some(artifact) => cache.store_artifact(&sha256, artifact),
+                None => cache.store(&sha256, &component),
+            }
         }
+        drop(artifact);
         Ok(Prepared {
             info: PluginInfo {
                 world,

@@ -150,6 +150,33 @@ fn load_refuses_an_oversized_component() {
 }
 
 #[test]
+fn load_refuses_a_component_over_the_compile_budget_even_when_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let cached = RuntimeConfig {
+        cache_dir: Some(dir.path().to_owned()),
+        ..small()
+    };
+    // Compiled (and cached) under the default budget...
+    load(&runtime_with(cached.clone()), &ok_block()).unwrap();
+    // ...and refused under a budget it does not fit, before the cache.
+    let runtime = runtime_with(RuntimeConfig {
+        budget: Budget {
+            max_functions: 1,
+            ..Budget::default()
+        },
+        ..cached
+    });
+    let err = load(&runtime, &ok_block()).err().unwrap();
+    match err {
+        LoadError::OverBudget { code, detail } => {
+            assert_eq!(code, "too_many_functions");
+            assert!(detail.contains("at least 2 core functions"), "{detail}");
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
 fn load_refuses_a_world_function_of_the_wrong_type() {
     let bytes = wat::parse_str(
         r#"(component

@@ -4,6 +4,7 @@
 mod cache;
 mod cli;
 mod cli_client;
+mod compile;
 mod delivery;
 mod delivery_crash;
 mod durability;
