@@ -138,10 +138,9 @@ impl Server {
         let engine = tokio::spawn(
             Arc::clone(&self.state.engine).run(shutdown.child_token(), attempts.clone()),
         );
+        let limits = connection_limits(&self.state.config);
         let router = app(self.state);
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        crate::connections::serve(listener, router, limits, shutdown).await;
         // Stop taking new attempts, let the ones in hand finish, then flush.
         let _ = engine.await;
         attempts.close();
@@ -149,10 +148,32 @@ impl Server {
         let closed = tokio::task::spawn_blocking(move || store.close())
             .await
             .map_err(|error| ServeError::Serve(std::io::Error::other(error)))?;
-        served.map_err(ServeError::Serve)?;
         closed?;
         tracing::info!("server stopped; store flushed");
         Ok(())
+    }
+}
+
+/// The connection limits under `config`, with the descriptor limit raised
+/// first and the cap kept below it.
+fn connection_limits(config: &ServeConfig) -> crate::connections::Limits {
+    use crate::connections::fd_limit;
+    let fd_limit = fd_limit::raise_descriptor_limit();
+    let max_connections =
+        fd_limit::connection_cap(config.max_connections, fd_limit, config.delivery_workers);
+    if max_connections < config.max_connections {
+        tracing::warn!(
+            configured = config.max_connections,
+            max_connections,
+            open_files_limit = fd_limit,
+            "max_connections lowered to stay below the open-files limit"
+        );
+    }
+    crate::connections::Limits {
+        max_connections,
+        header_timeout: std::time::Duration::from_millis(config.header_timeout_ms),
+        body_timeout: std::time::Duration::from_millis(config.body_timeout_ms),
+        idle_timeout: std::time::Duration::from_millis(config.idle_timeout_ms),
     }
 }
 

@@ -62,6 +62,17 @@ pub struct ServeConfig {
     /// Largest response body a block's request may read, bytes; a larger
     /// one fails the request as too large.
     pub block_max_response_bytes: usize,
+    /// Client connections open at once; lowered at start to fit the
+    /// descriptor limit.
+    pub max_connections: usize,
+    /// The longest a client may take to send a request's line and headers
+    /// once it started sending them, ms.
+    pub header_timeout_ms: u64,
+    /// The longest a request's body may take to arrive in full, ms.
+    pub body_timeout_ms: u64,
+    /// A connection with no request in flight and nothing sent is closed
+    /// after this long, ms.
+    pub idle_timeout_ms: u64,
 }
 
 impl ServeConfig {
@@ -75,6 +86,14 @@ impl ServeConfig {
     pub const DEFAULT_BLOCK_TIMEOUT_MS: u64 = 30_000;
     /// Default cap of a block request's response body: 1 MiB.
     pub const DEFAULT_BLOCK_MAX_RESPONSE_BYTES: usize = 1 << 20;
+    /// Default connection cap.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+    /// Default header timeout: 10 s.
+    pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
+    /// Default body timeout: 60 s (a 4 MiB callback at 70 KB/s).
+    pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 60_000;
+    /// Default idle timeout: 60 s.
+    pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
 
     /// A configuration with every default and `data_dir`.
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
@@ -99,6 +118,10 @@ impl ServeConfig {
             allow_plain_http_blocks: false,
             block_timeout_ms: Self::DEFAULT_BLOCK_TIMEOUT_MS,
             block_max_response_bytes: Self::DEFAULT_BLOCK_MAX_RESPONSE_BYTES,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            header_timeout_ms: Self::DEFAULT_HEADER_TIMEOUT_MS,
+            body_timeout_ms: Self::DEFAULT_BODY_TIMEOUT_MS,
+            idle_timeout_ms: Self::DEFAULT_IDLE_TIMEOUT_MS,
         }
     }
 
@@ -200,6 +223,18 @@ pub struct ServeArgs {
     /// Default cap of HTTP requests one block run may make [default: 50].
     #[arg(long, env = "WASMHOOK_BLOCK_MAX_REQUESTS")]
     pub block_max_requests: Option<u64>,
+    /// Client connections open at once [default: 4096, lowered to fit the descriptor limit].
+    #[arg(long, env = "WASMHOOK_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Longest a client may take to send a request's headers, ms [default: 10000].
+    #[arg(long, env = "WASMHOOK_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// Longest a request body may take to arrive in full, ms [default: 60000].
+    #[arg(long, env = "WASMHOOK_BODY_TIMEOUT_MS")]
+    pub body_timeout_ms: Option<u64>,
+    /// Close a connection idle this long, ms [default: 60000].
+    #[arg(long, env = "WASMHOOK_IDLE_TIMEOUT_MS")]
+    pub idle_timeout_ms: Option<u64>,
 }
 
 /// The configuration file's keys; unknown keys are refused.
@@ -229,6 +264,10 @@ struct FileConfig {
     block_timeout_ms: Option<u64>,
     block_max_response_bytes: Option<usize>,
     block_max_requests: Option<u64>,
+    max_connections: Option<usize>,
+    header_timeout_ms: Option<u64>,
+    body_timeout_ms: Option<u64>,
+    idle_timeout_ms: Option<u64>,
 }
 
 /// Why the configuration is unusable.
@@ -287,6 +326,10 @@ impl ServeArgs {
         layer!(allow_plain_http_blocks);
         layer!(block_timeout_ms);
         layer!(block_max_response_bytes);
+        layer!(max_connections);
+        layer!(header_timeout_ms);
+        layer!(body_timeout_ms);
+        layer!(idle_timeout_ms);
         config.plugins_dir = self.plugins_dir.clone().or(file.plugins_dir);
         config.cache_dir = self.cache_dir.clone().or(file.cache_dir);
         config.admin_token = self
@@ -384,6 +427,18 @@ fn validate(config: &ServeConfig) -> Result<(), ConfigError> {
     }
     if !(1..=Limits::MAX_HTTP_REQUESTS).contains(&config.plugin_limits.max_http_requests) {
         return invalid("block_max_requests", "must be between 1 and 1000");
+    }
+    if !(1..=1_000_000).contains(&config.max_connections) {
+        return invalid("max_connections", "must be between 1 and 1000000");
+    }
+    for (field, ms) in [
+        ("header_timeout_ms", config.header_timeout_ms),
+        ("body_timeout_ms", config.body_timeout_ms),
+        ("idle_timeout_ms", config.idle_timeout_ms),
+    ] {
+        if !(1..=3_600_000).contains(&ms) {
+            return invalid(field, "must be between 1 and 3600000 (an hour)");
+        }
     }
     Ok(())
 }
@@ -517,6 +572,69 @@ mod tests {
                     ..ServeArgs::default()
                 },
                 "plugin_max_events",
+            ),
+        ] {
+            let error = args.resolve().unwrap_err().to_string();
+            assert!(error.contains(field), "{error}");
+        }
+    }
+
+    #[test]
+    fn connection_settings_layer_and_are_checked() {
+        let defaults = ServeArgs::default().resolve().unwrap();
+        assert_eq!(defaults.max_connections, 4096);
+        assert_eq!(defaults.header_timeout_ms, 10_000);
+        assert_eq!(defaults.body_timeout_ms, 60_000);
+        assert_eq!(defaults.idle_timeout_ms, 60_000);
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("conn.toml");
+        std::fs::write(
+            &file,
+            "max_connections = 100\nheader_timeout_ms = 500\nbody_timeout_ms = 900\n\
+             idle_timeout_ms = 700\n",
+        )
+        .unwrap();
+        let config = ServeArgs {
+            config: Some(file),
+            idle_timeout_ms: Some(800),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(config.max_connections, 100);
+        assert_eq!(config.header_timeout_ms, 500);
+        assert_eq!(config.body_timeout_ms, 900);
+        assert_eq!(config.idle_timeout_ms, 800);
+
+        for (args, field) in [
+            (
+                ServeArgs {
+                    max_connections: Some(0),
+                    ..ServeArgs::default()
+                },
+                "max_connections",
+            ),
+            (
+                ServeArgs {
+                    header_timeout_ms: Some(0),
+                    ..ServeArgs::default()
+                },
+                "header_timeout_ms",
+            ),
+            (
+                ServeArgs {
+                    body_timeout_ms: Some(3_600_001),
+                    ..ServeArgs::default()
+                },
+                "body_timeout_ms",
+            ),
+            (
+                ServeArgs {
+                    idle_timeout_ms: Some(0),
+                    ..ServeArgs::default()
+                },
+                "idle_timeout_ms",
             ),
         ] {
             let error = args.resolve().unwrap_err().to_string();

@@ -107,6 +107,14 @@ impl IntoResponse for ApiError {
                 axum::http::HeaderValue::from(RETRY_AFTER_SECS),
             );
         }
+        // The rest of a body that came too slowly is not waited for: the
+        // connection closes after the answer.
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
         response
     }
 }

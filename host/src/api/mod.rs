@@ -129,6 +129,15 @@ pub fn app(state: AppState) -> Router {
                     )]);
             }
         }
+        for operation in operations(item) {
+            if operation.request_body.is_some() {
+                add_response(
+                    operation,
+                    "408",
+                    "The body did not arrive within the body timeout (`request_timeout`)",
+                );
+            }
+        }
     }
     let doc = Arc::new(doc);
     Router::new()
@@ -173,6 +182,28 @@ fn operations(
     ]
     .into_iter()
     .flatten()
+}
+
+/// Adds a `{code, detail}` response for `status` unless the operation
+/// already describes one.
+fn add_response(operation: &mut utoipa::openapi::path::Operation, status: &str, description: &str) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    if operation.responses.responses.contains_key(status) {
+        return;
+    }
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    operation
+        .responses
+        .responses
+        .insert(status.to_owned(), response.into());
 }
 
 async fn require_admin(

@@ -15,6 +15,7 @@ mod sandbox_server;
 mod server_api;
 mod server_blocks;
 mod server_caps;
+mod server_connections;
 mod server_custom_block;
 mod server_endpoints;
 mod server_ingest;
