@@ -73,6 +73,9 @@ pub struct ServeConfig {
     /// A connection with no request in flight and nothing sent is closed
     /// after this long, ms.
     pub idle_timeout_ms: u64,
+    /// Writes are refused (503) while the store's filesystem has less free
+    /// space than this, bytes; the server does not start with less.
+    pub min_free_disk_bytes: u64,
 }
 
 impl ServeConfig {
@@ -94,6 +97,8 @@ impl ServeConfig {
     pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 60_000;
     /// Default idle timeout: 60 s.
     pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
+    /// Default free-space floor of the store's filesystem: 64 MiB.
+    pub const DEFAULT_MIN_FREE_DISK_BYTES: u64 = 64 << 20;
 
     /// A configuration with every default and `data_dir`.
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
@@ -122,6 +127,7 @@ impl ServeConfig {
             header_timeout_ms: Self::DEFAULT_HEADER_TIMEOUT_MS,
             body_timeout_ms: Self::DEFAULT_BODY_TIMEOUT_MS,
             idle_timeout_ms: Self::DEFAULT_IDLE_TIMEOUT_MS,
+            min_free_disk_bytes: Self::DEFAULT_MIN_FREE_DISK_BYTES,
         }
     }
 
@@ -235,6 +241,9 @@ pub struct ServeArgs {
     /// Close a connection idle this long, ms [default: 60000].
     #[arg(long, env = "WASMHOOK_IDLE_TIMEOUT_MS")]
     pub idle_timeout_ms: Option<u64>,
+    /// Refuse writes while the data dir's filesystem has less free, bytes [default: 67108864].
+    #[arg(long, env = "WASMHOOK_MIN_FREE_DISK_BYTES")]
+    pub min_free_disk_bytes: Option<u64>,
 }
 
 /// The configuration file's keys; unknown keys are refused.
@@ -268,6 +277,7 @@ struct FileConfig {
     header_timeout_ms: Option<u64>,
     body_timeout_ms: Option<u64>,
     idle_timeout_ms: Option<u64>,
+    min_free_disk_bytes: Option<u64>,
 }
 
 /// Why the configuration is unusable.
@@ -330,6 +340,7 @@ impl ServeArgs {
         layer!(header_timeout_ms);
         layer!(body_timeout_ms);
         layer!(idle_timeout_ms);
+        layer!(min_free_disk_bytes);
         config.plugins_dir = self.plugins_dir.clone().or(file.plugins_dir);
         config.cache_dir = self.cache_dir.clone().or(file.cache_dir);
         config.admin_token = self
@@ -439,6 +450,9 @@ fn validate(config: &ServeConfig) -> Result<(), ConfigError> {
         if !(1..=3_600_000).contains(&ms) {
             return invalid(field, "must be between 1 and 3600000 (an hour)");
         }
+    }
+    if config.min_free_disk_bytes < 1 << 20 {
+        return invalid("min_free_disk_bytes", "must be at least 1048576 (1 MiB)");
     }
     Ok(())
 }
@@ -580,19 +594,20 @@ mod tests {
     }
 
     #[test]
-    fn connection_settings_layer_and_are_checked() {
+    fn connection_and_disk_settings_layer_and_are_checked() {
         let defaults = ServeArgs::default().resolve().unwrap();
         assert_eq!(defaults.max_connections, 4096);
         assert_eq!(defaults.header_timeout_ms, 10_000);
         assert_eq!(defaults.body_timeout_ms, 60_000);
         assert_eq!(defaults.idle_timeout_ms, 60_000);
+        assert_eq!(defaults.min_free_disk_bytes, 64 << 20);
 
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("conn.toml");
         std::fs::write(
             &file,
             "max_connections = 100\nheader_timeout_ms = 500\nbody_timeout_ms = 900\n\
-             idle_timeout_ms = 700\n",
+             idle_timeout_ms = 700\nmin_free_disk_bytes = 2097152\n",
         )
         .unwrap();
         let config = ServeArgs {
@@ -606,6 +621,7 @@ mod tests {
         assert_eq!(config.header_timeout_ms, 500);
         assert_eq!(config.body_timeout_ms, 900);
         assert_eq!(config.idle_timeout_ms, 800);
+        assert_eq!(config.min_free_disk_bytes, 2 << 20);
 
         for (args, field) in [
             (
@@ -635,6 +651,13 @@ mod tests {
                     ..ServeArgs::default()
                 },
                 "idle_timeout_ms",
+            ),
+            (
+                ServeArgs {
+                    min_free_disk_bytes: Some(1000),
+                    ..ServeArgs::default()
+                },
+                "min_free_disk_bytes",
             ),
         ] {
             let error = args.resolve().unwrap_err().to_string();

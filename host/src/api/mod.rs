@@ -128,6 +128,15 @@ pub fn app(state: AppState) -> Router {
                         Vec::<String>::new(),
                     )]);
             }
+            // Every write can be refused while the store cannot take it.
+            for operation in writes(item) {
+                add_response(
+                    operation,
+                    "503",
+                    "The store cannot take writes now (`storage_unavailable`: low disk space, \
+                     a failed write); nothing was stored. Retry after `Retry-After`",
+                );
+            }
         }
         for operation in operations(item) {
             if operation.request_body.is_some() {
@@ -175,6 +184,19 @@ fn operations(
 ) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
     [
         item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+fn writes(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
         item.put.as_mut(),
         item.post.as_mut(),
         item.delete.as_mut(),
