@@ -148,6 +148,24 @@ async fn stalled_body(addr: SocketAddr, token: String) -> (String, Duration) {
     )
 }
 
+/// Established connections whose local end is `addr` (the server's side),
+/// from `/proc/net/tcp`; `None` where there is no such file.
+fn server_side_connections(addr: SocketAddr) -> Option<usize> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let local = format!(":{:04X}", addr.port());
+    Some(
+        table
+            .lines()
+            .skip(1)
+            .filter(|line| {
+                let columns: Vec<&str> = line.split_whitespace().collect();
+                // Column 1 is the local address, 3 the state (01 established).
+                columns.len() > 3 && columns[1].ends_with(&local) && columns[3] == "01"
+            })
+            .count(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_slow_and_stalled_clients_leave_ingest_latency_unchanged() {
     raise_fd_limit();
@@ -217,25 +235,15 @@ async fn idle_slow_and_stalled_clients_leave_ingest_latency_unchanged() {
         "stalled body answered after {answered_after:?}, body timeout {BODY_TIMEOUT:?}"
     );
 
-    // The cap held: the server closed the idle connections beyond it.
-    let opened = idle.len();
-    let mut checks = JoinSet::new();
-    for mut stream in idle {
-        checks.spawn(async move {
-            let mut buf = [0u8; 16];
-            let read =
-                tokio::time::timeout(Duration::from_millis(500), stream.read(&mut buf)).await;
-            matches!(read, Ok(Ok(0) | Err(_)))
-        });
+    // The cap held: the server keeps at most `MAX_CONNECTIONS` open (its
+    // side of each, as the kernel lists them), the rest it closed.
+    if let Some(open) = server_side_connections(server.addr) {
+        assert!(
+            open <= MAX_CONNECTIONS,
+            "the server holds {open} connections, cap {MAX_CONNECTIONS}"
+        );
     }
-    let mut closed = 0;
-    while let Some(was_closed) = checks.join_next().await {
-        closed += usize::from(was_closed.unwrap());
-    }
-    assert!(
-        closed >= opened - MAX_CONNECTIONS,
-        "only {closed} of {opened} idle connections were closed (cap {MAX_CONNECTIONS})"
-    );
+    drop(idle);
     server.stop().await;
 }
 
