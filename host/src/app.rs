@@ -60,11 +60,40 @@ impl Server {
     /// Opens everything `config` names. Blocking (compiles bundled plugins
     /// on a fresh data dir): call before serving or from a blocking task.
     pub fn open(config: ServeConfig) -> Result<Self, ServeError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|error| ServeError::DataDir {
-            path: config.data_dir.clone(),
-            detail: error.to_string(),
-        })?;
-        let store = Arc::new(Store::open(&config.data_dir.join("store"))?);
+        let data_dir = config.data_dir.clone();
+        let data_dir_error = |detail: String| ServeError::DataDir {
+            path: data_dir.clone(),
+            detail,
+        };
+        check_data_dir(&config.data_dir, config.min_free_disk_bytes).map_err(data_dir_error)?;
+        let store = Store::open_with(&config.data_dir.join("store"), config.min_free_disk_bytes)
+            .map_err(|error| match error {
+                error if error.is_io() => data_dir_error(format!("cannot open the store: {error}")),
+                error => ServeError::Store(error),
+            })?;
+        let store = Arc::new(store);
+        match Self::open_with_store(config, &store) {
+            Ok(server) => Ok(server),
+            Err(error) => {
+                // sled flushes when its last handle drops, and after a
+                // failed write that flush can wait forever (see
+                // `store::health`): a server that failed to start keeps its
+                // store rather than hang on the way out.
+                let store_trouble = store.writable().err();
+                std::mem::forget(store);
+                Err(match (error, store_trouble) {
+                    (ServeError::Store(error), _) if error.is_io() => {
+                        data_dir_error(format!("cannot write the store: {error}"))
+                    }
+                    (error, Some(trouble)) => data_dir_error(format!("{trouble} ({error})")),
+                    (error, None) => error,
+                })
+            }
+        }
+    }
+
+    fn open_with_store(config: ServeConfig, store: &Arc<Store>) -> Result<Self, ServeError> {
+        let store = Arc::clone(store);
         let runtime = Runtime::new(config.runtime_config())?;
         // A block run's deadline covers its outbound requests, so block
         // plugins load with the block timeout rather than the mapper one.
@@ -138,21 +167,48 @@ impl Server {
         let engine = tokio::spawn(
             Arc::clone(&self.state.engine).run(shutdown.child_token(), attempts.clone()),
         );
+        let limits = connection_limits(&self.state.config);
         let router = app(self.state);
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        crate::connections::serve(listener, router, limits, shutdown).await;
         // Stop taking new attempts, let the ones in hand finish, then flush.
         let _ = engine.await;
         attempts.close();
         attempts.wait().await;
-        let closed = tokio::task::spawn_blocking(move || store.close())
+        let closing = Arc::clone(&store);
+        let closed = tokio::task::spawn_blocking(move || closing.close())
             .await
             .map_err(|error| ServeError::Serve(std::io::Error::other(error)))?;
-        served.map_err(ServeError::Serve)?;
+        if closed.is_err() || !store.safe_to_drop() {
+            // Dropping it could wait forever for a flush (see
+            // `store::health`); what was acknowledged is on disk already.
+            std::mem::forget(store);
+        }
         closed?;
         tracing::info!("server stopped; store flushed");
         Ok(())
+    }
+}
+
+/// The connection limits under `config`, with the descriptor limit raised
+/// first and the cap kept below it.
+fn connection_limits(config: &ServeConfig) -> crate::connections::Limits {
+    use crate::connections::fd_limit;
+    let fd_limit = fd_limit::raise_descriptor_limit();
+    let max_connections =
+        fd_limit::connection_cap(config.max_connections, fd_limit, config.delivery_workers);
+    if max_connections < config.max_connections {
+        tracing::warn!(
+            configured = config.max_connections,
+            max_connections,
+            open_files_limit = fd_limit,
+            "max_connections lowered to stay below the open-files limit"
+        );
+    }
+    crate::connections::Limits {
+        max_connections,
+        header_timeout: std::time::Duration::from_millis(config.header_timeout_ms),
+        body_timeout: std::time::Duration::from_millis(config.body_timeout_ms),
+        idle_timeout: std::time::Duration::from_millis(config.idle_timeout_ms),
     }
 }
 
@@ -193,6 +249,25 @@ pub async fn run(
         .await
         .map_err(|error| ServeError::Serve(std::io::Error::other(error)))??;
     server.serve(listener, shutdown).await
+}
+
+/// Fails with a message naming the cause unless `data_dir` can be created
+/// and written, with at least `min_free` bytes free on its filesystem: a
+/// data dir on a full disk is refused at once, before the store opens.
+fn check_data_dir(data_dir: &Path, min_free: u64) -> Result<(), String> {
+    std::fs::create_dir_all(data_dir).map_err(|error| format!("cannot create it: {error}"))?;
+    let probe = data_dir.join(".write-probe");
+    let written = std::fs::write(&probe, b"wasmhook\n")
+        .and_then(|()| std::fs::File::open(&probe)?.sync_all());
+    let _ = std::fs::remove_file(&probe);
+    written.map_err(|error| format!("cannot write in it: {error}"))?;
+    match crate::store::health::free_bytes(data_dir) {
+        Ok(free) if free < min_free => Err(format!(
+            "only {free} bytes free on its filesystem; the server needs at least {min_free} \
+             (min_free_disk_bytes): free some space or choose another --data-dir"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The configured token, else the one kept in the data dir, else a new one

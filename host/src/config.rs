@@ -80,6 +80,20 @@ pub struct ServeConfig {
     /// limits (only the budget applies): for tests and embedders that have
     /// no server binary to run. Not a flag.
     pub compile_in_process: bool,
+    /// Client connections open at once; lowered at start to fit the
+    /// descriptor limit.
+    pub max_connections: usize,
+    /// The longest a client may take to send a request's line and headers
+    /// once it started sending them, ms.
+    pub header_timeout_ms: u64,
+    /// The longest a request's body may take to arrive in full, ms.
+    pub body_timeout_ms: u64,
+    /// A connection with no request in flight and nothing sent is closed
+    /// after this long, ms.
+    pub idle_timeout_ms: u64,
+    /// Writes are refused (503) while the store's filesystem has less free
+    /// space than this, bytes; the server does not start with less.
+    pub min_free_disk_bytes: u64,
 }
 
 impl ServeConfig {
@@ -93,6 +107,16 @@ impl ServeConfig {
     pub const DEFAULT_BLOCK_TIMEOUT_MS: u64 = 30_000;
     /// Default cap of a block request's response body: 1 MiB.
     pub const DEFAULT_BLOCK_MAX_RESPONSE_BYTES: usize = 1 << 20;
+    /// Default connection cap.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+    /// Default header timeout: 10 s.
+    pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
+    /// Default body timeout: 60 s (a 4 MiB callback at 70 KB/s).
+    pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 60_000;
+    /// Default idle timeout: 60 s.
+    pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 60_000;
+    /// Default free-space floor of the store's filesystem: 64 MiB.
+    pub const DEFAULT_MIN_FREE_DISK_BYTES: u64 = 64 << 20;
 
     /// A configuration with every default and `data_dir`.
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
@@ -124,6 +148,11 @@ impl ServeConfig {
             max_plugin_code_bytes: Budget::DEFAULT_MAX_CODE_BYTES,
             compile_program: None,
             compile_in_process: false,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            header_timeout_ms: Self::DEFAULT_HEADER_TIMEOUT_MS,
+            body_timeout_ms: Self::DEFAULT_BODY_TIMEOUT_MS,
+            idle_timeout_ms: Self::DEFAULT_IDLE_TIMEOUT_MS,
+            min_free_disk_bytes: Self::DEFAULT_MIN_FREE_DISK_BYTES,
         }
     }
 
@@ -273,6 +302,21 @@ pub struct ServeArgs {
     /// The wasmhook binary that compiles plugins [default: this executable].
     #[arg(long, env = "WASMHOOK_COMPILE_PROGRAM", value_name = "PATH")]
     pub compile_program: Option<PathBuf>,
+    /// Client connections open at once [default: 4096, lowered to fit the descriptor limit].
+    #[arg(long, env = "WASMHOOK_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Longest a client may take to send a request's headers, ms [default: 10000].
+    #[arg(long, env = "WASMHOOK_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// Longest a request body may take to arrive in full, ms [default: 60000].
+    #[arg(long, env = "WASMHOOK_BODY_TIMEOUT_MS")]
+    pub body_timeout_ms: Option<u64>,
+    /// Close a connection idle this long, ms [default: 60000].
+    #[arg(long, env = "WASMHOOK_IDLE_TIMEOUT_MS")]
+    pub idle_timeout_ms: Option<u64>,
+    /// Refuse writes while the data dir's filesystem has less free, bytes [default: 67108864].
+    #[arg(long, env = "WASMHOOK_MIN_FREE_DISK_BYTES")]
+    pub min_free_disk_bytes: Option<u64>,
 }
 
 /// The configuration file's keys; unknown keys are refused.
@@ -308,6 +352,11 @@ struct FileConfig {
     max_plugin_functions: Option<u64>,
     max_plugin_code_bytes: Option<u64>,
     compile_program: Option<PathBuf>,
+    max_connections: Option<usize>,
+    header_timeout_ms: Option<u64>,
+    body_timeout_ms: Option<u64>,
+    idle_timeout_ms: Option<u64>,
+    min_free_disk_bytes: Option<u64>,
 }
 
 /// Why the configuration is unusable.
@@ -383,6 +432,11 @@ impl ServeArgs {
         layer!(max_plugin_functions);
         layer!(max_plugin_code_bytes);
         config.compile_program = self.compile_program.clone().or(file.compile_program);
+        layer!(max_connections);
+        layer!(header_timeout_ms);
+        layer!(body_timeout_ms);
+        layer!(idle_timeout_ms);
+        layer!(min_free_disk_bytes);
         config.plugins_dir = self.plugins_dir.clone().or(file.plugins_dir);
         config.cache_dir = self.cache_dir.clone().or(file.cache_dir);
         config.admin_token = self
@@ -549,6 +603,21 @@ fn validate(config: &ServeConfig) -> Result<(), ConfigError> {
             "compile_program",
             &format!("{} is not a file", program.display()),
         );
+    }
+    if !(1..=1_000_000).contains(&config.max_connections) {
+        return invalid("max_connections", "must be between 1 and 1000000");
+    }
+    for (field, ms) in [
+        ("header_timeout_ms", config.header_timeout_ms),
+        ("body_timeout_ms", config.body_timeout_ms),
+        ("idle_timeout_ms", config.idle_timeout_ms),
+    ] {
+        if !(1..=3_600_000).contains(&ms) {
+            return invalid(field, "must be between 1 and 3600000 (an hour)");
+        }
+    }
+    if config.min_free_disk_bytes < 1 << 20 {
+        return invalid("min_free_disk_bytes", "must be at least 1048576 (1 MiB)");
     }
     Ok(())
 }
@@ -835,6 +904,78 @@ mod tests {
                     ..ServeArgs::default()
                 },
                 "plugin_max_events",
+            ),
+        ] {
+            let error = args.resolve().unwrap_err().to_string();
+            assert!(error.contains(field), "{error}");
+        }
+    }
+
+    #[test]
+    fn connection_and_disk_settings_layer_and_are_checked() {
+        let defaults = ServeArgs::default().resolve().unwrap();
+        assert_eq!(defaults.max_connections, 4096);
+        assert_eq!(defaults.header_timeout_ms, 10_000);
+        assert_eq!(defaults.body_timeout_ms, 60_000);
+        assert_eq!(defaults.idle_timeout_ms, 60_000);
+        assert_eq!(defaults.min_free_disk_bytes, 64 << 20);
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("conn.toml");
+        std::fs::write(
+            &file,
+            "max_connections = 100\nheader_timeout_ms = 500\nbody_timeout_ms = 900\n\
+             idle_timeout_ms = 700\nmin_free_disk_bytes = 2097152\n",
+        )
+        .unwrap();
+        let config = ServeArgs {
+            config: Some(file),
+            idle_timeout_ms: Some(800),
+            ..ServeArgs::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(config.max_connections, 100);
+        assert_eq!(config.header_timeout_ms, 500);
+        assert_eq!(config.body_timeout_ms, 900);
+        assert_eq!(config.idle_timeout_ms, 800);
+        assert_eq!(config.min_free_disk_bytes, 2 << 20);
+
+        for (args, field) in [
+            (
+                ServeArgs {
+                    max_connections: Some(0),
+                    ..ServeArgs::default()
+                },
+                "max_connections",
+            ),
+            (
+                ServeArgs {
+                    header_timeout_ms: Some(0),
+                    ..ServeArgs::default()
+                },
+                "header_timeout_ms",
+            ),
+            (
+                ServeArgs {
+                    body_timeout_ms: Some(3_600_001),
+                    ..ServeArgs::default()
+                },
+                "body_timeout_ms",
+            ),
+            (
+                ServeArgs {
+                    idle_timeout_ms: Some(0),
+                    ..ServeArgs::default()
+                },
+                "idle_timeout_ms",
+            ),
+            (
+                ServeArgs {
+                    min_free_disk_bytes: Some(1000),
+                    ..ServeArgs::default()
+                },
+                "min_free_disk_bytes",
             ),
         ] {
             let error = args.resolve().unwrap_err().to_string();

@@ -8,6 +8,7 @@ pub mod app;
 pub mod blocks;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod delivery;
 pub mod domain;
 pub mod ids;

@@ -72,7 +72,7 @@ impl TestServer {
         let addr = listener.local_addr().expect("local addr");
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(wasmhook::app::run(config, listener, shutdown.clone()));
-        let server = TestServer {
+        let mut server = TestServer {
             addr,
             base: format!("http://{addr}"),
             // No idle connections kept: after a 413 the server closes the
@@ -92,9 +92,19 @@ impl TestServer {
         server
     }
 
-    async fn wait_ready(&self) {
+    async fn wait_ready(&mut self) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         loop {
+            // A server that failed to start says why instead of timing out.
+            if self.task.as_ref().is_some_and(JoinHandle::is_finished)
+                && let Some(task) = self.task.take()
+            {
+                panic!(
+                    "server at {} stopped before it was ready: {:?}",
+                    self.base,
+                    task.await
+                );
+            }
             if let Ok(response) = self.client.get(self.url("/readyz")).send().await
                 && response.status().is_success()
             {

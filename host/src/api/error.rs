@@ -107,6 +107,14 @@ impl IntoResponse for ApiError {
                 axum::http::HeaderValue::from(RETRY_AFTER_SECS),
             );
         }
+        // The rest of a body that came too slowly is not waited for: the
+        // connection closes after the answer.
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
         response
     }
 }
@@ -119,6 +127,21 @@ impl From<StoreError> for ApiError {
                 "shutting_down",
                 "the server is shutting down",
             ),
+            // The disk's doing (full, failing): nothing was stored, and a
+            // retry may well succeed, so 503 with `Retry-After`, never 500.
+            // Why is the operator's business: logged, and on `/readyz`.
+            other if other.is_io() => {
+                if matches!(other, StoreError::Unavailable { .. }) {
+                    tracing::warn!(error = %other, "write refused");
+                } else {
+                    tracing::error!(error = %other, "store write failed");
+                }
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "the server cannot store this right now; nothing was stored, retry later",
+                )
+            }
             other => Self::internal(&other),
         }
     }

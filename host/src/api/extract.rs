@@ -11,6 +11,7 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::connections::body::BodyTimeout;
 
 /// A JSON request body, decoded with errors that name the field.
 #[derive(Debug, Clone)]
@@ -41,7 +42,13 @@ pub async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<By
     Bytes::from_request(request, state)
         .await
         .map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            if let Some(timeout) = body_timeout(&rejection) {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    timeout.to_string(),
+                )
+            } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "too_large",
@@ -51,6 +58,18 @@ pub async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<By
                 ApiError::bad_request("bad_body", rejection.body_text())
             }
         })
+}
+
+/// The body timeout behind a failed body read, if that is what it was.
+fn body_timeout<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a BodyTimeout> {
+    let mut source = Some(error);
+    while let Some(error) = source {
+        if let Some(timeout) = error.downcast_ref::<BodyTimeout>() {
+            return Some(timeout);
+        }
+        source = error.source();
+    }
+    None
 }
 
 /// Decodes JSON: 400 when it is not JSON, 422 naming the path of the field

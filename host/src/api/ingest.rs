@@ -73,11 +73,12 @@ pub struct Rejected {
         (status = 202, description = "Events durably stored", body = Accepted),
         (status = 400, description = "The mapper found the body malformed; kept as rejected", body = Rejected),
         (status = 401, description = "Missing or wrong token, or no such source (answered alike)", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within the body timeout", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 415, body = ErrorBody),
         (status = 422, description = "The mapper refused the body as something it does not handle; kept as rejected (resending will not help)", body = Rejected),
         (status = 500, description = "The mapper failed on the server's side (a limit, a plugin bug, its config, its deadline); kept as rejected, the operator can replay it", body = Rejected),
-        (status = 503, description = "Busy, or the mapper is not loaded; retry after `Retry-After`", body = ErrorBody)))]
+        (status = 503, description = "Busy (`busy`), the mapper is not loaded, or the store cannot take writes now (`storage_unavailable`: low disk space, a failed write); nothing was stored. Retry after `Retry-After`", body = ErrorBody)))]
 async fn ingest_post(state: State<AppState>, source: Path<String>, request: Request) -> Response {
     handle(state, source, request).await
 }
@@ -91,7 +92,7 @@ async fn ingest_post(state: State<AppState>, source: Path<String>, request: Requ
         (status = 400, body = Rejected), (status = 401, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, body = Rejected), (status = 500, body = Rejected),
-        (status = 503, body = ErrorBody)))]
+        (status = 503, description = "Busy, or the store cannot take writes now (`storage_unavailable`); retry after `Retry-After`", body = ErrorBody)))]
 async fn ingest_get(state: State<AppState>, source: Path<String>, request: Request) -> Response {
     handle(state, source, request).await
 }
@@ -108,8 +109,10 @@ async fn handle(
         Err(error) => {
             let outcome = match error.status.as_u16() {
                 401 => "unauthorized",
+                408 => "timeout",
                 413 => "too_large",
                 415 => "unsupported_media_type",
+                503 if error.code == "storage_unavailable" => "storage_unavailable",
                 503 => "busy",
                 _ => "error",
             };

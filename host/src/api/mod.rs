@@ -121,6 +121,17 @@ pub fn app(state: AppState) -> Router {
     doc.merge(public_doc);
     for (path, item) in doc.paths.paths.iter_mut() {
         let admin = path.starts_with("/v1/");
+        if admin {
+            // Every write can be refused while the store cannot take it.
+            for operation in writes(item) {
+                add_response(
+                    operation,
+                    "503",
+                    "The store cannot take writes now (`storage_unavailable`: low disk space, \
+                     a failed write); nothing was stored. Retry after `Retry-After`",
+                );
+            }
+        }
         for operation in operations(item) {
             if admin {
                 operation.security =
@@ -130,6 +141,13 @@ pub fn app(state: AppState) -> Router {
                     )]);
             }
             document_shared_answers(operation, admin);
+            if operation.request_body.is_some() {
+                add_response(
+                    operation,
+                    "408",
+                    "The body did not arrive within the body timeout (`request_timeout`)",
+                );
+            }
         }
     }
     let doc = Arc::new(doc);
@@ -197,29 +215,8 @@ fn document_shared_answers(operation: &mut utoipa::openapi::path::Operation, adm
         shared.push(("400", "The query string is not readable"));
     }
     for (status, description) in shared {
-        operation
-            .responses
-            .responses
-            .entry(status.to_owned())
-            .or_insert_with(|| error_response(description));
+        add_response(operation, status, description);
     }
-}
-
-/// An `{code, detail}` answer in the OpenAPI document.
-fn error_response(
-    description: &str,
-) -> utoipa::openapi::RefOr<utoipa::openapi::response::Response> {
-    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("ErrorBody")))
-                .build(),
-        )
-        .build()
-        .into()
 }
 
 fn operations(
@@ -234,6 +231,41 @@ fn operations(
     ]
     .into_iter()
     .flatten()
+}
+
+fn writes(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Adds a `{code, detail}` response for `status` unless the operation
+/// already describes one.
+fn add_response(operation: &mut utoipa::openapi::path::Operation, status: &str, description: &str) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    if operation.responses.responses.contains_key(status) {
+        return;
+    }
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    operation
+        .responses
+        .responses
+        .insert(status.to_owned(), response.into());
 }
 
 async fn require_admin(

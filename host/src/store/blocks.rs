@@ -20,6 +20,7 @@ impl Store {
     /// Stores a new block; `false` when the name is taken (by a live or a
     /// soft-deleted block).
     pub fn create_block(&self, block: &Block) -> Result<bool, StoreError> {
+        self.writable()?;
         let value = codec::encode(block)?;
         let swapped = self.blocks.compare_and_swap(
             block.name.as_str(),
@@ -31,6 +32,7 @@ impl Store {
 
     /// Replaces a block's record (an edit, a soft delete, a restore).
     pub fn put_block(&self, block: &Block) -> Result<(), StoreError> {
+        self.writable()?;
         codec::put(&self.blocks, block.name.as_str(), block)
     }
 

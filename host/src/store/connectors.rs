@@ -31,11 +31,13 @@ impl Store {
     /// Stores a connector, new or changed. The caller checks the name is
     /// free under [`Store::config_lock`].
     pub fn put_connector(&self, connector: &Connector) -> Result<(), StoreError> {
+        self.writable()?;
         codec::put(&self.connectors, connector.id.to_bytes(), connector)
     }
 
     /// Removes a connector; `false` when there was none.
     pub fn delete_connector(&self, id: ConnectorId) -> Result<bool, StoreError> {
+        self.writable()?;
         Ok(self.connectors.remove(id.to_bytes())?.is_some())
     }
 }

@@ -31,12 +31,14 @@ impl Store {
     /// Stores an endpoint, new or changed. Not durable until
     /// [`Store::durable`] returns.
     pub fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        self.writable()?;
         codec::put(&self.endpoints, endpoint.id.to_bytes(), endpoint)?;
         self.refresh_endpoint_snapshot()
     }
 
     /// Removes an endpoint; `false` when there was none.
     pub fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
+        self.writable()?;
         let removed = self.endpoints.remove(id.to_bytes())?.is_some();
         self.refresh_endpoint_snapshot()?;
         Ok(removed)

@@ -224,6 +224,7 @@ impl Store {
     /// Stores events unless they are resends of stored ones. Not durable
     /// until [`Store::durable`] returns; [`Store::commit_events`] does both.
     pub fn insert_events(&self, events: &[CanonicalEvent]) -> Result<Vec<Inserted>, StoreError> {
+        self.writable()?;
         self.event_trees().insert(events)
     }
 

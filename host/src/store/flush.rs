@@ -11,16 +11,24 @@
 //! Both costs are per batch, not per request: a sled transaction writes the
 //! log out twice and a flush once, each waking sled's I/O threads, which at
 //! one per request cost more than the rest of an ingest together.
+//!
+//! Before a batch's events go in, the thread checks free space (see
+//! [`super::health`]): below the floor they are refused, never half stored.
+//! A failed transaction or flush marks the store unhealthy, a successful
+//! flush healthy again. Nobody waits for an answer forever: a flush that
+//! never returns marks the store stuck and its requesters get an error.
 
-use std::sync::Mutex;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
 use super::StoreError;
 use super::deliveries::AttemptWrite;
 use super::events::{EventTrees, Inserted};
+use super::health::{FLUSH_DEADLINE, Health};
 use crate::domain::event::CanonicalEvent;
 
 /// The most requests one batch answers, so a burst cannot hold the first
@@ -51,15 +59,25 @@ enum Message {
 pub(crate) struct GroupFlush {
     queue: mpsc::Sender<Message>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    health: Arc<Health>,
 }
+
+/// How long a requester waits for its answer: a flush's deadline and room
+/// for the batch's transaction.
+const ANSWER_DEADLINE: Duration = FLUSH_DEADLINE.saturating_add(Duration::from_secs(10));
 
 impl GroupFlush {
     /// Starts the commit thread for `db`, inserting events into `trees`.
-    pub(crate) fn start(db: sled::Db, trees: EventTrees) -> Result<Self, StoreError> {
+    pub(crate) fn start(
+        db: sled::Db,
+        health: Arc<Health>,
+        trees: EventTrees,
+    ) -> Result<Self, StoreError> {
         let (queue, received) = mpsc::channel();
+        let thread_health = Arc::clone(&health);
         let thread = std::thread::Builder::new()
             .name("store-commit".into())
-            .spawn(move || commit_loop(&db, &trees, &received))
+            .spawn(move || commit_loop(&db, &thread_health, &trees, &received))
             .map_err(|error| StoreError::Io {
                 what: "starting the store's commit thread",
                 detail: error.to_string(),
@@ -67,6 +85,7 @@ impl GroupFlush {
         Ok(GroupFlush {
             queue,
             thread: Mutex::new(Some(thread)),
+            health,
         })
     }
 
@@ -78,7 +97,7 @@ impl GroupFlush {
     ) -> Result<Vec<Inserted>, StoreError> {
         let (answer, answered) = oneshot::channel();
         self.send(Message::Insert { events, answer })?;
-        answered.await.map_err(|_| StoreError::Closed)?
+        self.answer(answered).await
     }
 
     /// Records a delivery attempt in the next batch's transaction; returns
@@ -86,14 +105,31 @@ impl GroupFlush {
     pub(crate) async fn record_attempt(&self, write: AttemptWrite) -> Result<(), StoreError> {
         let (answer, answered) = oneshot::channel();
         self.send(Message::Attempt { write, answer })?;
-        answered.await.map_err(|_| StoreError::Closed)?
+        self.answer(answered).await
     }
 
     /// Returns once everything the caller wrote before calling is on disk.
     pub(crate) async fn wait(&self) -> Result<(), StoreError> {
         let (answer, answered) = oneshot::channel();
         self.send(Message::Flush { answer })?;
-        answered.await.map_err(|_| StoreError::Closed)?
+        self.answer(answered).await
+    }
+
+    /// The commit thread's answer, waited for at most [`ANSWER_DEADLINE`].
+    async fn answer<T>(
+        &self,
+        answered: oneshot::Receiver<Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(ANSWER_DEADLINE, answered).await {
+            Ok(answer) => answer.map_err(|_| StoreError::Closed)?,
+            Err(_) => {
+                self.health.stuck("the store's commit thread");
+                Err(StoreError::Io {
+                    what: "waiting for the store's commit thread",
+                    detail: format!("no answer within {} s", ANSWER_DEADLINE.as_secs()),
+                })
+            }
+        }
     }
 
     fn send(&self, message: Message) -> Result<(), StoreError> {
@@ -105,9 +141,19 @@ impl GroupFlush {
     pub(crate) fn stop(&self) {
         let _ = self.queue.send(Message::Stop);
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(thread) = thread {
-            let _ = thread.join();
+        let Some(thread) = thread else {
+            return;
+        };
+        // A thread stuck in a flush that never returns is left behind.
+        let deadline = std::time::Instant::now() + ANSWER_DEADLINE;
+        while !thread.is_finished() {
+            if std::time::Instant::now() >= deadline {
+                self.health.stuck("stopping the store's commit thread");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
+        let _ = thread.join();
     }
 }
 
@@ -149,7 +195,12 @@ impl Batch {
     }
 }
 
-fn commit_loop(db: &sled::Db, trees: &EventTrees, queue: &mpsc::Receiver<Message>) {
+fn commit_loop(
+    db: &sled::Db,
+    health: &Health,
+    trees: &EventTrees,
+    queue: &mpsc::Receiver<Message>,
+) {
     // Blocks only while there is nothing to do.
     while let Ok(first) = queue.recv() {
         let mut batch = Batch::default();
@@ -157,7 +208,22 @@ fn commit_loop(db: &sled::Db, trees: &EventTrees, queue: &mpsc::Receiver<Message
         while more && let Ok(message) = queue.try_recv() {
             more = batch.add(message);
         }
+        // Events are refused whole while the store cannot take them;
+        // attempts (small, and needed so nothing is delivered twice) go on.
+        if !batch.inserts.is_empty()
+            && let Err(StoreError::Unavailable { reason }) = health.check_space()
+        {
+            for answer in std::mem::take(&mut batch.insert_answers) {
+                let _ = answer.send(Err(StoreError::Unavailable {
+                    reason: reason.clone(),
+                }));
+            }
+            batch.inserts.clear();
+        }
         let (inserted, recorded) = trees.insert_batch(&batch.inserts, &batch.attempts);
+        if let Err(error) = &recorded {
+            health.write_failed(error);
+        }
         // Attempts need not wait for the disk: answering now frees their
         // endpoints' slots for the next attempts while the flush runs.
         for answer in batch.attempt_answers {
@@ -176,8 +242,13 @@ fn commit_loop(db: &sled::Db, trees: &EventTrees, queue: &mpsc::Receiver<Message
             continue;
         }
         let flushed = db.flush().map(drop).map_err(StoreError::from);
-        if let Err(error) = &flushed {
-            tracing::error!(%error, "store flush failed");
+        match &flushed {
+            Err(error) => {
+                tracing::error!(%error, "store flush failed");
+                health.write_failed(error);
+            }
+            Ok(()) if recorded.is_ok() => health.write_succeeded(),
+            Ok(()) => {}
         }
         let unflushed = |error: &StoreError| StoreError::Io {
             what: "flushing the store to disk",

@@ -1,7 +1,8 @@
 //! The embedded store: every record the server keeps, in one sled database
 //! under the data dir. The only module that knows sled; the rest of the
 //! server speaks domain types. Writes that a response promises are durable
-//! go through [`Store::durable`], which groups concurrent flushes.
+//! go through [`Store::durable`], which groups concurrent flushes. Writes
+//! are refused while [`health`] says the store cannot take them.
 
 mod blocks;
 mod codec;
@@ -10,13 +11,15 @@ mod deliveries;
 mod endpoints;
 mod events;
 mod flush;
+pub mod health;
 pub mod plugins;
 mod rejected;
 mod snapshot;
 mod sources;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::thread::JoinHandle;
 
 use arc_swap::ArcSwapOption;
 
@@ -25,6 +28,10 @@ pub use events::{EventPage, FanOut, Inserted};
 pub use plugins::NewVersion;
 
 use flush::GroupFlush;
+use health::Health;
+
+/// The default free-space floor below which writes are refused: 64 MiB.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 64 << 20;
 
 /// What went wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +58,25 @@ pub enum StoreError {
     /// The store is shutting down.
     #[error("store: closed")]
     Closed,
+    /// Writes are refused for now (low disk space, a failed write).
+    #[error("store: not taking writes: {reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// Whether this is the disk's or the filesystem's doing (full, failing,
+    /// read-only) rather than a bug or bad data: retrying later may work.
+    pub fn is_io(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sled(sled::Error::Io(_))
+                | StoreError::Io { .. }
+                | StoreError::Unavailable { .. }
+        )
+    }
 }
 
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
@@ -87,6 +113,11 @@ pub struct Store {
     /// Serialises configuration changes whose checks span records
     /// (e.g. "delete this plugin unless a source uses it").
     config_lock: Mutex<()>,
+    /// Whether writes are taken.
+    health: Arc<Health>,
+    /// Checks free space and probes a store whose write failed; stops
+    /// when its sender drops.
+    watcher: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -96,8 +127,22 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `dir`.
+    /// Opens (creating if needed) the store in `dir`, refusing writes
+    /// below [`DEFAULT_MIN_FREE_BYTES`] free.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(dir, DEFAULT_MIN_FREE_BYTES)
+    }
+
+    /// Opens (creating if needed) the store in `dir`, refusing writes while
+    /// its filesystem has fewer than `min_free_bytes` free. Fails at once
+    /// when it has fewer now.
+    pub fn open_with(dir: &Path, min_free_bytes: u64) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|error| StoreError::Io {
+            what: "creating the store's folder",
+            detail: error.to_string(),
+        })?;
+        let health = Arc::new(Health::new(dir, min_free_bytes));
+        health.check_space()?;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(256 << 20)
@@ -111,6 +156,7 @@ impl Store {
         // The commit thread inserts ingested events itself, a batch at a time.
         let flush = GroupFlush::start(
             db.clone(),
+            Arc::clone(&health),
             events::EventTrees {
                 events: events.clone(),
                 dedupe: dedupe.clone(),
@@ -136,8 +182,11 @@ impl Store {
             fan_out,
             flush,
             config_lock: Mutex::new(()),
+            watcher: Mutex::new(None),
+            health,
             db,
         };
+        store.start_watcher()?;
         store.refresh_endpoint_snapshot()?;
         store.refresh_source_snapshot()?;
         Ok(store)
@@ -157,16 +206,103 @@ impl Store {
         self.flush.wait().await
     }
 
-    /// Flushes now, blocking (startup, shutdown, the CLI).
+    /// Flushes now, blocking (startup, shutdown, the CLI), for at most
+    /// [`health::FLUSH_DEADLINE`].
     pub fn flush_now(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        let db = self.db.clone();
+        let flushed = health::within_deadline(&self.health, "flushing the store", move || {
+            db.flush().map(drop).map_err(StoreError::from)
+        });
+        match &flushed {
+            Ok(()) => self.health.write_succeeded(),
+            Err(error) if error.is_io() => self.health.write_failed(error),
+            Err(_) => {}
+        }
+        flushed
+    }
+
+    /// Stops the flush and watcher threads and flushes what is left.
+    /// Called on shutdown.
+    pub fn close(&self) -> Result<(), StoreError> {
+        self.stop_watcher();
+        self.flush.stop();
+        self.flush_now()
+    }
+
+    /// Whether dropping the store's last handle is safe: sled flushes when
+    /// its last handle drops, and after a failed write that flush may never
+    /// return (see [`health`]). A caller about to drop the store after a
+    /// failure keeps it alive instead (the process is ending anyway).
+    pub fn safe_to_drop(&self) -> bool {
+        self.health.is_clean()
+    }
+
+    /// Ok when the store takes writes now: enough free space, no failed
+    /// write. Every write the API makes starts with this.
+    pub fn writable(&self) -> Result<(), StoreError> {
+        self.health.check_space()
+    }
+
+    /// Why writes are refused, if they are (`/readyz`).
+    pub fn write_problem(&self) -> Option<String> {
+        self.health.problem()
+    }
+
+    /// Why only a restart can make the store write again, if so
+    /// (`/healthz`).
+    pub fn needs_restart(&self) -> Option<String> {
+        self.health.needs_restart()
+    }
+
+    fn start_watcher(&self) -> Result<(), StoreError> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let health = Arc::clone(&self.health);
+        let db = self.db.clone();
+        let meta = self.meta.clone();
+        let thread = std::thread::Builder::new()
+            .name("store-watch".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(health::WATCH_EVERY)
+                {
+                    if health.check_space().is_ok() || !health.has_failed_write() {
+                        continue;
+                    }
+                    // A failed write with space available: probe, so that
+                    // writes resume even when no traffic writes.
+                    let probe = meta
+                        .insert("write_probe", crate::ids::now_ms().to_be_bytes().to_vec())
+                        .map_err(StoreError::from);
+                    let db = db.clone();
+                    let probed = probe.and_then(|_| {
+                        health::within_deadline(&health, "the store's write probe", move || {
+                            db.flush().map(drop).map_err(StoreError::from)
+                        })
+                    });
+                    match probed {
+                        Ok(()) => health.write_succeeded(),
+                        Err(error) => tracing::debug!(%error, "store: write probe failed"),
+                    }
+                }
+            })
+            .map_err(|error| StoreError::Io {
+                what: "starting the store's watcher thread",
+                detail: error.to_string(),
+            })?;
+        *self.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some((stop, thread));
         Ok(())
     }
 
-    /// Stops the flush thread and flushes what is left. Called on shutdown.
-    pub fn close(&self) -> Result<(), StoreError> {
-        self.flush.stop();
-        self.flush_now()
+    fn stop_watcher(&self) {
+        let watcher = self
+            .watcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((stop, thread)) = watcher {
+            drop(stop);
+            let _ = thread.join();
+        }
     }
 
     /// Held while a configuration change checks and writes records that
@@ -175,7 +311,7 @@ impl Store {
         self.config_lock.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether the database answers (for `/readyz`).
+    /// Whether the database answers reads (for `/readyz`).
     pub fn is_ready(&self) -> bool {
         self.meta.get(b"admin_token").is_ok()
     }
@@ -190,8 +326,15 @@ impl Store {
 
     /// Sets a free-form value of the server's own.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.writable()?;
         self.meta.insert(key, value.as_bytes())?;
         Ok(())
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.stop_watcher();
     }
 }
 

@@ -103,6 +103,7 @@ impl Store {
         name: &Name,
         new: NewVersion<'_>,
     ) -> Result<(PluginRecord, PluginVersion), AddVersionError> {
+        self.writable()?;
         if let Some(existing) = self.plugin(name)?
             && existing.world != new.world
         {
@@ -169,6 +170,7 @@ impl Store {
         version: u32,
         now_ms: u64,
     ) -> Result<Option<PluginRecord>, StoreError> {
+        self.writable()?;
         let _guard = self.config_lock();
         let Some(record) = self.plugin(name)? else {
             return Ok(None);
@@ -194,6 +196,7 @@ impl Store {
         limits: Option<LimitsOverride>,
         now_ms: u64,
     ) -> Result<Option<PluginRecord>, StoreError> {
+        self.writable()?;
         let _guard = self.config_lock();
         let Some(record) = self.plugin(name)? else {
             return Ok(None);
@@ -212,6 +215,7 @@ impl Store {
     /// The caller checks that nothing uses the plugin, under
     /// [`Store::config_lock`].
     pub fn delete_plugin(&self, name: &Name) -> Result<bool, StoreError> {
+        self.writable()?;
         let versions = self.plugin_versions(name)?;
         if self.plugins.remove(name.as_str())?.is_none() {
             return Ok(false);

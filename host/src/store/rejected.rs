@@ -8,6 +8,7 @@ use crate::ids::RejectedId;
 impl Store {
     /// Stores (or replaces) a rejected callback.
     pub fn put_rejected(&self, rejected: &RejectedCallback) -> Result<(), StoreError> {
+        self.writable()?;
         codec::put(&self.rejected, rejected.id.to_bytes(), rejected)
     }
 

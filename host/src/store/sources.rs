@@ -25,6 +25,7 @@ impl Store {
 
     /// Stores a new source; `false` when the name is taken.
     pub fn create_source(&self, source: &Source) -> Result<bool, StoreError> {
+        self.writable()?;
         let value = codec::encode(source)?;
         let swapped = self.sources.compare_and_swap(
             source.name.as_str(),
@@ -37,12 +38,14 @@ impl Store {
 
     /// Replaces a source's record.
     pub fn put_source(&self, source: &Source) -> Result<(), StoreError> {
+        self.writable()?;
         codec::put(&self.sources, source.name.as_str(), source)?;
         self.refresh_source_snapshot()
     }
 
     /// Removes a source; `false` when there was none.
     pub fn delete_source(&self, name: &Name) -> Result<bool, StoreError> {
+        self.writable()?;
         let removed = self.sources.remove(name.as_str())?.is_some();
         self.refresh_source_snapshot()?;
         Ok(removed)
