@@ -42,10 +42,12 @@ async fn attempt(
 ) -> Result<(), crate::store::StoreError> {
     let store = &engine.store;
     let Some(mut delivery) = store.delivery(due.id)? else {
+        slot.not_sent();
         return Ok(());
     };
     if delivery.state != DeliveryState::Pending || delivery.next_attempt_at != Some(due.at_ms) {
         // Someone (a manual retry, a replay) changed it since it was due.
+        slot.not_sent();
         return Ok(());
     }
     let started_at = engine.clock.now_ms();
@@ -63,6 +65,7 @@ async fn attempt(
     };
     let outcome = match prepare(engine, &delivery, endpoint).await {
         Err(failure) => {
+            slot.not_sent();
             attempt.error_kind = Some(failure.kind.to_owned());
             attempt.error = Some(failure.detail);
             failure.outcome
@@ -71,7 +74,9 @@ async fn attempt(
             attempt.request = Some(built.shown);
             let mut request = built.request;
             request.timeout = Some(engine.config.attempt_timeout);
-            match engine.outbound.send(request).await {
+            let sent = engine.outbound.send(request).await;
+            slot.answered();
+            match sent {
                 Ok(response) => {
                     attempt.status = Some(response.status);
                     attempt.response_excerpt =

@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use super::attempt;
 use super::clock::Clock;
 use super::outbound::OutboundClient;
-use super::rate::RateGate;
+use super::rate::{RateGate, Wait};
 use crate::domain::delivery::Delivery;
 use crate::domain::endpoint::DeliveryOrdering;
 use crate::ids::{DeliveryId, EndpointId};
@@ -245,16 +245,24 @@ impl DeliveryEngine {
                 if gates.in_flight.contains(&item.id) {
                     continue;
                 }
-                if let Some(per_second) = endpoint.config.rate_limit {
-                    let gate = gates.rate.entry(id).or_default();
-                    if let Err(next_at) = gate.try_take(now, per_second) {
-                        wake_no_later(next_at);
-                        break;
-                    }
-                }
                 let Ok(permit) = Arc::clone(&self.workers).try_acquire_owned() else {
                     return Ok(wake_at);
                 };
+                let rate_limited = endpoint.config.rate_limit.is_some();
+                if let Some(per_second) = endpoint.config.rate_limit {
+                    let monotonic = self.clock.monotonic_ms();
+                    let gate = gates.rate.entry(id).or_default();
+                    match gate.try_take(monotonic, per_second) {
+                        Ok(()) => {}
+                        Err(wait) => {
+                            // An answer wakes the loop; a time is waited for.
+                            if let Wait::Until(at) = wait {
+                                wake_no_later(now + at.saturating_sub(monotonic));
+                            }
+                            break;
+                        }
+                    }
+                }
                 gates.in_flight.insert(item.id);
                 *gates.per_endpoint.entry(id).or_default() += 1;
                 drop(gates);
@@ -265,6 +273,7 @@ impl DeliveryEngine {
                         engine: &engine,
                         endpoint: id,
                         held: true,
+                        rate_open: rate_limited,
                     };
                     attempt::run(&engine, item, &endpoint, &mut slot).await;
                     slot.release();
@@ -329,17 +338,21 @@ impl DeliveryEngine {
     }
 }
 
-/// One of an endpoint's concurrent-request slots, taken by an attempt.
-/// An `none`-ordered endpoint's slot is given back as soon as the HTTP
-/// exchange is over, before the attempt is recorded: the limit is on
+/// One of an endpoint's concurrent-request slots, taken by an attempt,
+/// with its turn under the endpoint's rate limit, if it has one.
+/// An `none`-ordered endpoint gives its slot back as soon as the
+/// HTTP exchange is over, before the attempt is recorded: the limit is on
 /// requests the receiver sees at once, and holding it while the store
 /// writes would cap the endpoint's throughput at the store's latency.
 /// (The delivery itself stays in flight until recorded, so it is never
-/// picked twice.) Given back on drop at the latest.
+/// picked twice.) The rate limit's turn ends when the answer comes (or it
+/// turns out nothing is sent). Both are given back on drop at the latest.
 pub(super) struct EndpointSlot<'a> {
     engine: &'a DeliveryEngine,
     endpoint: EndpointId,
     held: bool,
+    /// A turn under the rate limit that has not ended yet.
+    rate_open: bool,
 }
 
 impl EndpointSlot<'_> {
@@ -358,10 +371,40 @@ impl EndpointSlot<'_> {
         drop(gates);
         self.engine.wake.notify_one();
     }
+
+    /// The request was answered (or failed on the way): its rate-limit turn
+    /// counts for one more window from now.
+    pub(super) fn answered(&mut self) {
+        self.end_rate_turn(true);
+    }
+
+    /// No request went out: its rate-limit turn is not counted.
+    pub(super) fn not_sent(&mut self) {
+        self.end_rate_turn(false);
+    }
+
+    fn end_rate_turn(&mut self, sent: bool) {
+        if !std::mem::take(&mut self.rate_open) {
+            return;
+        }
+        let now = self.engine.clock.monotonic_ms();
+        let mut gates = self.engine.gates.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(gate) = gates.rate.get_mut(&self.endpoint) {
+            if sent {
+                gate.answered(now);
+            } else {
+                gate.not_sent();
+            }
+        }
+        drop(gates);
+        self.engine.wake.notify_one();
+    }
 }
 
 impl Drop for EndpointSlot<'_> {
     fn drop(&mut self) {
+        // Whether it reached the receiver is unknown: counted, to be safe.
+        self.answered();
         self.release();
     }
 }
