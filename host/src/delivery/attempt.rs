@@ -12,7 +12,7 @@ use super::request::{self, Body, EventJson};
 use super::retry::{AttemptOutcome, Jitter, LastAttempt, NextStep, next_step};
 use crate::domain::Name;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
-use crate::domain::endpoint::{DEFAULT_RENDERER, DeliveryOrdering, Endpoint, HttpMethod};
+use crate::domain::endpoint::{DEFAULT_RENDERER, Endpoint, HttpMethod, OrderingMode};
 use crate::runtime::Lane;
 use crate::store::Due;
 use crate::telemetry;
@@ -99,9 +99,11 @@ async fn attempt(
             }
         }
     };
-    // The receiver is done with this request; with strict ordering the next
-    // one must wait until this one is recorded, so the slot stays taken.
-    if endpoint.config.ordering == DeliveryOrdering::Unordered {
+    // The receiver is done with this request; with the endpoint ordered as
+    // a whole the next one must wait until this one is recorded, so the
+    // slot stays taken. (With `key`, the next of this key is not due until
+    // this one is recorded.)
+    if endpoint.config.ordering.mode != OrderingMode::Endpoint {
         slot.release();
     }
     let Outcome {
@@ -144,6 +146,11 @@ async fn attempt(
         NextStep::GiveUp { reason } => {
             delivery.state = DeliveryState::Failed;
             delivery.next_attempt_at = None;
+            // With `hold`, the ones ordered behind it (the endpoint's, or
+            // its key's) wait until an operator retries or releases it.
+            let ordering = &endpoint.config.ordering;
+            delivery.held = ordering.holds_after_final_failure()
+                && (ordering.mode == OrderingMode::Endpoint || delivery.ordering_key.is_some());
             delivery.last_error = Some(format!(
                 "{} ({})",
                 delivery.last_error.unwrap_or_default(),

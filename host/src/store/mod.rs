@@ -10,6 +10,7 @@ mod deliveries;
 mod endpoints;
 mod events;
 mod flush;
+mod key_queues;
 pub mod plugins;
 mod rejected;
 mod snapshot;

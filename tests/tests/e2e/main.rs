@@ -6,6 +6,7 @@ mod cli;
 mod cli_client;
 mod delivery;
 mod delivery_crash;
+mod delivery_ordering;
 mod delivery_rate;
 mod durability;
 mod harness;
