@@ -64,6 +64,8 @@ struct Shared {
     paused: Arc<tokio::sync::watch::Sender<bool>>,
     /// Requests waiting in a pause.
     waiting: Arc<std::sync::atomic::AtomicUsize>,
+    /// Requests recorded and not answered yet.
+    unanswered: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A running receiver.
@@ -89,6 +91,7 @@ impl TestReceiver {
             held: Arc::new(tokio::sync::watch::Sender::new(false)),
             paused: Arc::new(tokio::sync::watch::Sender::new(false)),
             waiting: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            unanswered: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         };
         let app = Router::new().fallback(record).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -139,6 +142,14 @@ impl TestReceiver {
     pub fn waiting(&self) -> usize {
         self.shared
             .waiting
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many requests were recorded and wait for their answer (held,
+    /// or in a scripted delay).
+    pub fn unanswered(&self) -> usize {
+        self.shared
+            .unanswered
             .load(std::sync::atomic::Ordering::SeqCst)
     }
 
@@ -196,6 +207,9 @@ async fn record(State(shared): State<Shared>, request: Request) -> axum::respons
     }
     let (delay, status, headers) = {
         let mut received = shared.received.lock().expect("lock");
+        shared
+            .unanswered
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         received.push(Received {
             at: shared.started.elapsed(),
             method: parts.method.to_string(),
@@ -228,6 +242,9 @@ async fn record(State(shared): State<Shared>, request: Request) -> axum::respons
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    shared
+        .unanswered
+        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     let mut response =
         (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), "ok").into_response();
     for (name, value) in headers {
