@@ -319,7 +319,7 @@ impl Store {
     }
 
     /// The endpoint's pending delivery of the earliest event: the only one
-    /// a `strict` endpoint may attempt.
+    /// an endpoint ordered as a whole (`endpoint`) may attempt.
     pub fn endpoint_head(&self, endpoint: EndpointId) -> Result<Option<DeliveryId>, StoreError> {
         Ok(self
             .deliveries
