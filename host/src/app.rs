@@ -123,7 +123,7 @@ impl Server {
         let clock: Arc<dyn Clock> = if config.clock_scale > 1.0 {
             Arc::new(ScaledClock::new(config.clock_scale))
         } else {
-            Arc::new(SystemClock)
+            Arc::new(SystemClock::default())
         };
         let engine = Arc::new(DeliveryEngine::new(
             Arc::clone(&store),

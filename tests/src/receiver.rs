@@ -1,8 +1,9 @@
 //! A webhook receiver for tests: a real HTTP server on 127.0.0.1:0 that
 //! records every request (time, method, URI, headers, body) and answers
-//! as scripted: a status per request number, or a delay; or holds every
-//! answer until released, so a test can act while deliveries are surely in
-//! flight.
+//! as scripted: a status per request number or per body content, or a
+//! delay; or holds every answer until released, so a test can act while
+//! deliveries are surely in flight; or pauses before recording (a stalled
+//! network or receiver), so requests sent meanwhile arrive all at once.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -47,6 +48,9 @@ pub struct Script {
     pub fail_headers: Vec<(String, String)>,
     /// Wait this long before answering every request.
     pub delay: Duration,
+    /// Answer this status to requests whose body contains the text (the
+    /// first match wins; before `statuses`).
+    pub fail_bodies: Vec<(String, u16)>,
 }
 
 #[derive(Clone)]
@@ -56,6 +60,12 @@ struct Shared {
     script: Arc<Mutex<Script>>,
     /// `true` while answers are held.
     held: Arc<tokio::sync::watch::Sender<bool>>,
+    /// `true` while requests wait before being recorded.
+    paused: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Requests waiting in a pause.
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+    /// Requests recorded and not answered yet.
+    unanswered: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// A running receiver.
@@ -79,6 +89,9 @@ impl TestReceiver {
             received: Arc::new(Mutex::new(Vec::new())),
             script: Arc::new(Mutex::new(script)),
             held: Arc::new(tokio::sync::watch::Sender::new(false)),
+            paused: Arc::new(tokio::sync::watch::Sender::new(false)),
+            waiting: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            unanswered: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         };
         let app = Router::new().fallback(record).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -105,6 +118,39 @@ impl TestReceiver {
     /// Answers the held requests and stops holding.
     pub fn release(&self) {
         self.shared.held.send_replace(false);
+    }
+
+    /// Changes how the receiver answers from the next request on.
+    pub fn script(&self, change: impl FnOnce(&mut Script)) {
+        change(&mut self.shared.script.lock().expect("lock"));
+    }
+
+    /// Lets requests wait before they are recorded (and answered) until
+    /// [`TestReceiver::resume`]: like a stalled network, what is sent
+    /// meanwhile arrives at once.
+    pub fn pause(&self) {
+        self.shared.paused.send_replace(true);
+    }
+
+    /// Records and answers the requests waiting in a pause, and stops
+    /// pausing.
+    pub fn resume(&self) {
+        self.shared.paused.send_replace(false);
+    }
+
+    /// How many requests wait in a pause.
+    pub fn waiting(&self) -> usize {
+        self.shared
+            .waiting
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many requests were recorded and wait for their answer (held,
+    /// or in a scripted delay).
+    pub fn unanswered(&self) -> usize {
+        self.shared
+            .unanswered
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// How many requests arrived so far.
@@ -153,8 +199,17 @@ async fn record(State(shared): State<Shared>, request: Request) -> axum::respons
     let body = axum::body::to_bytes(body, 64 << 20)
         .await
         .unwrap_or_default();
+    if *shared.paused.borrow() {
+        use std::sync::atomic::Ordering::SeqCst;
+        shared.waiting.fetch_add(1, SeqCst);
+        let _ = shared.paused.subscribe().wait_for(|paused| !*paused).await;
+        shared.waiting.fetch_sub(1, SeqCst);
+    }
     let (delay, status, headers) = {
         let mut received = shared.received.lock().expect("lock");
+        shared
+            .unanswered
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         received.push(Received {
             at: shared.started.elapsed(),
             method: parts.method.to_string(),
@@ -172,8 +227,14 @@ async fn record(State(shared): State<Shared>, request: Request) -> axum::respons
             body,
         });
         let script = shared.script.lock().expect("lock");
-        match script.statuses.get(received.len() - 1) {
-            Some(status) => (script.delay, *status, script.fail_headers.clone()),
+        let text = String::from_utf8_lossy(&received[received.len() - 1].body);
+        let by_body = script
+            .fail_bodies
+            .iter()
+            .find(|(needle, _)| text.contains(needle.as_str()))
+            .map(|(_, status)| *status);
+        match by_body.or_else(|| script.statuses.get(received.len() - 1).copied()) {
+            Some(status) => (script.delay, status, script.fail_headers.clone()),
             None => (script.delay, 200, Vec::new()),
         }
     };
@@ -181,6 +242,9 @@ async fn record(State(shared): State<Shared>, request: Request) -> axum::respons
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    shared
+        .unanswered
+        .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     let mut response =
         (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), "ok").into_response();
     for (name, value) in headers {

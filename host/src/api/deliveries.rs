@@ -1,6 +1,7 @@
 //! The operator's view of delivery: an endpoint's deliveries, one delivery
-//! with every attempt, a manual retry, and replaying an endpoint's
-//! deliveries since a time.
+//! with every attempt, a manual retry, releasing a delivery that holds the
+//! ones ordered behind it, and replaying an endpoint's deliveries since a
+//! time.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -22,6 +23,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_deliveries))
         .routes(routes!(get_delivery))
         .routes(routes!(retry_delivery))
+        .routes(routes!(release_delivery))
         .routes(routes!(replay_endpoint))
         .routes(routes!(test_endpoint))
 }
@@ -133,10 +135,48 @@ async fn retry_delivery(
     Ok(Json(delivery))
 }
 
+/// Let the deliveries ordered behind a held delivery go: it failed for good
+/// on an endpoint ordered with `"after_final_failure": "hold"`, and holds its
+/// key's (or the whole endpoint's) later deliveries until released here or
+/// retried. It stays failed, and can still be retried by hand.
+#[utoipa::path(post, path = "/v1/deliveries/{id}/release", tag = "deliveries",
+    params(("id" = String, Path, description = "Delivery id")),
+    responses((status = 200, body = Delivery), (status = 404, body = ErrorBody),
+        (status = 409, description = "Not holding anything", body = ErrorBody)))]
+async fn release_delivery(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Delivery>> {
+    let mut delivery = lookup(&state, &id)?;
+    if !delivery.held {
+        return Err(ApiError::conflict(format!(
+            "delivery `{id}` is not held (it is {}); only a delivery that failed for good \
+             under `after_final_failure: hold` holds others",
+            state_name(delivery.state)
+        )));
+    }
+    delivery.held = false;
+    delivery.updated_at = crate::ids::now_ms();
+    state.store.update_delivery(&delivery, None)?;
+    state.store.durable().await?;
+    state.engine.wake();
+    tracing::info!(delivery = %delivery.id, endpoint = %delivery.endpoint, "held delivery released");
+    Ok(Json(delivery))
+}
+
+fn state_name(state: DeliveryState) -> &'static str {
+    match state {
+        DeliveryState::Pending => "pending",
+        DeliveryState::Succeeded => "succeeded",
+        DeliveryState::Failed => "failed",
+    }
+}
+
 fn requeue(state: &AppState, delivery: &mut Delivery) -> ApiResult<()> {
     let now = crate::ids::now_ms();
     let previous_due = delivery.next_attempt_at;
     delivery.state = DeliveryState::Pending;
+    delivery.held = false;
     delivery.next_attempt_at = Some(now);
     delivery.updated_at = now;
     state.store.update_delivery(delivery, previous_due)?;
@@ -174,30 +214,36 @@ async fn replay_endpoint(
     ApiJson(body): ApiJson<Replay>,
 ) -> ApiResult<Json<Replayed>> {
     let endpoint = endpoint_id(&state, &id)?;
-    let mut queued = 0;
+    // Collected newest first (the listing order), queued again oldest
+    // first: with ordering, they go in event order.
+    let mut ids = Vec::new();
     let mut before = None;
-    loop {
+    'pages: loop {
         let page = state
             .store
             .deliveries_of(endpoint, body.state, before, 1000)?;
         let Some(last) = page.last().map(|d| d.id) else {
             break;
         };
-        let mut reached_start = false;
-        for mut delivery in page {
+        for delivery in page {
             if delivery.event.time_ms() < body.since {
-                reached_start = true;
-                break;
+                break 'pages;
             }
             if delivery.state != DeliveryState::Pending {
-                requeue(&state, &mut delivery)?;
-                queued += 1;
+                ids.push(delivery.id);
             }
         }
-        if reached_start {
-            break;
-        }
         before = Some(last);
+    }
+    let mut queued = 0;
+    for id in ids.into_iter().rev() {
+        // Read again: it may have changed since it was listed.
+        if let Some(mut delivery) = state.store.delivery(id)?
+            && delivery.state != DeliveryState::Pending
+        {
+            requeue(&state, &mut delivery)?;
+            queued += 1;
+        }
     }
     state.store.durable().await?;
     state.engine.wake();

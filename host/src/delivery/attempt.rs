@@ -12,7 +12,7 @@ use super::request::{self, Body, EventJson};
 use super::retry::{AttemptOutcome, Jitter, LastAttempt, NextStep, next_step};
 use crate::domain::Name;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
-use crate::domain::endpoint::{DEFAULT_RENDERER, DeliveryOrdering, Endpoint, HttpMethod};
+use crate::domain::endpoint::{DEFAULT_RENDERER, Endpoint, HttpMethod, OrderingMode};
 use crate::runtime::Lane;
 use crate::store::Due;
 use crate::telemetry;
@@ -42,10 +42,12 @@ async fn attempt(
 ) -> Result<(), crate::store::StoreError> {
     let store = &engine.store;
     let Some(mut delivery) = store.delivery(due.id)? else {
+        slot.not_sent();
         return Ok(());
     };
     if delivery.state != DeliveryState::Pending || delivery.next_attempt_at != Some(due.at_ms) {
         // Someone (a manual retry, a replay) changed it since it was due.
+        slot.not_sent();
         return Ok(());
     }
     let started_at = engine.clock.now_ms();
@@ -63,6 +65,7 @@ async fn attempt(
     };
     let outcome = match prepare(engine, &delivery, endpoint).await {
         Err(failure) => {
+            slot.not_sent();
             attempt.error_kind = Some(failure.kind.to_owned());
             attempt.error = Some(failure.detail);
             failure.outcome
@@ -71,7 +74,9 @@ async fn attempt(
             attempt.request = Some(built.shown);
             let mut request = built.request;
             request.timeout = Some(engine.config.attempt_timeout);
-            match engine.outbound.send(request).await {
+            let sent = engine.outbound.send(request).await;
+            slot.answered();
+            match sent {
                 Ok(response) => {
                     attempt.status = Some(response.status);
                     attempt.response_excerpt =
@@ -94,9 +99,11 @@ async fn attempt(
             }
         }
     };
-    // The receiver is done with this request; with strict ordering the next
-    // one must wait until this one is recorded, so the slot stays taken.
-    if endpoint.config.ordering == DeliveryOrdering::Unordered {
+    // The receiver is done with this request; with the endpoint ordered as
+    // a whole the next one must wait until this one is recorded, so the
+    // slot stays taken. (With `key`, the next of this key is not due until
+    // this one is recorded.)
+    if endpoint.config.ordering.mode != OrderingMode::Endpoint {
         slot.release();
     }
     let Outcome {
@@ -139,6 +146,11 @@ async fn attempt(
         NextStep::GiveUp { reason } => {
             delivery.state = DeliveryState::Failed;
             delivery.next_attempt_at = None;
+            // With `hold`, the ones ordered behind it (the endpoint's, or
+            // its key's) wait until an operator retries or releases it.
+            let ordering = &endpoint.config.ordering;
+            delivery.held = ordering.holds_after_final_failure()
+                && (ordering.mode == OrderingMode::Endpoint || delivery.ordering_key.is_some());
             delivery.last_error = Some(format!(
                 "{} ({})",
                 delivery.last_error.unwrap_or_default(),

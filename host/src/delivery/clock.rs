@@ -11,17 +11,36 @@ pub trait Clock: Send + Sync + std::fmt::Debug + 'static {
     /// Now, epoch milliseconds.
     fn now_ms(&self) -> u64;
 
+    /// Milliseconds since an arbitrary start, never going back (what rate
+    /// limits measure with: a wall-clock jump must neither stall nor free
+    /// an endpoint).
+    fn monotonic_ms(&self) -> u64;
+
     /// Waits until `duration` of this clock's time has passed.
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 }
 
 /// Wall-clock time.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+#[derive(Debug, Clone, Copy)]
+pub struct SystemClock {
+    start: Instant,
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        SystemClock {
+            start: Instant::now(),
+        }
+    }
+}
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> u64 {
         crate::ids::now_ms()
+    }
+
+    fn monotonic_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
     }
 
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
@@ -51,8 +70,11 @@ impl ScaledClock {
 
 impl Clock for ScaledClock {
     fn now_ms(&self) -> u64 {
-        let elapsed = self.start.elapsed().as_secs_f64() * self.scale;
-        self.start_ms + (elapsed * 1000.0) as u64
+        self.start_ms + self.monotonic_ms()
+    }
+
+    fn monotonic_ms(&self) -> u64 {
+        (self.start.elapsed().as_secs_f64() * self.scale * 1000.0) as u64
     }
 
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {

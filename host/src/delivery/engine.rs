@@ -2,10 +2,11 @@
 //! transaction, through the [`FanOut`] the engine gives the store when it
 //! starts (events stored before that carry a marker the loop fans out).
 //! The loop starts the attempts that are due and allowed — per endpoint at most
-//! `per_endpoint_concurrency` at once (one for `strict` ordering, and only
-//! the endpoint's earliest pending delivery), within its rate limit, and
-//! never more than `workers` in all. A slow or dead endpoint only ever holds
-//! its own slots, so it never delays another endpoint.
+//! `per_endpoint_concurrency` at once (one for `endpoint` ordering, and only
+//! the endpoint's earliest pending delivery; with `key` ordering only each
+//! key's head is due, so keys go in parallel and each in order), within its
+//! rate limit, and never more than `workers` in all. A slow or dead endpoint
+//! only ever holds its own slots, so it never delays another endpoint.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -18,9 +19,9 @@ use tokio_util::task::TaskTracker;
 use super::attempt;
 use super::clock::Clock;
 use super::outbound::OutboundClient;
-use super::rate::RateGate;
+use super::rate::{RateGate, Wait};
 use crate::domain::delivery::Delivery;
-use crate::domain::endpoint::DeliveryOrdering;
+use crate::domain::endpoint::OrderingMode;
 use crate::ids::{DeliveryId, EndpointId};
 use crate::registry::Registry;
 use crate::store::{Due, FanOut, Store, StoreError};
@@ -34,7 +35,8 @@ const QUEUE_SAMPLE_EVERY: Duration = Duration::from_secs(5);
 pub struct EngineConfig {
     /// Attempts in flight at once, over all endpoints.
     pub workers: usize,
-    /// Attempts in flight at once to one endpoint (ordering `none`).
+    /// Attempts in flight at once to one endpoint (ordering `none` or
+    /// `key`).
     pub per_endpoint_concurrency: usize,
     /// Deadline of one HTTP attempt.
     pub attempt_timeout: Duration,
@@ -160,7 +162,10 @@ impl DeliveryEngine {
                 .endpoint_snapshot()
                 .iter()
                 .filter(|endpoint| endpoint.matches(event))
-                .map(|endpoint| Delivery::new(endpoint.id, event.id, now))
+                .map(|endpoint| {
+                    Delivery::new(endpoint.id, event.id, now)
+                        .keyed(endpoint.config.ordering.key_of(event))
+                })
                 .collect()
         })
     }
@@ -182,7 +187,10 @@ impl DeliveryEngine {
                     endpoints
                         .iter()
                         .filter(|endpoint| endpoint.matches(event))
-                        .map(move |endpoint| Delivery::new(endpoint.id, event.id, now))
+                        .map(move |endpoint| {
+                            Delivery::new(endpoint.id, event.id, now)
+                                .keyed(endpoint.config.ordering.key_of(event))
+                        })
                 })
                 .collect();
             made += deliveries.len();
@@ -209,9 +217,10 @@ impl DeliveryEngine {
                 let busy = gates.per_endpoint.get(&id).copied().unwrap_or(0);
                 (busy, gates.in_flight.len())
             };
-            let candidates = match endpoint.config.ordering {
-                DeliveryOrdering::Strict if busy > 0 => continue,
-                DeliveryOrdering::Strict => match self.strict_head(id)? {
+            let mode = endpoint.config.ordering.mode;
+            let candidates = match mode {
+                OrderingMode::Endpoint if busy > 0 => continue,
+                OrderingMode::Endpoint => match self.strict_head(id)? {
                     Some(head) if head.at_ms <= now => vec![head],
                     Some(head) => {
                         wake_no_later(head.at_ms);
@@ -219,7 +228,8 @@ impl DeliveryEngine {
                     }
                     None => Vec::new(),
                 },
-                DeliveryOrdering::Unordered => {
+                // With `key`, only each key's head is in the due index.
+                OrderingMode::None | OrderingMode::Key => {
                     let room = self.config.per_endpoint_concurrency.saturating_sub(busy);
                     if room == 0 {
                         continue;
@@ -230,7 +240,7 @@ impl DeliveryEngine {
                 }
             };
             if candidates.is_empty()
-                && endpoint.config.ordering == DeliveryOrdering::Unordered
+                && mode != OrderingMode::Endpoint
                 && let Some(at) = self.store.next_due_at(id)?.filter(|at| *at > now)
             {
                 wake_no_later(at);
@@ -245,16 +255,24 @@ impl DeliveryEngine {
                 if gates.in_flight.contains(&item.id) {
                     continue;
                 }
-                if let Some(per_second) = endpoint.config.rate_limit {
-                    let gate = gates.rate.entry(id).or_default();
-                    if let Err(next_at) = gate.try_take(now, per_second) {
-                        wake_no_later(next_at);
-                        break;
-                    }
-                }
                 let Ok(permit) = Arc::clone(&self.workers).try_acquire_owned() else {
                     return Ok(wake_at);
                 };
+                let rate_limited = endpoint.config.rate_limit.is_some();
+                if let Some(per_second) = endpoint.config.rate_limit {
+                    let monotonic = self.clock.monotonic_ms();
+                    let gate = gates.rate.entry(id).or_default();
+                    match gate.try_take(monotonic, per_second) {
+                        Ok(()) => {}
+                        Err(wait) => {
+                            // An answer wakes the loop; a time is waited for.
+                            if let Wait::Until(at) = wait {
+                                wake_no_later(now + at.saturating_sub(monotonic));
+                            }
+                            break;
+                        }
+                    }
+                }
                 gates.in_flight.insert(item.id);
                 *gates.per_endpoint.entry(id).or_default() += 1;
                 drop(gates);
@@ -265,6 +283,7 @@ impl DeliveryEngine {
                         engine: &engine,
                         endpoint: id,
                         held: true,
+                        rate_open: rate_limited,
                     };
                     attempt::run(&engine, item, &endpoint, &mut slot).await;
                     slot.release();
@@ -276,7 +295,7 @@ impl DeliveryEngine {
         Ok(wake_at)
     }
 
-    /// A `strict` endpoint's only candidate: the pending delivery of its
+    /// An `endpoint`-ordered endpoint's only candidate: the pending delivery of its
     /// earliest event, with when it is due.
     fn strict_head(&self, endpoint: EndpointId) -> Result<Option<Due>, StoreError> {
         let Some(head) = self.store.endpoint_head(endpoint)? else {
@@ -329,17 +348,21 @@ impl DeliveryEngine {
     }
 }
 
-/// One of an endpoint's concurrent-request slots, taken by an attempt.
-/// An `none`-ordered endpoint's slot is given back as soon as the HTTP
-/// exchange is over, before the attempt is recorded: the limit is on
+/// One of an endpoint's concurrent-request slots, taken by an attempt,
+/// with its turn under the endpoint's rate limit, if it has one.
+/// An endpoint not ordered as a whole gives its slot back as soon as the
+/// HTTP exchange is over, before the attempt is recorded: the limit is on
 /// requests the receiver sees at once, and holding it while the store
 /// writes would cap the endpoint's throughput at the store's latency.
 /// (The delivery itself stays in flight until recorded, so it is never
-/// picked twice.) Given back on drop at the latest.
+/// picked twice.) The rate limit's turn ends when the answer comes (or it
+/// turns out nothing is sent). Both are given back on drop at the latest.
 pub(super) struct EndpointSlot<'a> {
     engine: &'a DeliveryEngine,
     endpoint: EndpointId,
     held: bool,
+    /// A turn under the rate limit that has not ended yet.
+    rate_open: bool,
 }
 
 impl EndpointSlot<'_> {
@@ -358,10 +381,40 @@ impl EndpointSlot<'_> {
         drop(gates);
         self.engine.wake.notify_one();
     }
+
+    /// The request was answered (or failed on the way): its rate-limit turn
+    /// counts for one more window from now.
+    pub(super) fn answered(&mut self) {
+        self.end_rate_turn(true);
+    }
+
+    /// No request went out: its rate-limit turn is not counted.
+    pub(super) fn not_sent(&mut self) {
+        self.end_rate_turn(false);
+    }
+
+    fn end_rate_turn(&mut self, sent: bool) {
+        if !std::mem::take(&mut self.rate_open) {
+            return;
+        }
+        let now = self.engine.clock.monotonic_ms();
+        let mut gates = self.engine.gates.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(gate) = gates.rate.get_mut(&self.endpoint) {
+            if sent {
+                gate.answered(now);
+            } else {
+                gate.not_sent();
+            }
+        }
+        drop(gates);
+        self.engine.wake.notify_one();
+    }
 }
 
 impl Drop for EndpointSlot<'_> {
     fn drop(&mut self) {
+        // Whether it reached the receiver is unknown: counted, to be safe.
+        self.answered();
         self.release();
     }
 }

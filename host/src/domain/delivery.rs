@@ -15,7 +15,8 @@ pub enum DeliveryState {
     Pending,
     /// A 2xx answered it.
     Succeeded,
-    /// Retries exhausted or not retryable; kept and retryable by hand.
+    /// Retries exhausted or not retryable; kept and retryable by hand
+    /// (and, with `held`, holding the deliveries ordered behind it).
     Failed,
 }
 
@@ -46,6 +47,15 @@ pub struct Delivery {
     pub last_error: Option<String>,
     /// The last HTTP status received.
     pub last_status: Option<u16>,
+    /// With ordering by key: the key this delivery is queued under (the
+    /// value at the endpoint's key path); deliveries with the same key go
+    /// one at a time, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering_key: Option<String>,
+    /// Failed for good and holding the deliveries ordered behind it (its
+    /// key's, or the whole endpoint's) until it is retried or released.
+    #[serde(default)]
+    pub held: bool,
 }
 
 impl Delivery {
@@ -67,6 +77,16 @@ impl Delivery {
             updated_at: now_ms,
             last_error: None,
             last_status: None,
+            ordering_key: None,
+            held: false,
+        }
+    }
+
+    /// The same delivery queued under `key` (see [`Delivery::ordering_key`]).
+    pub fn keyed(self, key: Option<String>) -> Self {
+        Delivery {
+            ordering_key: key,
+            ..self
         }
     }
 }

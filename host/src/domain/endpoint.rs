@@ -6,6 +6,7 @@
 //! the engine only ever sees a valid configuration.
 
 mod filters;
+mod ordering;
 mod retry;
 mod signing;
 mod target;
@@ -17,6 +18,10 @@ use utoipa::ToSchema;
 use wasmhook_sdk::BodyFormat;
 
 pub use filters::{ChannelSelection, EndpointFilters, FiltersInput};
+pub use ordering::{
+    AfterFinalFailure, DEFAULT_KEY_PATH, DeliveryOrdering, KeyPath, OrderingFields, OrderingInput,
+    OrderingMode,
+};
 pub use retry::{RetryInput, RetryPolicy};
 pub use signing::{
     DEFAULT_GRACE_SECS, MAX_GRACE_SECS, PreviousSecret, SigningSecret, SigningSecretError,
@@ -91,18 +96,6 @@ impl HttpMethod {
     }
 }
 
-/// Whether deliveries to an endpoint go one after another.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub enum DeliveryOrdering {
-    /// Later deliveries wait until the earlier one succeeded (seed 001).
-    #[serde(rename = "strict")]
-    Strict,
-    /// Deliveries go in parallel (the default).
-    #[default]
-    #[serde(rename = "none")]
-    Unordered,
-}
-
 /// Which renderer builds the request body, with what template and format.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RendererSpec {
@@ -165,7 +158,8 @@ pub struct EndpointConfig {
     pub renderer: RendererSpec,
     /// At most this many requests per second; excess waits.
     pub rate_limit: Option<u32>,
-    /// `strict` or `none`.
+    /// Which deliveries wait for which, and what a delivery that failed
+    /// for good does to the ones behind it.
     pub ordering: DeliveryOrdering,
     /// Retries.
     pub retry: RetryPolicy,
@@ -273,9 +267,11 @@ pub struct CreateEndpoint {
     /// Requests per second, 1–10000.
     #[serde(default)]
     pub rate_limit: Option<u32>,
-    /// Default `none`.
+    /// Default `{"mode": "none"}`; `"strict"` / `"none"` are accepted for
+    /// the mode alone.
     #[serde(default)]
-    pub ordering: Option<DeliveryOrdering>,
+    #[schema(value_type = Option<OrderingFields>)]
+    pub ordering: Option<OrderingInput>,
     /// Default: seed 001's schedule, 15 attempts, 3 days.
     #[serde(default)]
     pub retry: Option<RetryInput>,
@@ -320,9 +316,10 @@ pub struct UpdateEndpoint {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<u32>)]
     pub rate_limit: Option<Option<u32>>,
-    /// New ordering.
+    /// Ordering fields to replace (`"strict"` / `"none"`: the mode).
     #[serde(default)]
-    pub ordering: Option<DeliveryOrdering>,
+    #[schema(value_type = Option<OrderingFields>)]
+    pub ordering: Option<OrderingInput>,
     /// Retry fields to replace.
     #[serde(default)]
     pub retry: Option<RetryInput>,
@@ -421,7 +418,7 @@ impl EndpointConfig {
             self.rate_limit = rate_limit;
         }
         if let Some(ordering) = update.ordering {
-            self.ordering = ordering;
+            self.ordering.apply(ordering);
         }
         if let Some(retry) = update.retry {
             self.retry.apply(retry);

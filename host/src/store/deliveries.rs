@@ -1,7 +1,9 @@
 //! Deliveries and their attempts, with the indexes the delivery engine works
 //! from: what is due when (`due`: time + id), each endpoint's pending
 //! deliveries in event order (`pending`: endpoint + event, for strict
-//! ordering), each endpoint's deliveries of any state (for listing), and the
+//! ordering; a delivery failed and holding stays in it), each endpoint's
+//! deliveries of any state (for listing), the queues of ordering by key
+//! (see [`super::key_queues`]: only a key's head is in `due`), and the
 //! events not yet fanned out (`unfanned`: a marker written with each event).
 //!
 //! A marker per event rather than a cursor over event ids: concurrent
@@ -12,7 +14,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::codec::{self, decode, encode};
-use super::{Store, StoreError};
+use super::{Store, StoreError, key_queues};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
 use crate::ids::{DeliveryId, EndpointId, EventId};
 
@@ -25,6 +27,8 @@ pub(crate) struct DeliveryTrees {
     pub(super) due: sled::Tree,
     pub(super) pending: sled::Tree,
     pub(super) by_endpoint: sled::Tree,
+    /// The queues of endpoints ordered by key.
+    pub(super) queues: sled::Tree,
     /// Event id → nothing: stored events not yet turned into deliveries.
     pub(super) unfanned: sled::Tree,
 }
@@ -37,6 +41,7 @@ impl DeliveryTrees {
             due: db.open_tree("due")?,
             pending: db.open_tree("pending")?,
             by_endpoint: db.open_tree("deliveries_by_endpoint")?,
+            queues: db.open_tree("ordering_queues")?,
             unfanned: db.open_tree("unfanned_events")?,
         })
     }
@@ -45,7 +50,7 @@ impl DeliveryTrees {
 /// Due entries are grouped by endpoint, then ordered by time: the
 /// dispatcher reads each endpoint's due deliveries directly, so a backlog on
 /// one endpoint costs nothing when looking at another.
-fn due_key(endpoint: EndpointId, at_ms: u64, id: DeliveryId) -> [u8; 40] {
+pub(super) fn due_key(endpoint: EndpointId, at_ms: u64, id: DeliveryId) -> [u8; 40] {
     let mut key = [0u8; 40];
     key[..16].copy_from_slice(&endpoint.to_bytes());
     key[16..24].copy_from_slice(&at_ms.to_be_bytes());
@@ -132,8 +137,9 @@ fn abort(error: StoreError) -> Abort {
 }
 
 /// The transaction views `put_indexed` writes: deliveries, due, pending,
-/// by endpoint.
+/// by endpoint, ordering queues.
 pub(super) type IndexedViews<'a> = (
+    &'a TransactionalTree,
     &'a TransactionalTree,
     &'a TransactionalTree,
     &'a TransactionalTree,
@@ -167,7 +173,7 @@ enum EndpointIndex {
 
 /// [`put_indexed`] with the delivery already encoded as `bytes`.
 fn put_indexed_encoded(
-    (deliveries, due, pending, by_endpoint): IndexedViews<'_>,
+    (deliveries, due, pending, by_endpoint, queues): IndexedViews<'_>,
     delivery: &Delivery,
     bytes: Vec<u8>,
     previous_due: Option<u64>,
@@ -177,18 +183,36 @@ fn put_indexed_encoded(
     if endpoint_index == EndpointIndex::Write {
         by_endpoint.insert(&pair_key(delivery.endpoint, delivery.id.to_bytes()), &[])?;
     }
-    // Pending deliveries are kept in event order: strict ordering follows it.
+    // Pending deliveries are kept in event order: strict ordering follows
+    // it, and a held one keeps its place at the head.
     let pending_key = pair_key(delivery.endpoint, delivery.event.to_bytes());
     if let Some(at) = previous_due {
         due.remove(&due_key(delivery.endpoint, at, delivery.id)[..])?;
     }
+    let key = delivery.ordering_key.as_deref();
     match (delivery.state, delivery.next_attempt_at) {
         (DeliveryState::Pending, Some(at)) => {
-            due.insert(&due_key(delivery.endpoint, at, delivery.id)[..], &[])?;
             pending.insert(&pending_key, &delivery.id.to_bytes())?;
+            // Keyed: only its queue's head is due; the others wait their turn.
+            let is_head = match key {
+                Some(key) => key_queues::enter(queues, delivery, key)?,
+                None => true,
+            };
+            if is_head {
+                due.insert(&due_key(delivery.endpoint, at, delivery.id)[..], &[])?;
+            }
+        }
+        (DeliveryState::Failed, _) if delivery.held => {
+            pending.insert(&pending_key, &delivery.id.to_bytes())?;
+            if let Some(key) = key {
+                key_queues::enter(queues, delivery, key)?;
+            }
         }
         _ => {
             pending.remove(&pending_key)?;
+            if let Some(key) = key {
+                key_queues::leave(queues, deliveries, due, delivery, key)?;
+            }
         }
     }
     Ok(())
@@ -229,17 +253,24 @@ impl Store {
             &trees.due,
             &trees.pending,
             &trees.by_endpoint,
+            &trees.queues,
             &trees.unfanned,
         )
-            .transaction(|(deliveries_tx, due, pending, by_endpoint, unfanned)| {
-                for delivery in deliveries {
-                    put_indexed((deliveries_tx, due, pending, by_endpoint), delivery, None)?;
-                }
-                for event in events {
-                    unfanned.remove(&event.to_bytes())?;
-                }
-                Ok(())
-            })?;
+            .transaction(
+                |(deliveries_tx, due, pending, by_endpoint, queues, unfanned)| {
+                    for delivery in deliveries {
+                        put_indexed(
+                            (deliveries_tx, due, pending, by_endpoint, queues),
+                            delivery,
+                            None,
+                        )?;
+                    }
+                    for event in events {
+                        unfanned.remove(&event.to_bytes())?;
+                    }
+                    Ok(())
+                },
+            )?;
         Ok(())
     }
 
@@ -281,13 +312,14 @@ impl Store {
             }))
     }
 
-    /// Pending deliveries in all, for the queue-depth metric.
+    /// Pending deliveries in all (those waiting behind a key's head and
+    /// those held included), for the queue-depth metric.
     pub fn pending_count(&self) -> usize {
-        self.deliveries.due.len()
+        self.deliveries.pending.len()
     }
 
     /// The endpoint's pending delivery of the earliest event: the only one
-    /// a `strict` endpoint may attempt.
+    /// an endpoint ordered as a whole (`endpoint`) may attempt.
     pub fn endpoint_head(&self, endpoint: EndpointId) -> Result<Option<DeliveryId>, StoreError> {
         Ok(self
             .deliveries
@@ -343,10 +375,11 @@ impl Store {
             &trees.due,
             &trees.pending,
             &trees.by_endpoint,
+            &trees.queues,
         )
-            .transaction(|(deliveries, due, pending, by_endpoint)| {
+            .transaction(|(deliveries, due, pending, by_endpoint, queues)| {
                 put_indexed(
-                    (deliveries, due, pending, by_endpoint),
+                    (deliveries, due, pending, by_endpoint, queues),
                     delivery,
                     previous_due,
                 )
@@ -354,9 +387,9 @@ impl Store {
         Ok(())
     }
 
-    /// Fails every pending delivery of `endpoint` with `reason` (its
-    /// endpoint is being deleted: nothing would ever attempt them). They
-    /// stay readable under `/v1/deliveries/{id}`. Returns how many.
+    /// Fails every pending (or held) delivery of `endpoint` with `reason`
+    /// (its endpoint is being deleted: nothing would ever attempt them).
+    /// They stay readable under `/v1/deliveries/{id}`. Returns how many.
     pub fn fail_pending_of(
         &self,
         endpoint: EndpointId,
@@ -383,6 +416,7 @@ impl Store {
             let previous_due = delivery.next_attempt_at;
             delivery.state = DeliveryState::Failed;
             delivery.next_attempt_at = None;
+            delivery.held = false;
             delivery.last_error = Some(reason.to_owned());
             delivery.updated_at = now_ms;
             self.update_delivery(&delivery, previous_due)?;

@@ -129,6 +129,7 @@ impl EventTrees {
             &trees.due,
             &trees.pending,
             &trees.by_endpoint,
+            &trees.queues,
             &trees.attempts,
         )
             .transaction(
@@ -140,9 +141,10 @@ impl EventTrees {
                     due_tx,
                     pending_tx,
                     by_endpoint_tx,
+                    queues_tx,
                     attempts_tx,
                 )| {
-                    let views = (deliveries_tx, due_tx, pending_tx, by_endpoint_tx);
+                    let views = (deliveries_tx, due_tx, pending_tx, by_endpoint_tx, queues_tx);
                     for write in attempts {
                         write.apply(views, attempts_tx)?;
                     }

@@ -43,8 +43,9 @@ enum Message {
         answer: oneshot::Sender<Result<Vec<Inserted>, StoreError>>,
     },
     /// A delivery attempt to record, answered once written (not flushed).
+    /// Boxed: a delivery is much larger than the other messages.
     Attempt {
-        write: AttemptWrite,
+        write: Box<AttemptWrite>,
         answer: oneshot::Sender<Result<(), StoreError>>,
     },
     /// Answered once everything written before it was sent is on disk.
@@ -104,7 +105,10 @@ impl GroupFlush {
     /// once it is written, before the flush.
     pub(crate) async fn record_attempt(&self, write: AttemptWrite) -> Result<(), StoreError> {
         let (answer, answered) = oneshot::channel();
-        self.send(Message::Attempt { write, answer })?;
+        self.send(Message::Attempt {
+            write: Box::new(write),
+            answer,
+        })?;
         self.answer(answered).await
     }
 
@@ -183,7 +187,7 @@ impl Batch {
                 self.insert_answers.push(answer);
             }
             Message::Attempt { write, answer } => {
-                self.attempts.push(write);
+                self.attempts.push(*write);
                 self.attempt_answers.push(answer);
             }
             Message::Flush { answer } => self.flush_answers.push(answer),

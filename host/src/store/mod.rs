@@ -12,6 +12,7 @@ mod endpoints;
 mod events;
 mod flush;
 pub mod health;
+mod key_queues;
 pub mod plugins;
 mod rejected;
 mod snapshot;

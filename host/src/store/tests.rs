@@ -260,3 +260,107 @@ async fn committed_events_are_deduplicated_across_a_batch_and_durable() {
     let first = *first_ids.iter().next().unwrap();
     assert!(reopened.event(first).unwrap().is_some());
 }
+
+mod key_queues {
+    //! Ordering by key in the store: only each key's head is due, the next
+    //! becomes due when the head is done (not when it fails and holds),
+    //! and the queues survive a reopen.
+
+    use super::*;
+    use crate::domain::delivery::{Delivery, DeliveryState};
+    use crate::ids::EndpointId;
+
+    fn keyed(endpoint: EndpointId, time_ms: u64, key: &str) -> Delivery {
+        Delivery::new(endpoint, EventId::new(time_ms), time_ms).keyed(Some(key.to_owned()))
+    }
+
+    fn due(store: &Store, endpoint: EndpointId) -> Vec<crate::ids::DeliveryId> {
+        let mut ids: Vec<_> = store
+            .due_deliveries(endpoint, u64::MAX / 2, 100)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    fn sorted(mut ids: Vec<crate::ids::DeliveryId>) -> Vec<crate::ids::DeliveryId> {
+        ids.sort();
+        ids
+    }
+
+    /// Records `delivery` as done in `state` (held or not).
+    fn finish(store: &Store, delivery: &Delivery, state: DeliveryState, held: bool) -> Delivery {
+        let mut done = store.delivery(delivery.id).unwrap().unwrap();
+        let previous_due = done.next_attempt_at;
+        done.state = state;
+        done.next_attempt_at = None;
+        done.held = held;
+        store.update_delivery(&done, previous_due).unwrap();
+        done
+    }
+
+    #[test]
+    fn only_heads_are_due_and_the_next_follows_its_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let endpoint = EndpointId::new(1);
+        let [a1, b1, a2, a3, b2] = [(10, "a"), (11, "b"), (12, "a"), (13, "a"), (14, "b")]
+            .map(|(time, key)| keyed(endpoint, time, key));
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .record_fanout(&[a1.clone(), b1.clone(), a2.clone()], &[])
+                .unwrap();
+            store.record_fanout(&[a3.clone(), b2.clone()], &[]).unwrap();
+            assert_eq!(due(&store, endpoint), sorted(vec![a1.id, b1.id]));
+            assert_eq!(store.pending_count(), 5, "the waiting ones count as queued");
+
+            finish(&store, &a1, DeliveryState::Succeeded, false);
+            assert_eq!(due(&store, endpoint), sorted(vec![a2.id, b1.id]));
+            // Failed and holding: the key stays held, the other key goes on.
+            finish(&store, &a2, DeliveryState::Failed, true);
+            finish(&store, &b1, DeliveryState::Succeeded, false);
+            assert_eq!(due(&store, endpoint), vec![b2.id]);
+            assert_eq!(store.endpoint_head(endpoint).unwrap(), Some(a2.id));
+            store.flush_now().unwrap();
+            store.close().unwrap();
+        }
+        // Reopened (as after a crash): the same queues.
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(due(&store, endpoint), vec![b2.id]);
+        // Released: the held delivery stays failed, the next of its key goes.
+        finish(&store, &a2, DeliveryState::Failed, false);
+        assert_eq!(due(&store, endpoint), sorted(vec![a3.id, b2.id]));
+        assert_eq!(
+            store.delivery(a2.id).unwrap().unwrap().state,
+            DeliveryState::Failed
+        );
+    }
+
+    #[test]
+    fn a_retried_delivery_joins_the_end_of_its_key_and_done_waiters_are_skipped() {
+        let (_dir, store) = store();
+        let endpoint = EndpointId::new(1);
+        let [a1, a2, a3] = [10, 11, 12].map(|time| keyed(endpoint, time, "a"));
+        store
+            .record_fanout(&[a1.clone(), a2.clone(), a3.clone()], &[])
+            .unwrap();
+        // a2 is failed while waiting (as an endpoint deletion does).
+        finish(&store, &a2, DeliveryState::Failed, false);
+        assert_eq!(due(&store, endpoint), vec![a1.id]);
+        let done = finish(&store, &a1, DeliveryState::Succeeded, false);
+        assert_eq!(due(&store, endpoint), vec![a3.id], "a2 skipped");
+        // a1 sent again (a replay): it waits behind a3.
+        let mut again = done;
+        again.state = DeliveryState::Pending;
+        again.next_attempt_at = Some(20);
+        store.update_delivery(&again, None).unwrap();
+        assert_eq!(due(&store, endpoint), vec![a3.id]);
+        finish(&store, &a3, DeliveryState::Succeeded, false);
+        assert_eq!(due(&store, endpoint), vec![a1.id]);
+        finish(&store, &a1, DeliveryState::Succeeded, false);
+        assert!(due(&store, endpoint).is_empty());
+        assert_eq!(store.pending_count(), 0);
+    }
+}

@@ -4,7 +4,9 @@
 //! and queued, however loaded the machine) and restarted on the same data
 //! dir. Every event that got a 202 reaches the
 //! receiver at least once (counted by event id and by distinct
-//! `webhook-id`), and the number of duplicates is reported.
+//! `webhook-id`), and the number of duplicates is reported. And with
+//! ordering by key, kills mid-delivery neither lose a key's queue nor let
+//! a later event of a key reach the receiver before an earlier one.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -171,6 +173,121 @@ async fn every_accepted_event_is_delivered_at_least_once_across_three_kills() {
         by_event.len(),
         webhook_ids.len(),
         "one webhook-id per event and endpoint"
+    );
+    server.terminate(Duration::from_secs(20));
+}
+
+const KEYS: [&str; 4] = [
+    "+15555550001",
+    "+15555550002",
+    "+15555550003",
+    "+15555550004",
+];
+
+/// Publishes `per_key` events for each key, interleaved; returns their
+/// (key, event id) in publish order.
+async fn publish_round(
+    client: &reqwest::Client,
+    server: &ServerProcess,
+    round: usize,
+    per_key: usize,
+) -> Vec<(String, String)> {
+    let mut published = Vec::new();
+    for i in 0..per_key {
+        for key in KEYS {
+            let response = client
+                .post(server.url("/v1/events"))
+                .bearer_auth(ADMIN_TOKEN)
+                .json(&json!({
+                    "event_type": "status", "channel": "sms", "channel_value": key,
+                    "status": {"status": "delivered"},
+                    "reference": {"vendor_message_id": format!("k-{round}-{i}-{key}")}
+                }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 202);
+            let body: Value = response.json().await.unwrap();
+            let id = body["events"][0]["id"].as_str().unwrap().to_owned();
+            published.push((key.to_owned(), id));
+        }
+    }
+    published
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kills_mid_delivery_lose_no_key_queue_and_reorder_no_key() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let receiver = TestReceiver::start().await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let mut server = start(data_dir.path());
+    let created = client
+        .post(server.url("/v1/endpoints"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"url": receiver.url("/keyed"), "ordering": {"mode": "key"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let mut published = Vec::new();
+    for round in 0..KILLS {
+        // Each kill lands mid-delivery: the receiver holds its answers, so
+        // key heads wait for one and the rest of each key is queued.
+        receiver.hold();
+        published.extend(publish_round(&client, &server, round, 8).await);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while receiver.unanswered() == 0 {
+            assert!(Instant::now() < deadline, "nothing in flight");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        server.kill();
+        server = start(data_dir.path());
+        // Some progress before the next kill.
+        receiver.release();
+        receiver
+            .wait_for(receiver.count() + 2 * KEYS.len(), Duration::from_secs(120))
+            .await;
+    }
+    receiver.release();
+    // Every event arrives; per key, first arrivals follow publish order.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let first_arrivals = loop {
+        let mut first_arrivals: Vec<String> = Vec::new();
+        for request in receiver.received() {
+            if let Ok(body) = serde_json::from_slice::<Value>(&request.body)
+                && let Some(id) = body["id"].as_str()
+                && !first_arrivals.iter().any(|seen| seen == id)
+            {
+                first_arrivals.push(id.to_owned());
+            }
+        }
+        if first_arrivals.len() == published.len() {
+            break first_arrivals;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} events arrived",
+            first_arrivals.len(),
+            published.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for key in KEYS {
+        let sent: Vec<&String> = published
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, id)| id)
+            .collect();
+        let arrived: Vec<&String> = first_arrivals
+            .iter()
+            .filter(|id| sent.contains(id))
+            .collect();
+        assert_eq!(arrived, sent, "key {key} in publish order");
+    }
+    eprintln!(
+        "keyed crash test: {} events, {KILLS} SIGKILLs, {} requests received",
+        published.len(),
+        receiver.count()
     );
     server.terminate(Duration::from_secs(20));
 }

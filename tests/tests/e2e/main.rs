@@ -7,6 +7,8 @@ mod cli_client;
 mod compile;
 mod delivery;
 mod delivery_crash;
+mod delivery_ordering;
+mod delivery_rate;
 mod disk_full;
 mod durability;
 mod harness;

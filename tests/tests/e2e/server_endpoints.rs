@@ -68,7 +68,12 @@ async fn endpoints_are_created_read_listed_patched_and_deleted() {
     assert!(secret.starts_with("whsec_"), "{created}");
     assert_eq!(created["enabled"], true);
     assert_eq!(created["method"], "PUT");
-    assert_eq!(created["ordering"], "strict");
+    // The older `"strict"` reads as the whole endpoint in order, holding
+    // after a final failure.
+    assert_eq!(
+        created["ordering"],
+        json!({"mode": "endpoint", "key": "channel_value", "after_final_failure": "hold"})
+    );
     assert_eq!(created["retry"]["max_attempts"], 5);
     assert_eq!(
         created["retry"]["schedule_secs"],
@@ -103,10 +108,18 @@ async fn endpoints_are_created_read_listed_patched_and_deleted() {
         &server,
         Method::PATCH,
         &format!("/v1/endpoints/{id}"),
-        Some(&json!({"enabled": false, "rate_limit": null, "filters": {"statuses": []}})),
+        Some(
+            &json!({"enabled": false, "rate_limit": null, "filters": {"statuses": []},
+                     "ordering": {"mode": "key", "key": "vendor_response.crm.contact_id"}}),
+        ),
     )
     .await;
     assert_eq!(status, 200, "{patched}");
+    assert_eq!(
+        patched["ordering"],
+        json!({"mode": "key", "key": "vendor_response.crm.contact_id", "after_final_failure": "hold"}),
+        "mode and key changed, the rest kept"
+    );
     assert_eq!(patched["enabled"], false);
     assert_eq!(patched["rate_limit"], Value::Null);
     assert_eq!(patched["filters"]["statuses"], json!([]));
@@ -144,6 +157,7 @@ async fn endpoints_are_created_read_listed_patched_and_deleted() {
         ("delete", "/v1/endpoints/{id}"),
         ("get", "/v1/endpoints/{id}/secret"),
         ("post", "/v1/endpoints/{id}/rotate-secret"),
+        ("post", "/v1/deliveries/{id}/release"),
         ("get", "/v1/connectors"),
         ("post", "/v1/connectors"),
         ("get", "/v1/connectors/{id}"),
@@ -158,6 +172,8 @@ async fn endpoints_are_created_read_listed_patched_and_deleted() {
     for schema in [
         "EndpointView",
         "CreateEndpoint",
+        "DeliveryOrdering",
+        "OrderingFields",
         "ConnectorView",
         "ConnectorAuth",
     ] {
@@ -274,6 +290,21 @@ async fn bad_endpoint_input_answers_4xx_naming_the_field() {
             "ordering",
         ),
         (
+            "bad ordering mode",
+            json!({"url": url, "ordering": {"mode": "fifo"}}),
+            "ordering.mode",
+        ),
+        (
+            "ordering key outside the event",
+            json!({"url": url, "ordering": {"mode": "key", "key": "contact.email"}}),
+            "ordering.key",
+        ),
+        (
+            "bad after_final_failure",
+            json!({"url": url, "ordering": {"after_final_failure": "drop"}}),
+            "ordering.after_final_failure",
+        ),
+        (
             "empty schedule",
             json!({"url": url, "retry": {"schedule_secs": []}}),
             "retry.schedule_secs",
@@ -314,6 +345,11 @@ async fn bad_endpoint_input_answers_4xx_naming_the_field() {
             "patch header",
             json!({"headers": [{"name": "Content-Length", "value": "1"}]}),
             "headers[0].name",
+        ),
+        (
+            "patch ordering key",
+            json!({"ordering": {"key": "a..b"}}),
+            "ordering.key",
         ),
     ] {
         assert_refused(

@@ -95,8 +95,11 @@ pub struct EndpointFields {
 /// Delivery ordering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Ordering {
-    /// One at a time, in order.
+    /// One at a time, in order (the whole endpoint).
     Strict,
+    /// In order per contact (`channel_value`), in parallel across contacts;
+    /// other keys and `after_final_failure`: `--json '{"ordering": {…}}'`.
+    Key,
     /// In parallel.
     None,
 }
@@ -344,6 +347,7 @@ fn endpoint_body(fields: &EndpointFields) -> Result<BodyBuilder, CliError> {
             "ordering",
             fields.ordering.map(|ordering| match ordering {
                 Ordering::Strict => json!("strict"),
+                Ordering::Key => json!({"mode": "key"}),
                 Ordering::None => json!("none"),
             }),
         )

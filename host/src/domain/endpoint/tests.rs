@@ -28,11 +28,14 @@ fn a_url_alone_gets_the_defaults() {
     assert_eq!(config.method, HttpMethod::Post);
     assert_eq!(config.renderer.plugin.as_str(), "json-renderer");
     assert_eq!(config.renderer.format, BodyFormat::Json);
-    assert_eq!(config.ordering, DeliveryOrdering::Unordered);
+    assert_eq!(config.ordering, DeliveryOrdering::default());
     assert_eq!(config.retry, RetryPolicy::default());
     assert_eq!(config.filters, EndpointFilters::default());
     let shown = serde_json::to_value(&config).unwrap();
-    assert_eq!(shown["ordering"], "none");
+    assert_eq!(
+        shown["ordering"],
+        json!({"mode": "none", "key": "channel_value", "after_final_failure": "hold"})
+    );
     assert_eq!(shown["method"], "POST");
 }
 
@@ -126,6 +129,7 @@ fn ranges_are_checked_with_the_field_named() {
     assert!(with("description", json!("x".repeat(1025))).starts_with("description"));
     assert!(with("method", json!("PATCH")).contains("unknown variant"));
     assert!(with("ordering", json!("fifo")).contains("unknown variant"));
+    assert!(with("ordering", json!({"mode": "key", "key": "nope"})).contains("not a field"));
     assert!(with("nope", json!(1)).contains("unknown field"));
     assert!(
         with("renderer", json!({"format": "yaml"})).contains("unknown variant"),
@@ -143,10 +147,12 @@ fn an_update_changes_only_the_fields_given() {
         "renderer": {"template": "{{ event.id }}", "format": "text"},
         "filters": {"statuses": ["failed"], "match": {"source": "a"}},
         "retry": {"max_attempts": 4},
+        "ordering": {"mode": "key", "key": "distinct_id"},
     }))
     .unwrap();
     let update: UpdateEndpoint = serde_json::from_value(json!({
         "enabled": false,
+        "ordering": {"after_final_failure": "skip"},
         "rate_limit": null,
         "renderer": {"format": "json"},
         "filters": {"statuses": []},
@@ -162,6 +168,17 @@ fn an_update_changes_only_the_fields_given() {
     assert_eq!(config.renderer.format, BodyFormat::Json);
     assert!(config.filters.statuses.is_empty());
     assert_eq!(config.filters.match_fields.len(), 1, "match kept");
+    assert_eq!(config.ordering.mode, OrderingMode::Key, "mode kept");
+    assert_eq!(config.ordering.key.as_str(), "distinct_id", "key kept");
+    assert_eq!(config.ordering.after_final_failure, AfterFinalFailure::Skip);
+    let strict: UpdateEndpoint = serde_json::from_value(json!({"ordering": "strict"})).unwrap();
+    config.apply(strict);
+    assert_eq!(
+        config.ordering.mode,
+        OrderingMode::Endpoint,
+        "the older form"
+    );
+    assert_eq!(config.ordering.after_final_failure, AfterFinalFailure::Skip);
     assert_eq!(config.retry.max_attempts, 4);
     assert_eq!(config.retry.schedule_secs, [5]);
 }
@@ -177,23 +194,32 @@ fn stored_endpoints_round_trip_with_their_secrets() {
     assert!(!shown.contains("whsec_"), "{shown}");
 }
 
-#[test]
-fn a_disabled_endpoint_still_matches_so_its_deliveries_wait() {
-    let event = crate::domain::event::CanonicalEvent {
-        id: EventId::new(5),
+/// A status event with `message_id` as its vendor message id, for tests of
+/// what endpoints read from events.
+pub(crate) fn event(id: EventId, message_id: &str) -> crate::domain::event::CanonicalEvent {
+    crate::domain::event::CanonicalEvent {
+        id,
         version: EVENT_VERSION.into(),
         event_type: EventType::Status,
         channel: Channel::Sms,
-        channel_value: None,
+        channel_value: Some("+15555550100".into()),
         distinct_id: None,
         status: Some(StatusInfo::new(Status::Delivered)),
         inbound_message: None,
-        reference: Reference::default(),
+        reference: Reference {
+            vendor_message_id: Some(message_id.into()),
+            idempotency_key: None,
+        },
         vendor_name: "api".into(),
         source: "api".into(),
         received_at: 5,
         vendor_response: Value::Null,
-    };
+    }
+}
+
+#[test]
+fn a_disabled_endpoint_still_matches_so_its_deliveries_wait() {
+    let event = event(EventId::new(5), "m-5");
     let mut endpoint = endpoint();
     assert!(endpoint.matches(&event));
     endpoint.config.enabled = false;
