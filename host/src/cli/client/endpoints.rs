@@ -80,7 +80,8 @@ pub struct EndpointFields {
     /// At most this many requests per second, 1–10000.
     #[arg(long, value_name = "N")]
     pub rate_limit: Option<u32>,
-    /// `strict` delivers one event at a time in order; `none` in parallel.
+    /// `endpoint` delivers one event at a time in order (`strict` is the old
+    /// name); `key` in order per contact; `none` in parallel.
     #[arg(long, value_enum)]
     pub ordering: Option<Ordering>,
     /// The whole body as the API takes it (JSON, or `@file`); the flags
@@ -96,7 +97,8 @@ pub struct EndpointFields {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Ordering {
     /// One at a time, in order (the whole endpoint).
-    Strict,
+    #[value(alias = "strict")]
+    Endpoint,
     /// In order per contact (`channel_value`), in parallel across contacts;
     /// other keys and `after_final_failure`: `--json '{"ordering": {…}}'`.
     Key,
@@ -208,7 +210,7 @@ const ENDPOINTS: &[Column] = &[
     Column("URL", "url"),
     Column("ENABLED", "enabled"),
     Column("RENDERER", "renderer.plugin"),
-    Column("ORDERING", "ordering"),
+    Column("ORDERING", "ordering.mode"),
     Column("DESCRIPTION", "description"),
 ];
 const DELIVERIES: &[Column] = &[
@@ -346,9 +348,9 @@ fn endpoint_body(fields: &EndpointFields) -> Result<BodyBuilder, CliError> {
         .set(
             "ordering",
             fields.ordering.map(|ordering| match ordering {
-                Ordering::Strict => json!("strict"),
+                Ordering::Endpoint => json!({"mode": "endpoint"}),
                 Ordering::Key => json!({"mode": "key"}),
-                Ordering::None => json!("none"),
+                Ordering::None => json!({"mode": "none"}),
             }),
         )
         .set_json("filters", "--filters", fields.filters.as_deref())?;
@@ -456,7 +458,7 @@ mod tests {
                 "headers": [{"name": "X-Team", "value": "crm"}],
                 "query": [{"name": "a", "value": "1"}],
                 "renderer": {"format": "xml"},
-                "ordering": "strict",
+                "ordering": {"mode": "endpoint"},
                 "filters": {"statuses": ["failed"]},
             })
         );

@@ -123,13 +123,13 @@ async fn endpoints_change_test_rotate_replay_and_their_deliveries() {
                 "status feed",
                 "--disable",
                 "--ordering",
-                "strict",
+                "endpoint",
             ],
         )
         .await,
     );
     assert_eq!(updated["enabled"], false);
-    assert_eq!(updated["ordering"], "strict");
+    assert_eq!(updated["ordering"]["mode"], "endpoint");
     assert_eq!(updated["rate_limit"], 50, "untouched fields stay");
     let enabled = stdout_json(&client(&server, &["endpoint", "update", &id, "--enable"]).await);
     assert_eq!(enabled["enabled"], true);
