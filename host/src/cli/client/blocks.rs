@@ -8,9 +8,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::api_client::ApiClient;
 use super::endpoints::format_name;
 use super::output::{Column, View};
-use super::server::Server;
 use super::{BodyBuilder, ByName, ClientArgs, deleted, present, print, text_arg};
 use crate::cli::FormatArg;
 use crate::cli::error::CliError;
@@ -271,22 +271,22 @@ const STEPS: &[Column] = &[
 pub fn connector(command: &ConnectorCommand) -> Result<ExitCode, CliError> {
     match command {
         ConnectorCommand::List(client) => {
-            let answer = Server::connect(client)?.get(&["v1", "connectors"], &[])?;
+            let answer = ApiClient::connect(client)?.get(&["v1", "connectors"], &[])?;
             print(client, &answer, &View::Rows(CONNECTORS))
         }
         ConnectorCommand::Get(args) => {
             let answer =
-                Server::connect(&args.client)?.get(&["v1", "connectors", &args.name], &[])?;
+                ApiClient::connect(&args.client)?.get(&["v1", "connectors", &args.name], &[])?;
             print(&args.client, &answer, &View::Record(&[]))
         }
         ConnectorCommand::Create(args) => {
             let body = connector_body(args.name.as_deref(), &args.fields)?;
-            let answer = Server::connect(&args.client)?.post(&["v1", "connectors"], &body)?;
+            let answer = ApiClient::connect(&args.client)?.post(&["v1", "connectors"], &body)?;
             print(&args.client, &answer, &View::Record(&[]))
         }
         ConnectorCommand::Update(args) => {
             let body = connector_body(args.name.as_deref(), &args.fields)?;
-            let answer = Server::connect(&args.client)?.call(
+            let answer = ApiClient::connect(&args.client)?.call(
                 Method::PATCH,
                 &["v1", "connectors", &args.connector],
                 &[],
@@ -295,7 +295,7 @@ pub fn connector(command: &ConnectorCommand) -> Result<ExitCode, CliError> {
             print(&args.client, &answer, &View::Record(&[]))
         }
         ConnectorCommand::Delete(args) => {
-            Server::connect(&args.client)?.call(
+            ApiClient::connect(&args.client)?.call(
                 Method::DELETE,
                 &["v1", "connectors", &args.name],
                 &[],
@@ -342,22 +342,23 @@ pub fn block(command: &BlockCommand) -> Result<ExitCode, CliError> {
     match command {
         BlockCommand::List(args) => {
             let query = present([("deleted", args.deleted.then(|| "true".to_owned()))]);
-            let answer = Server::connect(&args.client)?.get(&["v1", "blocks"], &query)?;
+            let answer = ApiClient::connect(&args.client)?.get(&["v1", "blocks"], &query)?;
             print(&args.client, &answer, &View::Rows(BLOCKS))
         }
         BlockCommand::Get(args) => {
-            let answer = Server::connect(&args.client)?.get(&["v1", "blocks", &args.name], &[])?;
+            let answer =
+                ApiClient::connect(&args.client)?.get(&["v1", "blocks", &args.name], &[])?;
             print(&args.client, &answer, &View::Record(&[]))
         }
         BlockCommand::Create(args) => {
             let mut body = BodyBuilder::new(args.json.as_deref())?;
             body.set("name", Some(json!(args.name)));
             let body = block_fields(&mut body, args)?;
-            let answer = Server::connect(&args.client)?.post(&["v1", "blocks"], &body)?;
+            let answer = ApiClient::connect(&args.client)?.post(&["v1", "blocks"], &body)?;
             print(&args.client, &answer, &View::Record(&[]))
         }
         BlockCommand::Update(args) => {
-            let server = Server::connect(&args.client)?;
+            let server = ApiClient::connect(&args.client)?;
             // The API replaces a block whole: start from what it is now, so
             // only the fields given change.
             let mut body = match &args.json {
@@ -371,7 +372,7 @@ pub fn block(command: &BlockCommand) -> Result<ExitCode, CliError> {
             print(&args.client, &answer, &View::Record(&[]))
         }
         BlockCommand::Delete(args) => {
-            Server::connect(&args.client)?.call(
+            ApiClient::connect(&args.client)?.call(
                 Method::DELETE,
                 &["v1", "blocks", &args.name],
                 &[],
@@ -380,7 +381,7 @@ pub fn block(command: &BlockCommand) -> Result<ExitCode, CliError> {
             deleted("block", &args.name)
         }
         BlockCommand::Restore(args) => {
-            let answer = Server::connect(&args.client)?.call(
+            let answer = ApiClient::connect(&args.client)?.call(
                 Method::POST,
                 &["v1", "blocks", &args.name, "restore"],
                 &[],
@@ -410,7 +411,7 @@ fn run_block(args: &BlockRunArgs, action: &str) -> Result<ExitCode, CliError> {
     }
     let mut body = run_body(&args.input)?;
     body.set("event_id", args.event_id.clone().map(Value::from));
-    let answer = Server::connect(&args.client)?
+    let answer = ApiClient::connect(&args.client)?
         .post(&["v1", "blocks", &args.name, action], &body.build())?;
     print(&args.client, &answer, &View::Record(&[]))
 }
@@ -433,8 +434,8 @@ pub fn workflow(command: &WorkflowCommand) -> Result<ExitCode, CliError> {
                 "blocks",
                 (!args.blocks.is_empty()).then(|| json!(args.blocks)),
             );
-            let answer =
-                Server::connect(&args.client)?.post(&["v1", "workflows", "run"], &body.build())?;
+            let answer = ApiClient::connect(&args.client)?
+                .post(&["v1", "workflows", "run"], &body.build())?;
             print(&args.client, &answer, &View::Record(&[("steps", STEPS)]))
         }
     }
@@ -452,7 +453,7 @@ pub fn render(args: &RenderArgs) -> Result<ExitCode, CliError> {
         )
         .set("plugin", args.plugin.clone().map(Value::from))
         .set_json("config", "--config", args.config.as_deref())?;
-    let answer = Server::connect(&args.client)?.post(&["v1", "render"], &body.build())?;
+    let answer = ApiClient::connect(&args.client)?.post(&["v1", "render"], &body.build())?;
     print(&args.client, &answer, &View::Text("body"))
 }
 

@@ -7,8 +7,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::api_client::ApiClient;
 use super::output::{Column, View};
-use super::server::Server;
 use super::{BodyBuilder, ById, ClientArgs, deleted, present, print, text_arg};
 use crate::cli::FormatArg;
 use crate::cli::error::CliError;
@@ -236,7 +236,7 @@ const PREVIOUS_SECRETS: &[Column] = &[Column("EXPIRES", "expires_at")];
 pub fn endpoint(command: &EndpointCommand) -> Result<ExitCode, CliError> {
     match command {
         EndpointCommand::List(client) => {
-            let answer = Server::connect(client)?.get(&["v1", "endpoints"], &[])?;
+            let answer = ApiClient::connect(client)?.get(&["v1", "endpoints"], &[])?;
             print(client, &answer, &View::Rows(ENDPOINTS))
         }
         EndpointCommand::Get(args) => one(args, &[], Method::GET),
@@ -244,7 +244,7 @@ pub fn endpoint(command: &EndpointCommand) -> Result<ExitCode, CliError> {
             let mut body = endpoint_body(&args.fields)?;
             body.set("secret", args.secret.clone().map(Value::from))
                 .set("enabled", args.disabled.then_some(json!(false)));
-            let answer = Server::connect(&args.client)?.call(
+            let answer = ApiClient::connect(&args.client)?.call(
                 Method::POST,
                 &["v1", "endpoints"],
                 &verify(&args.fields),
@@ -260,7 +260,7 @@ pub fn endpoint(command: &EndpointCommand) -> Result<ExitCode, CliError> {
                 _ => None,
             };
             body.set("enabled", enabled);
-            let answer = Server::connect(&args.client)?.call(
+            let answer = ApiClient::connect(&args.client)?.call(
                 Method::PATCH,
                 &["v1", "endpoints", &args.id],
                 &verify(&args.fields),
@@ -269,7 +269,7 @@ pub fn endpoint(command: &EndpointCommand) -> Result<ExitCode, CliError> {
             print(&args.client, &answer, &View::Record(&[]))
         }
         EndpointCommand::Delete(args) => {
-            Server::connect(&args.client)?.call(
+            ApiClient::connect(&args.client)?.call(
                 Method::DELETE,
                 &["v1", "endpoints", &args.id],
                 &[],
@@ -283,7 +283,7 @@ pub fn endpoint(command: &EndpointCommand) -> Result<ExitCode, CliError> {
             let mut body = BodyBuilder::from_value(json!({}));
             body.set("grace_period_secs", args.grace_period_secs.map(Value::from))
                 .set("secret", args.secret.clone().map(Value::from));
-            let answer = Server::connect(&args.client)?.post(
+            let answer = ApiClient::connect(&args.client)?.post(
                 &["v1", "endpoints", &args.id, "rotate-secret"],
                 &body.build(),
             )?;
@@ -296,7 +296,7 @@ pub fn endpoint(command: &EndpointCommand) -> Result<ExitCode, CliError> {
         EndpointCommand::Replay(args) => {
             let mut body = BodyBuilder::from_value(json!({ "since": args.since }));
             body.set("state", args.state.clone().map(Value::from));
-            let answer = Server::connect(&args.client)?
+            let answer = ApiClient::connect(&args.client)?
                 .post(&["v1", "endpoints", &args.id, "replay"], &body.build())?;
             print(&args.client, &answer, &View::Record(&[]))
         }
@@ -308,7 +308,7 @@ pub fn endpoint(command: &EndpointCommand) -> Result<ExitCode, CliError> {
 fn one(args: &ById, rest: &[&str], method: Method) -> Result<ExitCode, CliError> {
     let mut path = vec!["v1", "endpoints", args.id.as_str()];
     path.extend_from_slice(rest);
-    let answer = Server::connect(&args.client)?.call(method, &path, &[], None)?;
+    let answer = ApiClient::connect(&args.client)?.call(method, &path, &[], None)?;
     print(&args.client, &answer, &View::Record(&[]))
 }
 
@@ -392,13 +392,13 @@ pub fn delivery(command: &DeliveryCommand) -> Result<ExitCode, CliError> {
                 ("limit", args.limit.map(|n| n.to_string())),
                 ("before", args.before.clone()),
             ]);
-            let answer = Server::connect(&args.client)?
+            let answer = ApiClient::connect(&args.client)?
                 .get(&["v1", "endpoints", &args.endpoint, "deliveries"], &query)?;
             print(&args.client, &answer, &View::Rows(DELIVERIES))
         }
         DeliveryCommand::Get(args) => {
             let answer =
-                Server::connect(&args.client)?.get(&["v1", "deliveries", &args.id], &[])?;
+                ApiClient::connect(&args.client)?.get(&["v1", "deliveries", &args.id], &[])?;
             print(
                 &args.client,
                 &answer,
@@ -406,7 +406,7 @@ pub fn delivery(command: &DeliveryCommand) -> Result<ExitCode, CliError> {
             )
         }
         DeliveryCommand::Retry(args) => {
-            let answer = Server::connect(&args.client)?.call(
+            let answer = ApiClient::connect(&args.client)?.call(
                 Method::POST,
                 &["v1", "deliveries", &args.id, "retry"],
                 &[],

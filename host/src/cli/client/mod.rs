@@ -4,10 +4,10 @@
 //! its answer on stdout: a table for a person at a terminal, indented JSON
 //! for a pipe (so `| jq` works), or as `-o table|json` says.
 
+mod api_client;
 mod blocks;
 mod endpoints;
 mod output;
-mod server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,13 +16,13 @@ use clap::{Args, Subcommand};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
+use self::api_client::{ApiClient, RequestBody};
 pub use self::blocks::{
     BlockCommand, ConnectorCommand, RenderArgs, WorkflowCommand, block, connector, render, workflow,
 };
 pub use self::endpoints::{DeliveryCommand, EndpointCommand, delivery, endpoint};
 pub use self::output::OutputFormat;
 use self::output::{Column, View};
-use self::server::{Body, Server};
 use super::error::CliError;
 use super::input;
 use crate::domain::Secret;
@@ -264,7 +264,7 @@ const REJECTED: &[Column] = &[
 /// prints the server's answer (the plugin and the new version).
 pub(super) fn plugin_push(args: &PushArgs) -> Result<ExitCode, CliError> {
     let bytes = input::read(&args.wasm)?;
-    let server = Server::connect(&args.client)?;
+    let server = ApiClient::connect(&args.client)?;
     let query = if args.activate {
         vec![("activate", "true".to_owned())]
     } else {
@@ -277,7 +277,11 @@ pub(super) fn plugin_push(args: &PushArgs) -> Result<ExitCode, CliError> {
             args.wasm.display(),
             bytes.len().div_ceil(1024)
         ));
-        server.put(&["v1", "plugins", &args.name], &query, Body::wasm(bytes))?
+        server.put(
+            &["v1", "plugins", &args.name],
+            &query,
+            RequestBody::wasm(bytes),
+        )?
     };
     // People read the summary; scripts read stdout.
     if let (Some(version), Some(active)) = (
@@ -294,13 +298,13 @@ pub(super) fn plugin_push(args: &PushArgs) -> Result<ExitCode, CliError> {
 
 /// `wasmhook plugin list`.
 pub(super) fn plugin_list(args: &ClientArgs) -> Result<ExitCode, CliError> {
-    let answer = Server::connect(args)?.get(&["v1", "plugins"], &[])?;
+    let answer = ApiClient::connect(args)?.get(&["v1", "plugins"], &[])?;
     print(args, &answer, &View::Rows(PLUGINS))
 }
 
 /// `wasmhook plugin get`.
 pub(super) fn plugin_get(args: &ByName) -> Result<ExitCode, CliError> {
-    let answer = Server::connect(&args.client)?.get(&["v1", "plugins", &args.name], &[])?;
+    let answer = ApiClient::connect(&args.client)?.get(&["v1", "plugins", &args.name], &[])?;
     print(
         &args.client,
         &answer,
@@ -310,7 +314,7 @@ pub(super) fn plugin_get(args: &ByName) -> Result<ExitCode, CliError> {
 
 /// `wasmhook plugin activate`.
 pub(super) fn plugin_activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
-    let server = Server::connect(&args.client)?;
+    let server = ApiClient::connect(&args.client)?;
     let answer = server.post(
         &["v1", "plugins", &args.name, "activate"],
         &json!({ "version": args.version }),
@@ -322,20 +326,21 @@ pub(super) fn plugin_activate(args: &ActivateArgs) -> Result<ExitCode, CliError>
 pub(super) fn source(command: &SourceCommand) -> Result<ExitCode, CliError> {
     match command {
         SourceCommand::List(client) => {
-            let answer = Server::connect(client)?.get(&["v1", "sources"], &[])?;
+            let answer = ApiClient::connect(client)?.get(&["v1", "sources"], &[])?;
             print(client, &answer, &View::Rows(SOURCES))
         }
         SourceCommand::Get(args) => {
-            let answer = Server::connect(&args.client)?.get(&["v1", "sources", &args.name], &[])?;
+            let answer =
+                ApiClient::connect(&args.client)?.get(&["v1", "sources", &args.name], &[])?;
             print(&args.client, &answer, &View::Record(&[]))
         }
         SourceCommand::Create(args) => {
             let body = source_body(args)?;
-            let answer = Server::connect(&args.client)?.post(&["v1", "sources"], &body)?;
+            let answer = ApiClient::connect(&args.client)?.post(&["v1", "sources"], &body)?;
             print(&args.client, &answer, &View::Record(&[]))
         }
         SourceCommand::Delete(args) => {
-            let server = Server::connect(&args.client)?;
+            let server = ApiClient::connect(&args.client)?;
             server.call(Method::DELETE, &["v1", "sources", &args.name], &[], None)?;
             deleted("source", &args.name)
         }
@@ -344,12 +349,12 @@ pub(super) fn source(command: &SourceCommand) -> Result<ExitCode, CliError> {
                 ("state", args.state.clone()),
                 ("limit", args.limit.map(|n| n.to_string())),
             ]);
-            let answer = Server::connect(&args.client)?
+            let answer = ApiClient::connect(&args.client)?
                 .get(&["v1", "sources", &args.source, "rejected"], &query)?;
             print(&args.client, &answer, &View::Rows(REJECTED))
         }
         SourceCommand::Retry(args) => {
-            let answer = Server::connect(&args.client)?.call(
+            let answer = ApiClient::connect(&args.client)?.call(
                 Method::POST,
                 &["v1", "sources", &args.source, "rejected", &args.id, "retry"],
                 &[],
@@ -390,12 +395,12 @@ fn source_body(args: &SourceCreateArgs) -> Result<Value, CliError> {
 pub(super) fn event(command: &EventCommand) -> Result<ExitCode, CliError> {
     match command {
         EventCommand::List(args) => {
-            let server = Server::connect(&args.client)?;
+            let server = ApiClient::connect(&args.client)?;
             let answer = server.get(&["v1", "events"], &event_query(args))?;
             print(&args.client, &answer, &View::Page(EVENTS))
         }
         EventCommand::Get(args) => {
-            let answer = Server::connect(&args.client)?.get(&["v1", "events", &args.id], &[])?;
+            let answer = ApiClient::connect(&args.client)?.get(&["v1", "events", &args.id], &[])?;
             print(&args.client, &answer, &View::Record(&[]))
         }
     }

@@ -23,24 +23,24 @@ const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 /// How much of a non-JSON error body is quoted in the error line.
 const QUOTED_BODY_CHARS: usize = 200;
 
-/// A running server and the token to manage it.
-pub(super) struct Server {
+/// The API of a running server, and the admin token to manage it.
+pub(super) struct ApiClient {
     base: Url,
     token: String,
     http: Client,
 }
 
 /// A request body with its content type, and how long its request may take.
-pub(super) struct Body {
+pub(super) struct RequestBody {
     content_type: &'static str,
     bytes: Vec<u8>,
     timeout: Duration,
 }
 
-impl Body {
+impl RequestBody {
     /// A JSON body.
     pub(super) fn json(value: &Value) -> Self {
-        Body {
+        RequestBody {
             content_type: "application/json",
             bytes: value.to_string().into_bytes(),
             timeout: REQUEST_TIMEOUT,
@@ -49,7 +49,7 @@ impl Body {
 
     /// A component upload.
     pub(super) fn wasm(bytes: Vec<u8>) -> Self {
-        Body {
+        RequestBody {
             content_type: "application/wasm",
             bytes,
             timeout: UPLOAD_TIMEOUT,
@@ -57,7 +57,7 @@ impl Body {
     }
 }
 
-impl Server {
+impl ApiClient {
     /// The server `--server` names, with the admin token `--token` gives.
     /// Refuses before any request when there is no token: every client
     /// command needs one.
@@ -82,7 +82,7 @@ impl Server {
                 arg: "--server",
                 detail: format!("cannot set up an HTTP client: {}", innermost_cause(&error)),
             })?;
-        Ok(Server { base, token, http })
+        Ok(ApiClient { base, token, http })
     }
 
     /// `GET` the path made of `segments` (each percent-encoded), with the
@@ -97,7 +97,7 @@ impl Server {
 
     /// `POST` a JSON body.
     pub(super) fn post(&self, segments: &[&str], body: &Value) -> Result<Value, CliError> {
-        self.send(Method::POST, segments, &[], Some(Body::json(body)))
+        self.send(Method::POST, segments, &[], Some(RequestBody::json(body)))
     }
 
     /// Any method with an optional JSON body: `PATCH`, `DELETE`, a `POST`
@@ -109,7 +109,7 @@ impl Server {
         query: &[(&str, String)],
         body: Option<&Value>,
     ) -> Result<Value, CliError> {
-        self.send(method, segments, query, body.map(Body::json))
+        self.send(method, segments, query, body.map(RequestBody::json))
     }
 
     /// `PUT` a body.
@@ -117,7 +117,7 @@ impl Server {
         &self,
         segments: &[&str],
         query: &[(&str, String)],
-        body: Body,
+        body: RequestBody,
     ) -> Result<Value, CliError> {
         self.send(Method::PUT, segments, query, Some(body))
     }
@@ -127,7 +127,7 @@ impl Server {
         method: Method,
         segments: &[&str],
         query: &[(&str, String)],
-        body: Option<Body>,
+        body: Option<RequestBody>,
     ) -> Result<Value, CliError> {
         let url = self.url(segments, query)?;
         let timeout = body.as_ref().map_or(REQUEST_TIMEOUT, |body| body.timeout);
@@ -335,7 +335,7 @@ mod tests {
 
     #[test]
     fn paths_are_encoded_segment_by_segment_under_a_prefix() {
-        let server = Server {
+        let server = ApiClient {
             base: parse_server_url("http://h/prefix/").unwrap(),
             token: "t".to_owned(),
             http: Client::new(),
