@@ -10,10 +10,10 @@
 //! and as the time a call through the block adds at p50.
 //! Each level runs `BENCH_CALLS` calls (default 20000) or `BENCH_SECS`
 //! seconds (default 10), whichever ends first, after a short warm-up;
-//! `BENCH_LEVELS` sets the levels (e.g. `1,16`).
+//! `BENCH_LEVELS` sets the levels (e.g. `1,16`); `BENCH_SERVER` runs another
+//! `wasmhook` binary instead of this build's (paired before/after runs).
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ use axum::Json;
 use axum::extract::Query;
 use axum::routing::get;
 use serde_json::{Value, json};
-use wasmhook_tests::bench::{env_or, percentile_ms};
+use wasmhook_tests::bench::{env_or, percentile_ms, server_binary};
 use wasmhook_tests::process::ServerProcess;
 use wasmhook_tests::server::ADMIN_TOKEN;
 
@@ -72,7 +72,7 @@ fn main() {
     let resource = start_resource();
     let data_dir = tempfile::tempdir().expect("temp data dir");
     let server = ServerProcess::start(
-        Path::new(env!("CARGO_BIN_EXE_wasmhook-e2e")),
+        &server_binary(env!("CARGO_BIN_EXE_wasmhook-e2e")),
         data_dir.path(),
         &[
             "--outbound-allowlist",

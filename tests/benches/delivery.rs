@@ -16,16 +16,18 @@
 //! `BENCH_ONLY` runs some phases only: a comma-separated list of `single`,
 //! `single10`, `batch`, `batch10`, `latency`.
 //!
+//! `BENCH_SERVER` runs another `wasmhook` binary instead of this build's
+//! (paired before/after runs with one load generator).
+//!
 //! The server is the release binary in its own process; the load generator
 //! and the receivers share this process and the machine's 2 cores with it.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use wasmhook_tests::bench::{env_or, percentile_ms};
+use wasmhook_tests::bench::{env_or, percentile_ms, server_binary};
 use wasmhook_tests::process::{GupshupCallbacks, ServerProcess};
 use wasmhook_tests::receiver::TestReceiver;
 use wasmhook_tests::server::ADMIN_TOKEN;
@@ -43,7 +45,7 @@ impl Bench {
     async fn start() -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let server = ServerProcess::start(
-            Path::new(env!("CARGO_BIN_EXE_wasmhook-e2e")),
+            &server_binary(env!("CARGO_BIN_EXE_wasmhook-e2e")),
             data_dir.path(),
             &["--outbound-allowlist", "127.0.0.1/32"],
         );

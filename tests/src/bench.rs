@@ -1,6 +1,7 @@
-//! What the benchmark binaries share: settings read from the environment
-//! and percentiles of sorted latencies.
+//! What the benchmark binaries share: settings read from the environment,
+//! the server binary under test, and percentiles of sorted latencies.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -14,6 +15,13 @@ pub fn env_or<T: FromStr>(name: &str, default: T) -> T {
             .unwrap_or_else(|_| panic!("{name} must be a number, got `{text}`")),
         Err(_) => default,
     }
+}
+
+/// The server the benchmark runs: `BENCH_SERVER` when set (another build's
+/// `wasmhook`, for paired before/after runs with one load generator), else
+/// `this_build` (the bench's own `CARGO_BIN_EXE_wasmhook-e2e`).
+pub fn server_binary(this_build: &str) -> PathBuf {
+    std::env::var_os("BENCH_SERVER").map_or_else(|| PathBuf::from(this_build), PathBuf::from)
 }
 
 /// The `p` quantile (0.0–1.0, nearest rank) of `sorted` latencies in
