@@ -34,8 +34,7 @@ stop() {
 trap 'stop; rm -f "$log"' EXIT
 
 # The first command builds the plugins and the server (the development build
-# the test suite then reuses): minutes on a
-# fresh machine. Wait for the state (ready, or the command gone), with an
+# the test suite then reuses): minutes on a fresh machine. Wait for the state (ready, or the command gone), with an
 # upper bound so a hang fails the run instead of stalling it.
 deadline=$((SECONDS + 45 * 60))
 until curl -fsS -o /dev/null --max-time 2 "$readyz" 2>/dev/null; do
