@@ -12,9 +12,9 @@ use tokio_util::task::TaskTracker;
 use crate::api::{AppState, app};
 use crate::blocks::{BlockRunner, HttpPolicy};
 use crate::config::ServeConfig;
-use crate::delivery::outbound::{OutboundClient, OutboundConfig};
 use crate::delivery::{Clock, DeliveryEngine, EngineConfig, ScaledClock, SystemClock};
 use crate::domain::Secret;
+use crate::outbound::{OutboundClient, OutboundConfig};
 use crate::registry::Registry;
 use crate::runtime::{LimitsOverride, Runtime};
 use crate::store::Store;
@@ -42,7 +42,7 @@ pub enum ServeError {
     Install(#[from] crate::registry::InstallError),
     /// The outbound client could not be set up (e.g. a bad allowlist entry).
     #[error("outbound requests: {0}")]
-    Outbound(#[from] crate::delivery::outbound::OutboundSetupError),
+    Outbound(#[from] crate::outbound::OutboundSetupError),
     /// Serving failed.
     #[error("serving: {0}")]
     Serve(std::io::Error),

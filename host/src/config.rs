@@ -546,9 +546,7 @@ fn validate(config: &ServeConfig) -> Result<(), ConfigError> {
     if config.plugin_limits.memory_bytes > RuntimeConfig::DEFAULT_MAX_MEMORY_BYTES {
         return invalid("plugin_memory_bytes", "must be at most 536870912 (512 MiB)");
     }
-    if let Err(error) =
-        crate::delivery::address_policy::AddressPolicy::from_allowlist(&config.outbound_allowlist)
-    {
+    if let Err(error) = crate::outbound::AddressPolicy::from_allowlist(&config.outbound_allowlist) {
         return invalid("outbound_allowlist", &error.to_string());
     }
     if config.delivery_workers == 0 {

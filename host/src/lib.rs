@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod domain;
 pub mod ids;
 pub mod ingest;
+pub mod outbound;
 pub mod registry;
 pub mod runtime;
 pub mod shutdown;

@@ -14,7 +14,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::sources::page_limit;
-use crate::delivery::probe::{self, TestSend};
+use crate::delivery::test_send::{self, TestSend};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
 use crate::ids::{DeliveryId, EndpointId};
 
@@ -43,7 +43,9 @@ async fn test_endpoint(
         .store
         .endpoint(endpoint_id)?
         .ok_or_else(|| ApiError::not_found(format!("no endpoint `{id}`")))?;
-    Ok(Json(probe::test_send(&state.engine, &endpoint).await))
+    Ok(Json(
+        test_send::send_sample_event(&state.engine, &endpoint).await,
+    ))
 }
 
 fn endpoint_id(state: &AppState, id: &str) -> ApiResult<EndpointId> {

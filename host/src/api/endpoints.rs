@@ -171,7 +171,7 @@ struct VerifyParams {
 
 /// The verification GET: a 422 naming the status or error when it fails.
 async fn verify(state: &AppState, url: &crate::domain::endpoint::EndpointUrl) -> ApiResult<()> {
-    crate::delivery::probe::verify_url(&state.engine, url.as_url())
+    crate::delivery::test_send::verify_url(&state.engine, url.as_url())
         .await
         .map(|_| ())
         .map_err(|error| {

@@ -2,10 +2,11 @@
 //! asks for is counted against the run's request cap, checked (its shape —
 //! method, URL, header and body sizes — in [`caps`] first, then the URL,
 //! plain http and the plugin's allowed hosts), given its connector's
-//! credentials (the plugin never sees them), sent through the guarded
-//! [`OutboundClient`] (the delivery engine's address rules) within the run's
-//! deadline and the response size cap, traced, and recorded — bounded, its
-//! secrets masked — for the API's answer ([`record`]).
+//! credentials (the plugin never sees them), sent through the shared
+//! guarded [`OutboundClient`] (the delivery engine's, with its address
+//! rules) within the run's deadline and the response size cap, traced, and
+//! recorded — bounded, its secrets masked — for the API's answer
+//! ([`record`]).
 
 pub mod caps;
 pub mod record;
@@ -20,10 +21,11 @@ use url::Url;
 use utoipa::ToSchema;
 use wasmhook_sdk::{HttpError, HttpRequest, HttpResponse};
 
-use crate::delivery::outbound::{OutboundClient, OutboundError, OutboundRequest};
-use crate::delivery::request::credential;
 use crate::domain::Name;
 use crate::domain::plugin::HostPattern;
+use crate::outbound::headers::is_framing;
+use crate::outbound::masking::{masked_header_value, url_without_password};
+use crate::outbound::{Credential, MASK, OutboundClient, OutboundError, OutboundRequest};
 use crate::runtime::{HttpHandler, HttpSent};
 use crate::store::Store;
 use caps::{MAX_HEADERS, MAX_URL_BYTES, RunCaps, check_shape, cut};
@@ -40,32 +42,6 @@ pub struct HttpPolicy {
     /// The largest response body read, bytes (the client reads no more).
     pub max_response_bytes: u64,
 }
-
-/// How a shown header value replaces a secret.
-pub const MASK: &str = "***";
-
-/// Request headers whose values are credentials whoever set them.
-const SECRET_HEADERS: [&str; 6] = [
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "x-api-key",
-    "api-key",
-    "x-auth-token",
-];
-
-/// Headers the HTTP client owns: a block setting them could desynchronise
-/// the request framing.
-const FRAMING_HEADERS: [&str; 8] = [
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-    "te",
-    "trailer",
-];
 
 /// A request as the API shows it: what was sent, secrets masked, header
 /// values and the body cut to excerpts.
@@ -213,7 +189,7 @@ impl BlockHttp {
             url: if url.len() > MAX_URL_BYTES {
                 format!("({}-byte url, not shown)", url.len())
             } else {
-                redacted(url)
+                url_without_password(url)
             },
             headers: request
                 .headers
@@ -247,7 +223,7 @@ impl BlockHttp {
         self.check_target(&url)?;
         let mut headers = Vec::with_capacity(request.headers.len() + 1);
         for (name, value) in request.headers {
-            if FRAMING_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            if is_framing(&name) {
                 return Err(HttpError::InvalidRequest(format!(
                     "header `{}` is set by the host",
                     cut(&name, 64)
@@ -261,15 +237,17 @@ impl BlockHttp {
             .map(str::trim)
             .filter(|name| !name.is_empty());
         if let Some(connector) = connector {
-            let (name, value) = self.credential_of(connector)?;
+            let credential = self.credential_of(connector)?;
             // The connector's header wins: a block cannot send a second
             // `Authorization` beside (or instead of) the stored one.
-            headers.retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
+            headers.retain(|(existing, _)| !credential.replaces(existing));
             shown
                 .headers
-                .retain(|(existing, _)| !existing.eq_ignore_ascii_case(&name));
-            headers.push((name.clone(), value));
-            shown.headers.push((name, MASK.to_owned()));
+                .retain(|(existing, _)| !credential.replaces(existing));
+            shown
+                .headers
+                .push((credential.name.clone(), MASK.to_owned()));
+            headers.push((credential.name, credential.value));
         }
         shown.url = url.to_string();
         Ok(OutboundRequest {
@@ -321,11 +299,11 @@ impl BlockHttp {
         Ok(())
     }
 
-    fn credential_of(&self, connector: &str) -> Result<(String, String), HttpError> {
+    fn credential_of(&self, connector: &str) -> Result<Credential, HttpError> {
         let unknown = || HttpError::Refused(format!("no connector named `{}`", cut(connector, 64)));
         let name: Name = connector.parse().map_err(|_| unknown())?;
         match self.store.connector_by_name(&name) {
-            Ok(Some(found)) => Ok(credential(&found.auth)),
+            Ok(Some(found)) => Ok(Credential::of(&found.auth)),
             Ok(None) => Err(unknown()),
             Err(error) => {
                 tracing::error!(%error, connector, "reading a block's connector failed");
@@ -496,11 +474,7 @@ fn from_outbound(error: OutboundError) -> HttpError {
 
 /// A header value as shown: credentials masked, long values cut.
 fn shown_value(name: &str, value: &str) -> String {
-    if SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-        MASK.to_owned()
-    } else {
-        cut(value, KEPT_HEADER_VALUE_BYTES)
-    }
+    cut(masked_header_value(name, value), KEPT_HEADER_VALUE_BYTES)
 }
 
 /// A method as shown: upper case, at most 16 bytes.
@@ -516,7 +490,7 @@ fn target_of(request: &HttpRequest) -> String {
     if url.len() > MAX_URL_BYTES {
         format!("{method} ({}-byte url)", url.len())
     } else {
-        format!("{method} {}", redacted(url))
+        format!("{method} {}", url_without_password(url))
     }
 }
 
@@ -538,18 +512,6 @@ pub fn text_excerpt(body: &[u8], max: usize) -> String {
     let mut text = String::from_utf8_lossy(&body[..max]).into_owned();
     text.push('…');
     text
-}
-
-/// `url` with a password in it replaced by `***` (such a URL is refused,
-/// but it is still recorded and logged as the plugin asked for it).
-fn redacted(url: &str) -> String {
-    match Url::parse(url.trim()) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some(MASK));
-            parsed.to_string()
-        }
-        _ => url.to_owned(),
-    }
 }
 
 /// A URL without its query and fragment: queries carry personal data

@@ -17,8 +17,8 @@ use super::http::record::{Recorded, RequestCounts};
 use super::http::{
     BlockHttp, Exchange, Failure, FailureKind, HttpPolicy, ShownRequest, shown_text,
 };
-use crate::delivery::outbound::OutboundClient;
 use crate::domain::block::{Block, BlockName};
+use crate::outbound::OutboundClient;
 use crate::registry::{Registry, RegistryError};
 use crate::runtime::{CallError, CallPhase, HttpHandler, Lane};
 use crate::store::{Store, StoreError};

@@ -1,25 +1,19 @@
-//! One delivery attempt: render the body with the endpoint's renderer,
-//! build and sign the request, send it, log the attempt, and decide what
-//! comes next (done, retry later, give up, disable the endpoint on 410).
+//! One delivery attempt: prepare the request (render, build, sign), send
+//! it, log the attempt, and decide what comes next (done, retry later, give
+//! up, disable the endpoint on 410) from how it went, as an
+//! [`AttemptOutcome`].
 
 use std::time::{Duration, Instant};
 
-use wasmhook_sdk::BodyFormat;
-
 use super::engine::{DeliveryEngine, EndpointSlot};
-use super::outbound::{OutboundError, retry_after};
-use super::request::{self, Body, EventJson};
+use super::prepare::{PrepareError, prepare};
+use super::request::{Built, EventJson};
 use super::retry::{AttemptOutcome, Jitter, LastAttempt, NextStep, next_step};
-use crate::domain::Name;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
-use crate::domain::endpoint::{DEFAULT_RENDERER, Endpoint, HttpMethod, OrderingMode};
-use crate::runtime::Lane;
+use crate::domain::endpoint::{Endpoint, OrderingMode};
+use crate::outbound::retry_after;
 use crate::store::Due;
 use crate::telemetry;
-
-/// The renderer GET endpoints fall back to when they keep the default JSON
-/// one: GET sends the fields in the query string, which needs a form body.
-const FORM_RENDERER: &str = "form-renderer";
 
 /// Runs one attempt of `due` to `endpoint` and records it. Failures are
 /// logged in the attempt, never returned.
@@ -63,18 +57,16 @@ async fn attempt(
         error_kind: None,
         error: None,
     };
-    let outcome = match prepare(engine, &delivery, endpoint).await {
+    let (outcome, retry_after) = match prepare_attempt(engine, &delivery, endpoint).await {
         Err(failure) => {
             slot.not_sent();
-            attempt.error_kind = Some(failure.kind.to_owned());
-            attempt.error = Some(failure.detail);
-            failure.outcome
+            attempt.error_kind = Some(failure.kind().to_owned());
+            attempt.error = Some(failure.to_string());
+            (AttemptOutcome::from(&failure), None)
         }
         Ok(built) => {
             attempt.request = Some(built.shown);
-            let mut request = built.request;
-            request.timeout = Some(engine.config.attempt_timeout);
-            let sent = engine.outbound.send(request).await;
+            let sent = engine.outbound.send(built.request).await;
             slot.answered();
             match sent {
                 Ok(response) => {
@@ -89,12 +81,11 @@ async fn attempt(
                         AttemptOutcome::Status(response.status),
                         retry_after(&response),
                     )
-                        .into()
                 }
                 Err(error) => {
                     attempt.error_kind = Some(error.kind().to_owned());
                     attempt.error = Some(error.to_string());
-                    transport_outcome(&error).into()
+                    (AttemptOutcome::from(&error), None)
                 }
             }
         }
@@ -106,10 +97,6 @@ async fn attempt(
     if endpoint.config.ordering.mode != OrderingMode::Endpoint {
         slot.release();
     }
-    let Outcome {
-        outcome,
-        retry_after,
-    } = outcome;
     attempt.duration_ms = clock_start.elapsed().as_millis() as u64;
     telemetry::delivery_attempt(
         &endpoint.id.to_string(),
@@ -174,151 +161,18 @@ async fn attempt(
     Ok(())
 }
 
-/// The outcome and `Retry-After` of an attempt, for the retry decision.
-struct Outcome {
-    outcome: AttemptOutcome,
-    retry_after: Option<Duration>,
-}
-
-impl From<(AttemptOutcome, Option<Duration>)> for Outcome {
-    fn from((outcome, retry_after): (AttemptOutcome, Option<Duration>)) -> Self {
-        Outcome {
-            outcome,
-            retry_after,
-        }
-    }
-}
-
-impl From<AttemptOutcome> for Outcome {
-    fn from(outcome: AttemptOutcome) -> Self {
-        Outcome {
-            outcome,
-            retry_after: None,
-        }
-    }
-}
-
-fn transport_outcome(error: &OutboundError) -> AttemptOutcome {
-    match error.kind() {
-        "timeout" => AttemptOutcome::Timeout,
-        "refused_target" => AttemptOutcome::TargetRefused,
-        _ => AttemptOutcome::Connection,
-    }
-}
-
-/// Why no request went out.
-struct PrepareFailure {
-    kind: &'static str,
-    detail: String,
-    outcome: Outcome,
-}
-
-/// Loads the event and connector, renders the body and builds the request.
-async fn prepare(
+/// Loads the delivery's event and prepares its request.
+async fn prepare_attempt(
     engine: &DeliveryEngine,
     delivery: &Delivery,
     endpoint: &Endpoint,
-) -> Result<request::Built, PrepareFailure> {
-    let fail = |kind: &'static str, detail: String| PrepareFailure {
-        kind,
-        detail,
-        outcome: AttemptOutcome::RenderFailed.into(),
-    };
-    let store_error = |error: crate::store::StoreError| fail("store", error.to_string());
+) -> Result<Built, PrepareError> {
     let event = engine
         .store
-        .event_json(delivery.event)
-        .map_err(store_error)?
+        .event_json(delivery.event)?
         .map(EventJson::from_text)
-        .ok_or_else(|| {
-            fail(
-                "event_missing",
-                format!("event {} is not stored", delivery.event),
-            )
-        })?;
-    let connector = match endpoint.config.connector {
-        None => None,
-        Some(id) => Some(
-            engine
-                .store
-                .connector(id)
-                .map_err(store_error)?
-                .ok_or_else(|| {
-                    fail(
-                        "connector_missing",
-                        format!("connector {id} does not exist"),
-                    )
-                })?,
-        ),
-    };
-    let body = render(engine, endpoint, &event)
-        .await
-        .map_err(|detail| fail("render_failed", detail))?;
-    request::build(
-        endpoint,
-        connector.as_ref(),
-        &event,
-        body,
-        delivery.id,
-        engine.clock.now_ms(),
-    )
-    .map_err(|error| fail("bad_request", error.to_string()))
-}
-
-/// Renders the body with the endpoint's renderer (a form renderer for GET
-/// endpoints that kept the JSON default).
-pub(super) async fn render(
-    engine: &DeliveryEngine,
-    endpoint: &Endpoint,
-    event: &EventJson,
-) -> Result<Body, String> {
-    let spec = &endpoint.config.renderer;
-    let is_get = endpoint.config.method == HttpMethod::Get;
-    let (plugin_name, format) =
-        if is_get && spec.plugin.as_str() == DEFAULT_RENDERER && spec.format != BodyFormat::Form {
-            (
-                FORM_RENDERER.parse::<Name>().map_err(|e| e.to_string())?,
-                BodyFormat::Form,
-            )
-        } else {
-            (spec.plugin.clone(), spec.format)
-        };
-    let loaded = engine
-        .registry
-        .active_async(&plugin_name)
-        .await
-        .map_err(|error| error.to_string())?;
-    let template = spec.template.clone();
-    // The event's JSON goes to the renderer as stored: no parse, no copy
-    // of a parsed value, no writing it out again.
-    let data_json = event.text().to_owned();
-    // Each endpoint's renders are a lane of their own: a slow template on
-    // one endpoint delays only that endpoint's deliveries.
-    let lane = Lane::new(format!("endpoint:{}", endpoint.id));
-    let outcome = loaded
-        .plugin
-        .render_json_async(&lane, template, format, data_json, "{}".to_owned())
-        .await;
-    telemetry::plugin_call(
-        plugin_name.as_str(),
-        outcome.stats.duration,
-        outcome.result.as_ref().err(),
-    );
-    let rendered = outcome.result.map_err(|error| error.to_string())?;
-    if is_get
-        && !rendered
-            .content_type
-            .starts_with("application/x-www-form-urlencoded")
-    {
-        return Err(format!(
-            "GET endpoints send the rendered fields in the query string, so the renderer must produce a form body; `{plugin_name}` produced `{}`",
-            rendered.content_type
-        ));
-    }
-    Ok(Body {
-        content_type: rendered.content_type,
-        bytes: rendered.body,
-    })
+        .ok_or(PrepareError::EventMissing(delivery.event))?;
+    prepare(engine, endpoint, &event, delivery.id, engine.clock.now_ms()).await
 }
 
 fn disable_endpoint(

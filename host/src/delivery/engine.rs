@@ -18,11 +18,11 @@ use tokio_util::task::TaskTracker;
 
 use super::attempt;
 use super::clock::Clock;
-use super::outbound::OutboundClient;
 use super::rate::{RateGate, Wait};
 use crate::domain::delivery::Delivery;
 use crate::domain::endpoint::OrderingMode;
 use crate::ids::{DeliveryId, EndpointId};
+use crate::outbound::{AddressPolicy, OutboundClient};
 use crate::registry::Registry;
 use crate::store::{Due, FanOut, Store, StoreError};
 use crate::telemetry;
@@ -107,7 +107,7 @@ impl DeliveryEngine {
 
     /// The address rules outbound requests are held to (the operator's
     /// allowlist), for refusing at once a target they always refuse.
-    pub fn address_policy(&self) -> &crate::delivery::address_policy::AddressPolicy {
+    pub fn address_policy(&self) -> &AddressPolicy {
         self.outbound.policy()
     }
 

@@ -3,23 +3,19 @@
 //! the rendered body (in the query string for GET, seed 002) and the
 //! Standard Webhooks signature headers. Header and query values may hold
 //! variables (`${channel_value}`, `{{ status.status }}`) filled from the
-//! event.
+//! event (the language is [`field_template`](super::field_template)'s).
 
 use std::sync::OnceLock;
 
-use base64::Engine as _;
 use serde_json::Value;
 
-use crate::domain::connector::{Connector, ConnectorAuth};
+use super::field_template::{has_variables, render_field_template};
+use super::signing;
+use crate::domain::connector::Connector;
 use crate::domain::delivery::SentRequest;
 use crate::domain::endpoint::{Endpoint, HttpMethod};
 use crate::ids::DeliveryId;
-
-use super::outbound::OutboundRequest;
-use super::signing;
-
-/// The user agent of every delivery.
-pub const USER_AGENT: &str = concat!("wasmhook/", env!("CARGO_PKG_VERSION"));
+use crate::outbound::{Credential, MASK, OutboundRequest, USER_AGENT};
 
 /// A body as the renderer made it.
 #[derive(Debug, Clone)]
@@ -69,11 +65,12 @@ impl EventJson {
             .get_or_init(|| serde_json::from_str(&self.text).unwrap_or(Value::Null))
     }
 
-    /// `template` with its variables filled from the event (see [`fill`]);
-    /// a template without variables is taken as is, without parsing.
-    fn fill(&self, template: &str) -> String {
-        if template.contains("${") || template.contains("{{") {
-            fill(template, self.value())
+    /// A header or query `template` with its variables filled from the
+    /// event (see [`field_template`](super::field_template)); a template
+    /// without variables is taken as is, without parsing the event.
+    fn render_field(&self, template: &str) -> String {
+        if has_variables(template) {
+            render_field_template(template, self.value())
         } else {
             template.to_owned()
         }
@@ -102,70 +99,19 @@ pub enum BuildError {
     },
 }
 
-/// Fills `${path}` and `{{ path }}` variables of `template` from `data`;
-/// a missing value is empty, text as is, anything else as JSON.
-pub fn fill(template: &str, data: &Value) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    loop {
-        let dollar = rest.find("${").map(|at| (at, "${", "}"));
-        let braces = rest.find("{{").map(|at| (at, "{{", "}}"));
-        let next = match (dollar, braces) {
-            (Some(d), Some(b)) => Some(if d.0 < b.0 { d } else { b }),
-            (d, b) => d.or(b),
-        };
-        let Some((at, open, close)) = next else {
-            out.push_str(rest);
-            return out;
-        };
-        let after_open = &rest[at + open.len()..];
-        let Some(end) = after_open.find(close) else {
-            out.push_str(rest);
-            return out;
-        };
-        out.push_str(&rest[..at]);
-        let path = after_open[..end].trim();
-        match wasmhook_sdk::path::get(data, path) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(text)) => out.push_str(text),
-            Some(other) => out.push_str(&other.to_string()),
-        }
-        rest = &after_open[end + close.len()..];
-    }
-}
-
+/// Refuses a filled-in value that could split the request (a line break
+/// or NUL), naming the field: the rule endpoint validation applies to the
+/// template, applied again to what the event filled in. Anything else HTTP
+/// forbids in a header value (other control characters) is the outbound
+/// client's to refuse, as for every request it sends.
 fn checked(field: String, value: String) -> Result<String, BuildError> {
-    if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
+    if value.contains(['\r', '\n', '\0']) {
         return Err(BuildError::BadValue {
             field,
             detail: "the filled-in value contains a line break or NUL".into(),
         });
     }
     Ok(value)
-}
-
-/// The credential header a connector adds: name (lower case) and value.
-/// Deliveries and workflow blocks both use it.
-pub(crate) fn credential(auth: &ConnectorAuth) -> (String, String) {
-    match auth {
-        ConnectorAuth::Basic { username, password } => {
-            let pair = format!("{username}:{}", password.expose());
-            (
-                "authorization".into(),
-                format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(pair)
-                ),
-            )
-        }
-        ConnectorAuth::Bearer { token } => {
-            ("authorization".into(), format!("Bearer {}", token.expose()))
-        }
-        ConnectorAuth::ApiKey { header, value } => (
-            header.as_str().to_ascii_lowercase(),
-            value.expose().to_owned(),
-        ),
-    }
 }
 
 /// Builds the request of one attempt. `event` is the canonical event (the
@@ -184,7 +130,7 @@ pub fn build(
     {
         let mut pairs = url.query_pairs_mut();
         for (index, field) in config.query.iter().enumerate() {
-            let value = checked(format!("query[{index}]"), event.fill(&field.value))?;
+            let value = checked(format!("query[{index}]"), event.render_field(&field.value))?;
             pairs.append_pair(&field.name, &value);
         }
     }
@@ -208,7 +154,7 @@ pub fn build(
     let mut shown_headers: Vec<(String, String)> = Vec::new();
     let mut add = |name: String, value: String, secret: bool| {
         let shown = if secret {
-            "***".to_owned()
+            MASK.to_owned()
         } else {
             value.clone()
         };
@@ -220,12 +166,15 @@ pub fn build(
         add("content-type".into(), body.content_type, false);
     }
     for (index, field) in config.headers.iter().enumerate() {
-        let value = checked(format!("headers[{index}]"), event.fill(&field.value))?;
+        let value = checked(
+            format!("headers[{index}]"),
+            event.render_field(&field.value),
+        )?;
         add(field.name.as_str().to_ascii_lowercase(), value, false);
     }
     if let Some(connector) = connector {
-        let (name, value) = credential(&connector.auth);
-        add(name, value, true);
+        let credential = Credential::of(&connector.auth);
+        add(credential.name, credential.value, true);
     }
     let id = delivery.to_string();
     let signature = signing::endpoint_signature_headers(endpoint, &id, now_ms, &body_bytes);
@@ -249,22 +198,4 @@ pub fn build(
         },
         shown,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn variables_are_filled_from_the_event() {
-        let event = json!({"channel_value": "+1555", "status": {"status": "read", "code": 7}});
-        assert_eq!(fill("to=${channel_value}", &event), "to=+1555");
-        assert_eq!(
-            fill("{{ status.status }}/{{status.code}}", &event),
-            "read/7"
-        );
-        assert_eq!(fill("x${missing}y", &event), "xy");
-        assert_eq!(fill("plain ${unclosed", &event), "plain ${unclosed");
-    }
 }

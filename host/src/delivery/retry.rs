@@ -6,7 +6,10 @@
 //! Rules (DESIGN.md "Delivery semantics", issue 4 item 5):
 //! - 2xx is delivered. 410 Gone disables the endpoint. Any other status, a
 //!   timeout, a connection failure or a renderer failure is retried; a
-//!   refused target or an unbuildable request is given up at once.
+//!   refused target or an unbuildable request is given up at once. How a
+//!   failure maps to an outcome is written once, here: [`AttemptOutcome`]'s
+//!   conversions from the outbound client's [`OutboundError`] and from
+//!   [`PrepareError`].
 //! - The delay is the policy's scheduled delay spread by ±10 % jitter,
 //!   never under 1 s nor over 1 day.
 //! - A `Retry-After` on 429 or any 5xx replaces the scheduled delay, without
@@ -19,8 +22,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::outbound::OutboundError;
+use super::prepare::PrepareError;
 use crate::domain::endpoint::RetryPolicy;
+use crate::outbound::OutboundError;
 
 /// The shortest delay before a retry.
 pub const MIN_RETRY_DELAY: Duration = Duration::from_secs(1);
@@ -65,6 +69,21 @@ impl From<&OutboundError> for AttemptOutcome {
             | OutboundError::Connect { .. }
             | OutboundError::Tls { .. }
             | OutboundError::Body { .. } => AttemptOutcome::Connection,
+        }
+    }
+}
+
+impl From<&PrepareError> for AttemptOutcome {
+    fn from(error: &PrepareError) -> Self {
+        match error {
+            // The same event and configuration build the same request.
+            PrepareError::Build(_) => AttemptOutcome::InvalidRequest,
+            // A fixed plugin or template, a store that answers again, a
+            // restored record: retrying may still get the event out.
+            PrepareError::Render(_)
+            | PrepareError::Store(_)
+            | PrepareError::EventMissing(_)
+            | PrepareError::ConnectorMissing(_) => AttemptOutcome::RenderFailed,
         }
     }
 }

@@ -9,14 +9,15 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::domain::endpoint::{Endpoint, SigningSecret};
+use crate::outbound::headers;
 
 /// Header carrying the delivery's id; the same on every retry so receivers
 /// can drop duplicates.
-pub const HEADER_ID: &str = "webhook-id";
+pub const HEADER_ID: &str = headers::WEBHOOK_ID;
 /// Header carrying the signing time in unix seconds.
-pub const HEADER_TIMESTAMP: &str = "webhook-timestamp";
+pub const HEADER_TIMESTAMP: &str = headers::WEBHOOK_TIMESTAMP;
 /// Header carrying the space-separated `v1,<base64>` signatures.
-pub const HEADER_SIGNATURE: &str = "webhook-signature";
+pub const HEADER_SIGNATURE: &str = headers::WEBHOOK_SIGNATURE;
 /// The Standard Webhooks signature scheme this module writes (symmetric
 /// HMAC-SHA256).
 pub const SIGNATURE_VERSION: &str = "v1";

@@ -27,8 +27,8 @@ pub use signing::{
     DEFAULT_GRACE_SECS, MAX_GRACE_SECS, PreviousSecret, SigningSecret, SigningSecretError,
 };
 pub use target::{
-    CustomHeaderName, EndpointUrl, HOST_OWNED_HEADERS, HeaderField, MAX_FIELD_NAME_LEN,
-    MAX_FIELD_VALUE_LEN, MAX_FIELDS, MAX_URL_LEN, QueryField,
+    CustomHeaderName, EndpointUrl, HeaderField, MAX_FIELD_NAME_LEN, MAX_FIELD_VALUE_LEN,
+    MAX_FIELDS, MAX_URL_LEN, QueryField,
 };
 
 use super::Name;

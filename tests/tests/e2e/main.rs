@@ -7,6 +7,7 @@ mod cli_client;
 mod compile;
 mod delivery;
 mod delivery_crash;
+mod delivery_invalid_request;
 mod delivery_ordering;
 mod delivery_rate;
 mod disk_full;

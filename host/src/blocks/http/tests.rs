@@ -16,15 +16,7 @@ fn queries_are_left_out_of_targets() {
 }
 
 #[test]
-fn passwords_in_urls_are_redacted_and_long_bodies_cut() {
-    assert_eq!(
-        redacted("https://u:hunter2@x.example/a"),
-        "https://u:***@x.example/a"
-    );
-    assert_eq!(
-        redacted("https://x.example/a?q=1"),
-        "https://x.example/a?q=1"
-    );
+fn long_bodies_are_cut() {
     let long = vec![b'a'; SHOWN_BODY_BYTES + 10];
     assert_eq!(shown_text(&long).chars().count(), SHOWN_BODY_BYTES + 1);
 }

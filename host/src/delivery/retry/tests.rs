@@ -4,7 +4,11 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::delivery::address_policy::Refusal;
+use crate::delivery::prepare::RenderError;
+use crate::delivery::request::BuildError;
+use crate::domain::Name;
+use crate::ids::EventId;
+use crate::outbound::{OutboundClient, OutboundConfig, OutboundRequest, Refusal};
 
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -152,6 +156,55 @@ fn outbound_errors_map_to_outcomes() {
                 detail: detail(),
             },
             AttemptOutcome::Connection,
+        ),
+    ];
+    for (error, outcome) in cases {
+        assert_eq!(AttemptOutcome::from(&error), outcome, "{error}");
+    }
+}
+
+/// Bug of issue 13: the client's refusal of a header value that is not
+/// valid in HTTP was read as a connection failure and retried.
+#[tokio::test]
+async fn a_header_value_the_client_refuses_is_not_retried() {
+    let client = OutboundClient::new(OutboundConfig::default()).unwrap();
+    let mut request = OutboundRequest::new(
+        reqwest::Method::POST,
+        "https://receiver.example/hooks".parse().unwrap(),
+    );
+    request
+        .headers
+        .push(("x-status".into(), "read\u{1}ok".into()));
+    let error = client.send(request).await.unwrap_err();
+    assert_eq!(error.kind(), "invalid_request", "{error}");
+    assert_eq!(
+        step(failed(AttemptOutcome::from(&error), 1)),
+        NextStep::GiveUp {
+            reason: GiveUpReason::NotRetryable
+        }
+    );
+}
+
+#[test]
+fn prepare_errors_map_to_outcomes() {
+    let cases = [
+        (
+            PrepareError::Build(BuildError::BadValue {
+                field: "headers[0]".into(),
+                detail: "the filled-in value contains a line break or NUL".into(),
+            }),
+            AttemptOutcome::InvalidRequest,
+        ),
+        (
+            PrepareError::Render(RenderError::NotAForm {
+                plugin: "json-renderer".parse::<Name>().unwrap(),
+                content_type: "application/json".into(),
+            }),
+            AttemptOutcome::RenderFailed,
+        ),
+        (
+            PrepareError::EventMissing(EventId::new(1)),
+            AttemptOutcome::RenderFailed,
         ),
     ];
     for (error, outcome) in cases {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::ToSchema;
 
 use super::FieldError;
+use crate::outbound::headers::is_host_owned;
 
 /// The longest URL accepted.
 pub const MAX_URL_LEN: usize = 2048;
@@ -18,22 +19,6 @@ pub const MAX_FIELDS: usize = 50;
 pub const MAX_FIELD_VALUE_LEN: usize = 4096;
 /// The longest header or query parameter name.
 pub const MAX_FIELD_NAME_LEN: usize = 256;
-
-/// Headers the host sets itself: framing, hop-by-hop, and the Standard
-/// Webhooks signature headers a receiver verifies.
-pub const HOST_OWNED_HEADERS: [&str; 11] = [
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-    "te",
-    "trailer",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-];
 
 /// An endpoint URL: absolute http or https, with a host, no credentials in
 /// it (they belong in a connector), no fragment, at most [`MAX_URL_LEN`]
@@ -108,7 +93,9 @@ impl utoipa::ToSchema for EndpointUrl {}
 
 /// The name of a header an operator sets (custom endpoint headers, a
 /// connector's API key header): a valid HTTP header name the host does not
-/// own. Kept as written; HTTP compares names case-insensitively.
+/// own ([`is_host_owned`]: framing, hop-by-hop and the Standard Webhooks
+/// signature headers). Kept as written; HTTP compares names
+/// case-insensitively.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomHeaderName(String);
 
@@ -131,10 +118,7 @@ impl FromStr for CustomHeaderName {
                 text.chars().take(80).collect::<String>()
             ));
         }
-        if HOST_OWNED_HEADERS
-            .iter()
-            .any(|owned| owned.eq_ignore_ascii_case(text))
-        {
+        if is_host_owned(text) {
             return Err(format!(
                 "`{text}` is set by the server and cannot be configured"
             ));
@@ -167,9 +151,10 @@ impl utoipa::PartialSchema for CustomHeaderName {
 
 impl utoipa::ToSchema for CustomHeaderName {}
 
-/// A custom header: the value is text that may hold template variables
-/// (`{{ event.channel_value }}`, `${email}`), kept as given and rendered
-/// per delivery.
+/// A custom header: the value is text that may hold variables from the
+/// event (`{{ channel_value }}`, `${status.status}`), kept as given and
+/// filled in per delivery.
+// The variables' language (a subset of the renderers'): `delivery::field_template`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderField {

@@ -1,21 +1,23 @@
 //! Requests an operator asks for by hand: "Test webhook" (seed 002) sends a
-//! sample event to an endpoint now, signed and shaped like a real delivery,
-//! and returns what was sent and what came back; the verification GET
-//! (seed 001) checks that a URL answers before it is saved.
+//! sample event to an endpoint now, prepared exactly like a delivery's
+//! ([`prepare`]), and returns what was sent and what came back; the
+//! verification GET (seed 001) checks that a URL answers before it is
+//! saved. (The answer's types keep their `Probe…` names: they are the API's
+//! schema names.)
 
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::attempt::render;
 use super::engine::DeliveryEngine;
-use super::outbound::OutboundRequest;
-use super::request::{self, EventJson};
+use super::prepare::prepare;
+use super::request::EventJson;
 use crate::domain::delivery::SentRequest;
 use crate::domain::endpoint::Endpoint;
 use crate::ids::{DeliveryId, EventId};
+use crate::outbound::OutboundRequest;
 
-/// What came back from a probe.
+/// What came back from a test send or URL verification.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProbeResponse {
     /// HTTP status.
@@ -30,7 +32,7 @@ pub struct ProbeResponse {
     pub duration_ms: u64,
 }
 
-/// Why a probe got no response.
+/// Why a test send or URL verification got no response.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProbeError {
     /// `refused_target`, `timeout`, `connect`, `render_failed`, …
@@ -72,7 +74,7 @@ fn sample_event(now_ms: u64) -> serde_json::Value {
 }
 
 /// Sends a sample event to `endpoint` now, as a delivery would.
-pub async fn test_send(engine: &DeliveryEngine, endpoint: &Endpoint) -> TestSend {
+pub async fn send_sample_event(engine: &DeliveryEngine, endpoint: &Endpoint) -> TestSend {
     let now = engine.clock.now_ms();
     let event = sample_event(now);
     let mut result = TestSend {
@@ -82,52 +84,18 @@ pub async fn test_send(engine: &DeliveryEngine, endpoint: &Endpoint) -> TestSend
         error: None,
     };
     let event_json = EventJson::from_value(event.clone());
-    let body = match render(engine, endpoint, &event_json).await {
-        Ok(body) => body,
-        Err(detail) => {
-            result.error = Some(ProbeError {
-                kind: "render_failed".into(),
-                detail,
-            });
-            return result;
-        }
-    };
-    let connector = match endpoint
-        .config
-        .connector
-        .map(|id| engine.store.connector(id))
-    {
-        Some(Ok(found)) => found,
-        Some(Err(error)) => {
-            result.error = Some(ProbeError {
-                kind: "store".into(),
-                detail: error.to_string(),
-            });
-            return result;
-        }
-        None => None,
-    };
-    let built = match request::build(
-        endpoint,
-        connector.as_ref(),
-        &event_json,
-        body,
-        DeliveryId::new(now),
-        now,
-    ) {
+    let built = match prepare(engine, endpoint, &event_json, DeliveryId::new(now), now).await {
         Ok(built) => built,
         Err(error) => {
             result.error = Some(ProbeError {
-                kind: "bad_request".into(),
+                kind: error.kind().into(),
                 detail: error.to_string(),
             });
             return result;
         }
     };
     result.request = Some(built.shown);
-    let mut request = built.request;
-    request.timeout = Some(engine.config.attempt_timeout);
-    match send(engine, request).await {
+    match send(engine, built.request).await {
         Ok(response) => result.response = Some(response),
         Err(error) => result.error = Some(error),
     }

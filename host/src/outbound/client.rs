@@ -1,4 +1,4 @@
-//! The one outbound HTTP client every delivery (and workflow block request)
+//! The one outbound HTTP client every delivery and workflow block request
 //! goes through: a pooled `reqwest` client with connect and total timeouts,
 //! no redirects and no proxy, whose resolver drops addresses the
 //! [`AddressPolicy`] refuses, so the address checked is the address
@@ -18,6 +18,9 @@ use url::{Host, Url};
 
 use super::address_policy::{AddressPolicy, AllowlistError, Refusal};
 use crate::config::ServeConfig;
+
+/// The `User-Agent` of every outbound request.
+pub const USER_AGENT: &str = concat!("wasmhook/", env!("CARGO_PKG_VERSION"));
 
 /// How the outbound client is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +63,7 @@ impl Default for OutboundConfig {
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             total_timeout: Self::DEFAULT_TOTAL_TIMEOUT,
             max_excerpt_bytes: Self::DEFAULT_MAX_EXCERPT_BYTES,
-            user_agent: concat!("wasmhook/", env!("CARGO_PKG_VERSION")).to_owned(),
+            user_agent: USER_AGENT.to_owned(),
         }
     }
 }
