@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::admin::Admin;
 use crate::api::{AppState, app};
 use crate::blocks::{BlockRunner, HttpPolicy};
 use crate::config::ServeConfig;
@@ -136,6 +137,12 @@ impl Server {
                 ..EngineConfig::default()
             },
         ));
+        let admin = Arc::new(Admin::new(
+            Arc::clone(&store),
+            Arc::clone(&registry),
+            Arc::clone(&engine),
+            config.allow_plain_http_blocks,
+        ));
         Ok(Server {
             state: AppState {
                 store,
@@ -145,6 +152,7 @@ impl Server {
                 metrics: telemetry::prometheus(),
                 engine,
                 blocks,
+                admin,
             },
         })
     }

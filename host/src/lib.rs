@@ -3,6 +3,7 @@
 //! API, store and plugin runtime, and the `wasmhook` command line; `main.rs`
 //! only calls [`cli::main`].
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod blocks;
@@ -19,4 +20,3 @@ pub mod runtime;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
-pub mod usage;

@@ -10,9 +10,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::ApiJson;
-use crate::domain::Name;
-use crate::domain::connector::{self, Connector, ConnectorView, CreateConnector, UpdateConnector};
-use crate::ids::{ConnectorId, now_ms};
+use crate::domain::connector::{Connector, ConnectorView, CreateConnector, UpdateConnector};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -22,30 +20,10 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 
 /// A connector by id (`conn_…`) or by name.
 fn lookup(state: &AppState, key: &str) -> ApiResult<Connector> {
-    let found = if let Ok(id) = key.parse::<ConnectorId>() {
-        state.store.connector(id)?
-    } else if let Ok(name) = key.parse::<Name>() {
-        state.store.connector_by_name(&name)?
-    } else {
-        None
-    };
-    found.ok_or_else(|| ApiError::not_found(format!("no connector `{key}`")))
-}
-
-fn check(connector: &Connector) -> ApiResult<()> {
-    connector::validate(connector.description.as_deref(), &connector.auth)
-        .map_err(|error| ApiError::invalid("invalid_field", error.to_string()))
-}
-
-/// Refuses `name` when another connector has it. Call under the config lock.
-fn check_name_free(state: &AppState, name: &Name, own: Option<ConnectorId>) -> ApiResult<()> {
-    match state.store.connector_by_name(name)? {
-        Some(other) if Some(other.id) != own => Err(ApiError::conflict(format!(
-            "a connector named `{name}` exists ({})",
-            other.id
-        ))),
-        _ => Ok(()),
-    }
+    state
+        .store
+        .connector_by_key(key)?
+        .ok_or_else(|| ApiError::not_found(format!("no connector `{key}`")))
 }
 
 /// List connectors, oldest first (secrets withheld).
@@ -73,23 +51,7 @@ async fn create_connector(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateConnector>,
 ) -> ApiResult<(StatusCode, Json<ConnectorView>)> {
-    let now = now_ms();
-    let connector = Connector {
-        id: ConnectorId::new(now),
-        name: body.name,
-        description: body.description,
-        auth: body.auth,
-        created_at: now,
-        updated_at: now,
-    };
-    check(&connector)?;
-    {
-        let _guard = state.store.config_lock();
-        check_name_free(&state, &connector.name, None)?;
-        state.store.put_connector(&connector)?;
-    }
-    state.store.durable().await?;
-    tracing::info!(connector = %connector.id, name = %connector.name, kind = ?connector.auth.kind(), "connector created");
+    let connector = state.admin.create_connector(body).await?;
     Ok((StatusCode::CREATED, Json(ConnectorView::from(&connector))))
 }
 
@@ -117,39 +79,7 @@ async fn update_connector(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateConnector>,
 ) -> ApiResult<Json<ConnectorView>> {
-    let connector = {
-        let _guard = state.store.config_lock();
-        let mut connector = lookup(&state, &id)?;
-        if let Some(name) = body.name.filter(|name| *name != connector.name) {
-            check_name_free(&state, &name, Some(connector.id))?;
-            // Blocks name their connector (endpoints hold its id): a rename
-            // would leave them naming nothing.
-            let blocks = state.store.blocks_using_connector(&connector.name)?;
-            if !blocks.is_empty() {
-                let names: Vec<String> = blocks
-                    .iter()
-                    .map(|block| format!("`{}`", block.name))
-                    .collect();
-                return Err(ApiError::conflict(format!(
-                    "connector `{}` cannot be renamed while blocks name it: {}; change those blocks first",
-                    connector.name,
-                    names.join(", ")
-                )));
-            }
-            connector.name = name;
-        }
-        if let Some(auth) = body.auth {
-            connector.auth = auth;
-        }
-        if body.description.is_some() {
-            connector.description = body.description;
-        }
-        check(&connector)?;
-        connector.updated_at = now_ms();
-        state.store.put_connector(&connector)?;
-        connector
-    };
-    state.store.durable().await?;
+    let connector = state.admin.update_connector(&id, body).await?;
     Ok(Json(ConnectorView::from(&connector)))
 }
 
@@ -162,19 +92,6 @@ async fn delete_connector(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    {
-        let _guard = state.store.config_lock();
-        let connector = lookup(&state, &id)?;
-        let users = crate::usage::connector_users(&state.store, connector.id)?;
-        if !users.is_empty() {
-            return Err(ApiError::conflict(format!(
-                "connector `{}` is used by {}; change or delete those first",
-                connector.name,
-                users.join(", ")
-            )));
-        }
-        state.store.delete_connector(connector.id)?;
-    }
-    state.store.durable().await?;
+    state.admin.delete_connector(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -55,10 +55,16 @@ fn endpoint_id(state: &AppState, id: &str) -> ApiResult<EndpointId> {
     Ok(parsed)
 }
 
+fn parse_id(id: &str) -> ApiResult<DeliveryId> {
+    id.parse()
+        .map_err(|_| ApiError::not_found(format!("no delivery `{id}`")))
+}
+
 fn lookup(state: &AppState, id: &str) -> ApiResult<Delivery> {
-    let not_found = || ApiError::not_found(format!("no delivery `{id}`"));
-    let parsed: DeliveryId = id.parse().map_err(|_| not_found())?;
-    state.store.delivery(parsed)?.ok_or_else(not_found)
+    state
+        .store
+        .delivery(parse_id(id)?)?
+        .ok_or_else(|| ApiError::not_found(format!("no delivery `{id}`")))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -125,16 +131,7 @@ async fn retry_delivery(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Delivery>> {
-    let mut delivery = lookup(&state, &id)?;
-    if delivery.state == DeliveryState::Succeeded {
-        return Err(ApiError::conflict(format!(
-            "delivery `{id}` succeeded; replay the endpoint to send it again"
-        )));
-    }
-    requeue(&state, &mut delivery)?;
-    state.store.durable().await?;
-    state.engine.wake();
-    Ok(Json(delivery))
+    Ok(Json(state.admin.retry_delivery(parse_id(&id)?).await?))
 }
 
 /// Let the deliveries ordered behind a held delivery go: it failed for good
@@ -149,40 +146,7 @@ async fn release_delivery(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Delivery>> {
-    let mut delivery = lookup(&state, &id)?;
-    if !delivery.held {
-        return Err(ApiError::conflict(format!(
-            "delivery `{id}` is not held (it is {}); only a delivery that failed for good \
-             under `after_final_failure: hold` holds others",
-            state_name(delivery.state)
-        )));
-    }
-    delivery.held = false;
-    delivery.updated_at = crate::ids::now_ms();
-    state.store.update_delivery(&delivery, None)?;
-    state.store.durable().await?;
-    state.engine.wake();
-    tracing::info!(delivery = %delivery.id, endpoint = %delivery.endpoint, "held delivery released");
-    Ok(Json(delivery))
-}
-
-fn state_name(state: DeliveryState) -> &'static str {
-    match state {
-        DeliveryState::Pending => "pending",
-        DeliveryState::Succeeded => "succeeded",
-        DeliveryState::Failed => "failed",
-    }
-}
-
-fn requeue(state: &AppState, delivery: &mut Delivery) -> ApiResult<()> {
-    let now = crate::ids::now_ms();
-    let previous_due = delivery.next_attempt_at;
-    delivery.state = DeliveryState::Pending;
-    delivery.held = false;
-    delivery.next_attempt_at = Some(now);
-    delivery.updated_at = now;
-    state.store.update_delivery(delivery, previous_due)?;
-    Ok(())
+    Ok(Json(state.admin.release_delivery(parse_id(&id)?).await?))
 }
 
 /// Which deliveries to send again.
@@ -216,38 +180,9 @@ async fn replay_endpoint(
     ApiJson(body): ApiJson<Replay>,
 ) -> ApiResult<Json<Replayed>> {
     let endpoint = endpoint_id(&state, &id)?;
-    // Collected newest first (the listing order), queued again oldest
-    // first: with ordering, they go in event order.
-    let mut ids = Vec::new();
-    let mut before = None;
-    'pages: loop {
-        let page = state
-            .store
-            .deliveries_of(endpoint, body.state, before, 1000)?;
-        let Some(last) = page.last().map(|d| d.id) else {
-            break;
-        };
-        for delivery in page {
-            if delivery.event.time_ms() < body.since {
-                break 'pages;
-            }
-            if delivery.state != DeliveryState::Pending {
-                ids.push(delivery.id);
-            }
-        }
-        before = Some(last);
-    }
-    let mut queued = 0;
-    for id in ids.into_iter().rev() {
-        // Read again: it may have changed since it was listed.
-        if let Some(mut delivery) = state.store.delivery(id)?
-            && delivery.state != DeliveryState::Pending
-        {
-            requeue(&state, &mut delivery)?;
-            queued += 1;
-        }
-    }
-    state.store.durable().await?;
-    state.engine.wake();
+    let queued = state
+        .admin
+        .replay_deliveries(endpoint, body.since, body.state)
+        .await?;
     Ok(Json(Replayed { queued }))
 }

@@ -13,10 +13,8 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, decode_json, read_body};
 use crate::domain::endpoint::{
-    CreateEndpoint, DEFAULT_GRACE_SECS, Endpoint, EndpointConfig, EndpointView, FieldError,
-    MAX_GRACE_SECS, SigningSecret, UpdateEndpoint,
+    CreateEndpoint, Endpoint, EndpointView, SigningSecret, UpdateEndpoint,
 };
-use crate::domain::plugin::PluginWorld;
 use crate::ids::{EndpointId, now_ms};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -86,62 +84,15 @@ fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("no endpoint `{id}`"))
 }
 
+fn parse_id(id: &str) -> ApiResult<EndpointId> {
+    id.parse().map_err(|_| not_found(id))
+}
+
 fn lookup(state: &AppState, id: &str) -> ApiResult<Endpoint> {
-    let parsed: EndpointId = id.parse().map_err(|_| not_found(id))?;
-    state.store.endpoint(parsed)?.ok_or_else(|| not_found(id))
-}
-
-fn invalid(error: FieldError) -> ApiError {
-    ApiError::invalid("invalid_field", error.to_string())
-}
-
-/// Validates `config` and checks what it names exists: the connector, and
-/// the renderer plugin as a renderer. Call under the config lock.
-fn check_config(state: &AppState, config: &EndpointConfig) -> ApiResult<()> {
-    config.validate().map_err(invalid)?;
-    check_target(state, "url", config.url.as_url())?;
-    if let Some(connector) = config.connector
-        && state.store.connector(connector)?.is_none()
-    {
-        return Err(invalid(FieldError::new(
-            "connector",
-            format!("no connector `{connector}`; create it first"),
-        )));
-    }
-    let plugin = &config.renderer.plugin;
-    match state.store.plugin(plugin)? {
-        None => Err(invalid(FieldError::new(
-            "renderer.plugin",
-            format!("no plugin named `{plugin}`; upload it first"),
-        ))),
-        Some(record) if record.world != PluginWorld::Renderer => Err(invalid(FieldError::new(
-            "renderer.plugin",
-            format!(
-                "plugin `{plugin}` is a {}, not a renderer",
-                record.world.as_str()
-            ),
-        ))),
-        Some(_) => Ok(()),
-    }
-}
-
-/// Refuses a URL whose target the outbound address rules always refuse
-/// (a private or loopback IP literal, `localhost`), instead of accepting
-/// it and failing every delivery later.
-pub(super) fn check_target(state: &AppState, field: &str, url: &url::Url) -> ApiResult<()> {
     state
-        .engine
-        .address_policy()
-        .check_url(url)
-        .map_err(|refusal| {
-            ApiError::invalid(
-                "target_refused",
-                format!(
-                    "{field}: {refusal}: every request to it would be refused (the operator can \
-                     allow it with `--outbound-allowlist`)"
-                ),
-            )
-        })
+        .store
+        .endpoint(parse_id(id)?)?
+        .ok_or_else(|| not_found(id))
 }
 
 /// List endpoints, oldest first.
@@ -200,18 +151,7 @@ async fn create_endpoint(
     if params.verify {
         verify(&state, &config.url).await?;
     }
-    let endpoint = Endpoint::new(
-        config,
-        secret.unwrap_or_else(SigningSecret::generate),
-        now_ms(),
-    );
-    {
-        let _guard = state.store.config_lock();
-        check_config(&state, &endpoint.config)?;
-        state.store.put_endpoint(&endpoint)?;
-    }
-    state.store.durable().await?;
-    tracing::info!(endpoint = %endpoint.id, url = %endpoint.config.url, "endpoint created");
+    let endpoint = state.admin.create_endpoint(config, secret).await?;
     Ok((
         StatusCode::CREATED,
         Json(EndpointCreated {
@@ -249,18 +189,7 @@ async fn update_endpoint(
         preview.config.apply(body.clone());
         verify(&state, &preview.config.url).await?;
     }
-    let endpoint = {
-        let _guard = state.store.config_lock();
-        let mut endpoint = lookup(&state, &id)?;
-        endpoint.config.apply(body);
-        check_config(&state, &endpoint.config)?;
-        endpoint.updated_at = now_ms();
-        state.store.put_endpoint(&endpoint)?;
-        endpoint
-    };
-    state.store.durable().await?;
-    // Re-enabled, or paced differently: waiting deliveries may go now.
-    state.engine.wake();
+    let endpoint = state.admin.update_endpoint(parse_id(&id)?, body).await?;
     Ok(Json(EndpointView::from(&endpoint)))
 }
 
@@ -272,25 +201,7 @@ async fn delete_endpoint(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let parsed: EndpointId = id.parse().map_err(|_| not_found(&id))?;
-    let deleted = {
-        let _guard = state.store.config_lock();
-        let deleted = state.store.delete_endpoint(parsed)?;
-        if deleted {
-            // Nothing attempts a deleted endpoint's deliveries: fail them
-            // visibly rather than leave them pending forever.
-            state.store.fail_pending_of(
-                parsed,
-                "endpoint_deleted: the endpoint was deleted before delivery",
-                now_ms(),
-            )?;
-        }
-        deleted
-    };
-    if !deleted {
-        return Err(not_found(&id));
-    }
-    state.store.durable().await?;
+    state.admin.delete_endpoint(parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -324,23 +235,9 @@ async fn rotate_secret(
     } else {
         decode_json(&bytes)?
     };
-    let grace_secs = body.grace_period_secs.unwrap_or(DEFAULT_GRACE_SECS);
-    if grace_secs > MAX_GRACE_SECS {
-        return Err(invalid(FieldError::new(
-            "grace_period_secs",
-            format!("at most {MAX_GRACE_SECS} seconds (7 days)"),
-        )));
-    }
-    let next = body.secret.unwrap_or_else(SigningSecret::generate);
-    let now = now_ms();
-    let endpoint = {
-        let _guard = state.store.config_lock();
-        let mut endpoint = lookup(&state, &id)?;
-        endpoint.rotate_secret(next, grace_secs, now);
-        state.store.put_endpoint(&endpoint)?;
-        endpoint
-    };
-    state.store.durable().await?;
-    tracing::info!(endpoint = %endpoint.id, grace_secs, "endpoint secret rotated");
-    Ok(Json(EndpointSecret::of(&endpoint, now)))
+    let endpoint = state
+        .admin
+        .rotate_endpoint_secret(parse_id(&id)?, body.grace_period_secs, body.secret)
+        .await?;
+    Ok(Json(EndpointSecret::of(&endpoint, now_ms())))
 }

@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::admin::AdminError;
 use crate::registry::RegistryError;
 use crate::runtime::LoadError;
-use crate::store::StoreError;
+use crate::store::{ConfigRefusal, StoreError};
 
 /// The body of every error response.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -194,6 +195,54 @@ impl From<RegistryError> for ApiError {
             RegistryError::WorldMismatch(detail) => Self::conflict(detail),
             RegistryError::MissingBytes(_) => Self::internal(&error),
             RegistryError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(error: AdminError) -> Self {
+        match error {
+            AdminError::Refused(refusal) => refusal.into(),
+            AdminError::Invalid(_) => Self::invalid("invalid_field", error.to_string()),
+            AdminError::TargetRefused { .. } => Self::invalid("target_refused", error.to_string()),
+            AdminError::MapperRefusedConfig { .. } => {
+                Self::invalid("invalid_config", error.to_string())
+            }
+            AdminError::NoDelivery(_) => Self::not_found(error.to_string()),
+            AdminError::DeliverySucceeded(_) | AdminError::DeliveryNotHeld { .. } => {
+                Self::conflict(error.to_string())
+            }
+            AdminError::Registry(error) => error.into(),
+            AdminError::Store(error) => error.into(),
+            AdminError::Task(error) => Self::internal(&error),
+        }
+    }
+}
+
+impl From<ConfigRefusal> for ApiError {
+    fn from(refusal: ConfigRefusal) -> Self {
+        match refusal {
+            ConfigRefusal::NoPlugin(_)
+            | ConfigRefusal::NoSource(_)
+            | ConfigRefusal::NoEndpoint(_)
+            | ConfigRefusal::NoConnector(_)
+            | ConfigRefusal::NoBlock(_) => Self::not_found(refusal.to_string()),
+            ConfigRefusal::SourceExists(_)
+            | ConfigRefusal::ConnectorNameTaken { .. }
+            | ConfigRefusal::BlockExists(_)
+            | ConfigRefusal::DeletedBlockExists(_)
+            | ConfigRefusal::BlockDeleted(_)
+            | ConfigRefusal::BlockAlreadyDeleted(_)
+            | ConfigRefusal::BlockNotDeleted(_)
+            | ConfigRefusal::PluginInUse { .. }
+            | ConfigRefusal::ConnectorInUse { .. }
+            | ConfigRefusal::ConnectorNamedByBlocks { .. } => Self::conflict(refusal.to_string()),
+            ConfigRefusal::MissingPlugin { .. }
+            | ConfigRefusal::WrongWorld { .. }
+            | ConfigRefusal::MissingConnector { .. }
+            | ConfigRefusal::MissingConnectorName { .. } => {
+                Self::invalid("invalid_field", refusal.to_string())
+            }
         }
     }
 }

@@ -54,6 +54,9 @@ pub struct AppState {
     pub engine: Arc<crate::delivery::DeliveryEngine>,
     /// Runs workflow blocks.
     pub blocks: Arc<crate::blocks::BlockRunner>,
+    /// The operator's changes: every configuration write and delivery
+    /// retry goes through it.
+    pub admin: Arc<crate::admin::Admin>,
 }
 
 #[derive(OpenApi)]

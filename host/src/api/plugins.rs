@@ -15,7 +15,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, read_body};
 use crate::domain::Name;
-use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorld};
+use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion};
 use crate::runtime::{CallStats, DenyAllHttp, Lane, LimitsOverride, World};
 use crate::telemetry;
 
@@ -125,14 +125,10 @@ async fn upload_plugin(
         ApiError::bad_request("invalid_name", error.to_string())
     })?;
     let bytes = read_body(request, &()).await?;
-    let registry = state.registry.clone();
-    let upload_name = name.clone();
-    let (plugin, version) =
-        tokio::task::spawn_blocking(move || registry.upload(&upload_name, &bytes, params.activate))
-            .await
-            .map_err(|error| ApiError::internal(&error))??;
-    state.store.durable().await?;
-    tracing::info!(plugin = %name, version = version.version, world = version.world.as_str(), "plugin uploaded");
+    let (plugin, version) = state
+        .admin
+        .upload_plugin(name, bytes, params.activate)
+        .await?;
     Ok((StatusCode::CREATED, Json(Uploaded { plugin, version })))
 }
 
@@ -148,17 +144,10 @@ async fn activate_plugin(
     ApiJson(body): ApiJson<Activate>,
 ) -> ApiResult<Json<PluginRecord>> {
     let name = parse_name(&name)?;
-    lookup(&state, &name)?;
-    let registry = state.registry.clone();
-    let record = tokio::task::spawn_blocking(move || registry.activate(&name, body.version))
-        .await
-        .map_err(|error| ApiError::internal(&error))??;
-    state.store.durable().await?;
-    Ok(Json(record))
+    Ok(Json(
+        state.admin.activate_plugin(&name, body.version).await?,
+    ))
 }
-
-/// The most allowed-hosts entries a plugin may have.
-const MAX_ALLOWED_HOSTS: usize = 100;
 
 /// A plugin's settings, kept across its versions. A field left out keeps
 /// what is set.
@@ -193,79 +182,11 @@ async fn put_settings(
     ApiJson(body): ApiJson<Settings>,
 ) -> ApiResult<Json<PluginRecord>> {
     let name = parse_name(&name)?;
-    let record = lookup(&state, &name)?;
-    if body.allowed_hosts.is_none() && body.limits.is_none() {
-        return Err(ApiError::invalid(
-            "invalid_field",
-            "settings: give `allowed_hosts`, `limits` or both",
-        ));
-    }
-    if let Some(hosts) = &body.allowed_hosts {
-        if record.world != PluginWorld::Block {
-            return Err(ApiError::invalid(
-                "invalid_field",
-                format!(
-                    "allowed_hosts: plugin `{name}` is a {}; only block plugins make outbound requests",
-                    record.world.as_str()
-                ),
-            ));
-        }
-        if hosts.len() > MAX_ALLOWED_HOSTS {
-            return Err(ApiError::invalid(
-                "invalid_field",
-                format!("allowed_hosts: at most {MAX_ALLOWED_HOSTS} entries"),
-            ));
-        }
-    }
-    if let Some(limits) = &body.limits {
-        check_limits(&record, limits)?;
-    }
-    let registry = state.registry.clone();
-    let record = tokio::task::spawn_blocking(move || {
-        registry.set_settings(&name, body.allowed_hosts, body.limits)
-    })
-    .await
-    .map_err(|error| ApiError::internal(&error))??;
-    state.store.durable().await?;
-    tracing::info!(
-        plugin = %record.name,
-        allowed_hosts = ?record.allowed_hosts,
-        limits = ?record.limits,
-        "plugin settings changed"
-    );
+    let record = state
+        .admin
+        .set_plugin_settings(&name, body.allowed_hosts, body.limits)
+        .await?;
     Ok(Json(record))
-}
-
-/// A limit override is in range and fits the plugin's world: only mappers
-/// return events, only blocks make requests.
-fn check_limits(record: &PluginRecord, limits: &LimitsOverride) -> ApiResult<()> {
-    limits
-        .validate()
-        .map_err(|error| ApiError::invalid("invalid_field", error.to_string()))?;
-    let misplaced = match record.world {
-        PluginWorld::Mapper => limits.max_http_requests.map(|_| "max_http_requests"),
-        PluginWorld::Block => limits.max_events.map(|_| "max_events"),
-        PluginWorld::Renderer => limits
-            .max_events
-            .map(|_| "max_events")
-            .or(limits.max_http_requests.map(|_| "max_http_requests")),
-    };
-    match misplaced {
-        Some(field) => Err(ApiError::invalid(
-            "invalid_field",
-            format!(
-                "limits.{field}: plugin `{}` is a {}, which {}",
-                record.name,
-                record.world.as_str(),
-                if field == "max_events" {
-                    "returns no events"
-                } else {
-                    "makes no HTTP requests"
-                }
-            ),
-        )),
-        None => Ok(()),
-    }
 }
 
 /// Delete a plugin and all its versions; refused while a source, endpoint
@@ -279,21 +200,7 @@ async fn delete_plugin(
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     let name = parse_name(&name)?;
-    {
-        let _guard = state.store.config_lock();
-        let users = crate::usage::plugin_users(&state.store, &name)?;
-        if !users.is_empty() {
-            return Err(ApiError::conflict(format!(
-                "plugin `{name}` is used by {}; change or delete those first",
-                users.join(", ")
-            )));
-        }
-        if !state.store.delete_plugin(&name)? {
-            return Err(ApiError::not_found(format!("no plugin named `{name}`")));
-        }
-    }
-    state.registry.forget(&name);
-    state.store.durable().await?;
+    state.admin.delete_plugin(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

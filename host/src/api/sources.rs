@@ -5,7 +5,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,11 +13,10 @@ use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::ingest::{Accepted, ingest_error};
-use crate::domain::plugin::PluginWorld;
+use crate::domain::Name;
 use crate::domain::rejected::{RejectedCallback, RejectedState};
-use crate::domain::source::{CreateSource, MIN_TOKEN_LEN, Source, SourceView, UpdateSource};
-use crate::domain::{Name, Secret};
-use crate::ids::{RejectedId, now_ms};
+use crate::domain::source::{CreateSource, Source, SourceView, UpdateSource};
+use crate::ids::RejectedId;
 use crate::ingest::{self, MapOutcome};
 use crate::telemetry;
 
@@ -36,63 +34,6 @@ fn lookup(state: &AppState, name: &str) -> ApiResult<Source> {
         .source(name)
         .map(|source| Source::clone(&source))
         .ok_or_else(|| ApiError::not_found(format!("no source named `{name}`")))
-}
-
-/// Checks that `mapper` names an uploaded mapper plugin.
-fn check_mapper(state: &AppState, mapper: &Name) -> ApiResult<()> {
-    match state.store.plugin(mapper)? {
-        None => Err(ApiError::invalid(
-            "invalid_field",
-            format!("mapper: no plugin named `{mapper}`; upload it first"),
-        )),
-        Some(plugin) if plugin.world != PluginWorld::Mapper => Err(ApiError::invalid(
-            "invalid_field",
-            format!(
-                "mapper: plugin `{mapper}` is a {}, not a mapper",
-                plugin.world.as_str()
-            ),
-        )),
-        Some(_) => Ok(()),
-    }
-}
-
-fn check_config(config: &Value) -> ApiResult<()> {
-    if config.is_object() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "invalid_field",
-            "config: must be a JSON object",
-        ))
-    }
-}
-
-/// Refuses a config the mapper says it cannot use (see
-/// [`ingest::check_source_config`]), so a source is never saved with a
-/// config that would make every callback a rejection.
-async fn check_config_with_mapper(
-    state: &AppState,
-    mapper: &Name,
-    config: &Value,
-) -> ApiResult<()> {
-    ingest::check_source_config(state, mapper, config)
-        .await
-        .map_err(|message| {
-            ApiError::invalid(
-                "invalid_config",
-                format!("config: mapper `{mapper}` cannot use it: {message}"),
-            )
-        })
-}
-
-fn check_token(token: &str) -> ApiResult<Secret> {
-    if token.len() < MIN_TOKEN_LEN || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(ApiError::invalid(
-            "invalid_field",
-            format!("ingest_token: must be at least {MIN_TOKEN_LEN} characters without spaces"),
-        ));
-    }
-    Ok(Secret::new(token))
 }
 
 /// List sources.
@@ -118,36 +59,7 @@ async fn create_source(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateSource>,
 ) -> ApiResult<(StatusCode, Json<SourceView>)> {
-    let config = body.config.unwrap_or_else(|| serde_json::json!({}));
-    check_config(&config)?;
-    check_config_with_mapper(&state, &body.mapper, &config).await?;
-    let ingest_token = match &body.ingest_token {
-        Some(token) => check_token(token)?,
-        None => Secret::generate("whk_"),
-    };
-    let now = now_ms();
-    let source = Source {
-        vendor: body.vendor.unwrap_or_else(|| body.mapper.to_string()),
-        name: body.name,
-        mapper: body.mapper,
-        channel: body.channel,
-        config,
-        ingest_token,
-        description: body.description,
-        created_at: now,
-        updated_at: now,
-    };
-    {
-        let _guard = state.store.config_lock();
-        check_mapper(&state, &source.mapper)?;
-        if !state.store.create_source(&source)? {
-            return Err(ApiError::conflict(format!(
-                "a source named `{}` exists",
-                source.name
-            )));
-        }
-    }
-    state.store.durable().await?;
+    let source = state.admin.create_source(body).await?;
     Ok((StatusCode::CREATED, Json(SourceView::from(&source))))
 }
 
@@ -173,43 +85,7 @@ async fn update_source(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<UpdateSource>,
 ) -> ApiResult<Json<SourceView>> {
-    if body.mapper.is_some() || body.config.is_some() {
-        // The mapper is asked before the lock (a plugin call may take a
-        // while); the source it was asked about is the one saved below.
-        let current = lookup(&state, &name)?;
-        let mapper = body.mapper.as_ref().unwrap_or(&current.mapper);
-        let config = body.config.as_ref().unwrap_or(&current.config);
-        check_config(config)?;
-        check_config_with_mapper(&state, mapper, config).await?;
-    }
-    let source = {
-        let _guard = state.store.config_lock();
-        let mut source = lookup(&state, &name)?;
-        if let Some(mapper) = body.mapper {
-            check_mapper(&state, &mapper)?;
-            source.mapper = mapper;
-        }
-        if let Some(config) = body.config {
-            check_config(&config)?;
-            source.config = config;
-        }
-        if let Some(token) = &body.ingest_token {
-            source.ingest_token = check_token(token)?;
-        }
-        if let Some(vendor) = body.vendor {
-            source.vendor = vendor;
-        }
-        if body.channel.is_some() {
-            source.channel = body.channel;
-        }
-        if body.description.is_some() {
-            source.description = body.description;
-        }
-        source.updated_at = now_ms();
-        state.store.put_source(&source)?;
-        source
-    };
-    state.store.durable().await?;
+    let source = state.admin.update_source(&name, body).await?;
     Ok(Json(SourceView::from(&source)))
 }
 
@@ -224,14 +100,7 @@ async fn delete_source(
     let name: Name = name
         .parse()
         .map_err(|_| ApiError::not_found(format!("no source named `{name}`")))?;
-    let deleted = {
-        let _guard = state.store.config_lock();
-        state.store.delete_source(&name)?
-    };
-    if !deleted {
-        return Err(ApiError::not_found(format!("no source named `{name}`")));
-    }
-    state.store.durable().await?;
+    state.admin.delete_source(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

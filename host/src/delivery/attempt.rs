@@ -179,11 +179,10 @@ fn disable_endpoint(
     engine: &DeliveryEngine,
     endpoint: &Endpoint,
 ) -> Result<(), crate::store::StoreError> {
-    let _guard = engine.store.config_lock();
-    if let Some(mut current) = engine.store.endpoint(endpoint.id)? {
-        current.config.enabled = false;
-        current.updated_at = engine.clock.now_ms();
-        engine.store.put_endpoint(&current)?;
+    if engine
+        .store
+        .disable_endpoint(endpoint.id, engine.clock.now_ms())?
+    {
         tracing::warn!(endpoint = %endpoint.id, "endpoint answered 410 Gone; disabled");
     }
     Ok(())

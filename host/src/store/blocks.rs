@@ -1,10 +1,14 @@
-//! Block records, keyed by name (case kept). A soft-deleted block stays
-//! here with its `deleted_at` set, so it can be listed and restored.
+//! Block records, keyed by name (case kept), and their writes. A
+//! soft-deleted block stays here with its `deleted_at` set, so it can be
+//! listed and restored; its name stays taken. Each write that sets a
+//! block's plugin or config checks, under the config lock, that the plugin
+//! is an uploaded block plugin and the connector the config names exists.
 
 use super::codec;
+use super::integrity::{ConfigRefusal, ConfigWriteError};
 use super::{Store, StoreError};
-use crate::domain::Name;
 use crate::domain::block::{Block, BlockName};
+use crate::domain::plugin::PluginWorld;
 
 impl Store {
     /// A block by name, live or soft-deleted.
@@ -17,41 +21,101 @@ impl Store {
         codec::all(&self.blocks)
     }
 
-    /// Stores a new block; `false` when the name is taken (by a live or a
-    /// soft-deleted block).
-    pub fn create_block(&self, block: &Block) -> Result<bool, StoreError> {
+    /// Stores a new block, refused when its name is taken (by a live or a
+    /// soft-deleted block) or its plugin or connector is missing. Not
+    /// durable until [`Store::durable`] returns.
+    pub fn create_block(&self, block: &Block) -> Result<(), ConfigWriteError> {
+        let _guard = self.config_lock();
+        if let Some(existing) = self.block(&block.name)? {
+            return Err(if existing.is_deleted() {
+                ConfigRefusal::DeletedBlockExists(existing.name)
+            } else {
+                ConfigRefusal::BlockExists(existing.name)
+            }
+            .into());
+        }
+        self.check_block_references(block)?;
         self.writable()?;
         let value = codec::encode(block)?;
-        let swapped = self.blocks.compare_and_swap(
-            block.name.as_str(),
-            None as Option<&[u8]>,
-            Some(value),
-        )?;
-        Ok(swapped.is_ok())
+        self.blocks
+            .compare_and_swap(block.name.as_str(), None as Option<&[u8]>, Some(value))?
+            .map_err(|_| ConfigRefusal::BlockExists(block.name.clone()))?;
+        Ok(())
     }
 
-    /// Replaces a block's record (an edit, a soft delete, a restore).
-    pub fn put_block(&self, block: &Block) -> Result<(), StoreError> {
+    /// Changes the live block `name` with `change` and stores it, refused
+    /// when there is no such block, when it is deleted, when `change`
+    /// refuses, or when the changed block's plugin or connector is
+    /// missing. Returns the block as stored. Not durable until
+    /// [`Store::durable`] returns. `change` runs under the config lock: it
+    /// must not write.
+    pub fn update_block<E>(
+        &self,
+        name: &BlockName,
+        change: impl FnOnce(&mut Block) -> Result<(), E>,
+    ) -> Result<Block, E>
+    where
+        E: From<ConfigWriteError>,
+    {
+        let _guard = self.config_lock();
+        let mut block = self.existing_block(name)?;
+        if block.is_deleted() {
+            return Err(ConfigWriteError::from(ConfigRefusal::BlockDeleted(block.name)).into());
+        }
+        change(&mut block)?;
+        self.check_block_references(&block)?;
+        self.put_block(&block).map_err(ConfigWriteError::from)?;
+        Ok(block)
+    }
+
+    /// Soft-deletes the block `name`: it stays readable and restorable.
+    /// Refused when there is none or it is deleted already. Not durable
+    /// until [`Store::durable`] returns.
+    pub fn soft_delete_block(&self, name: &BlockName, now_ms: u64) -> Result<(), ConfigWriteError> {
+        let _guard = self.config_lock();
+        let mut block = self.existing_block(name)?;
+        if block.is_deleted() {
+            return Err(ConfigRefusal::BlockAlreadyDeleted(block.name).into());
+        }
+        block.deleted_at = Some(now_ms);
+        block.updated_at = now_ms;
+        Ok(self.put_block(&block)?)
+    }
+
+    /// Brings the soft-deleted block `name` back. Refused when there is
+    /// none or it is not deleted. Not durable until [`Store::durable`]
+    /// returns.
+    pub fn restore_block(&self, name: &BlockName, now_ms: u64) -> Result<Block, ConfigWriteError> {
+        let _guard = self.config_lock();
+        let mut block = self.existing_block(name)?;
+        if !block.is_deleted() {
+            return Err(ConfigRefusal::BlockNotDeleted(block.name).into());
+        }
+        block.deleted_at = None;
+        block.updated_at = now_ms;
+        self.put_block(&block)?;
+        Ok(block)
+    }
+
+    /// The block `name`, live or deleted, or the refusal that there is none.
+    fn existing_block(&self, name: &BlockName) -> Result<Block, ConfigWriteError> {
+        self.block(name)?
+            .ok_or_else(|| ConfigRefusal::NoBlock(name.to_string()).into())
+    }
+
+    /// Refuses `block` unless its plugin is an uploaded block plugin and
+    /// the connector its config names (if any) exists. Call under the
+    /// config lock, so neither is deleted between the check and the write.
+    fn check_block_references(&self, block: &Block) -> Result<(), ConfigWriteError> {
+        self.check_plugin_reference("plugin", &block.plugin, PluginWorld::Block)?;
+        match block.connector_name() {
+            Some(connector) => self.check_connector_name_reference("config.connector", connector),
+            None => Ok(()),
+        }
+    }
+
+    fn put_block(&self, block: &Block) -> Result<(), StoreError> {
         self.writable()?;
         codec::put(&self.blocks, block.name.as_str(), block)
-    }
-
-    /// The blocks (live or soft-deleted) run by `plugin`.
-    pub fn blocks_using_plugin(&self, plugin: &Name) -> Result<Vec<Block>, StoreError> {
-        Ok(self
-            .blocks()?
-            .into_iter()
-            .filter(|block| &block.plugin == plugin)
-            .collect())
-    }
-
-    /// The blocks (live or soft-deleted) whose config names the connector
-    /// called `connector`.
-    pub fn blocks_using_connector(&self, connector: &Name) -> Result<Vec<Block>, StoreError> {
-        Ok(self
-            .blocks()?
-            .into_iter()
-            .filter(|block| block.connector_name() == Some(connector.as_str()))
-            .collect())
     }
 }

@@ -3,15 +3,20 @@
 //! server speaks domain types. Writes that a response promises are durable
 //! go through [`Store::durable`], which groups concurrent flushes. Writes
 //! are refused while [`health`] says the store cannot take them.
+//! Configuration writes (plugins, sources, endpoints, connectors, blocks)
+//! check what they depend on and what depends on them under one lock, and
+//! refuse with a [`ConfigRefusal`].
 
 mod blocks;
 mod codec;
 mod connectors;
 mod deliveries;
+mod dependents;
 mod endpoints;
 mod events;
 mod flush;
 pub mod health;
+mod integrity;
 mod key_queues;
 pub mod plugins;
 mod rejected;
@@ -26,6 +31,7 @@ use arc_swap::ArcSwapOption;
 
 pub use deliveries::Due;
 pub use events::{EventPage, FanOut, Inserted};
+pub use integrity::{ConfigRefusal, ConfigWriteError};
 pub use plugins::NewVersion;
 
 use flush::GroupFlush;
@@ -307,8 +313,9 @@ impl Store {
     }
 
     /// Held while a configuration change checks and writes records that
-    /// depend on each other. Never held across an `.await`.
-    pub fn config_lock(&self) -> MutexGuard<'_, ()> {
+    /// depend on each other. Never held across an `.await`, and not
+    /// reentrant: a write holding it calls no other write that takes it.
+    fn config_lock(&self) -> MutexGuard<'_, ()> {
         self.config_lock.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -339,5 +346,7 @@ impl Drop for Store {
     }
 }
 
+#[cfg(test)]
+mod config_tests;
 #[cfg(test)]
 mod tests;

@@ -1,10 +1,12 @@
 //! Plugin records, their immutable versions and the component bytes
-//! (stored once per content hash).
+//! (stored once per content hash). A plugin that sources, endpoints or
+//! blocks use is not deleted.
 
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
 use super::codec::{self, decode, encode};
+use super::integrity::{ConfigRefusal, ConfigWriteError};
 use super::{Store, StoreError};
 use crate::domain::Name;
 use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorld};
@@ -211,14 +213,23 @@ impl Store {
         Ok(Some(record))
     }
 
-    /// Removes a plugin, its versions and the bytes no other version uses.
-    /// The caller checks that nothing uses the plugin, under
-    /// [`Store::config_lock`].
-    pub fn delete_plugin(&self, name: &Name) -> Result<bool, StoreError> {
+    /// Removes a plugin, its versions and the bytes no other version uses;
+    /// refused while a source, endpoint or block uses it. Not durable
+    /// until [`Store::durable`] returns.
+    pub fn delete_plugin(&self, name: &Name) -> Result<(), ConfigWriteError> {
+        let _guard = self.config_lock();
+        let users = self.plugin_dependents(name)?;
+        if !users.is_empty() {
+            return Err(ConfigRefusal::PluginInUse {
+                plugin: name.clone(),
+                users,
+            }
+            .into());
+        }
         self.writable()?;
         let versions = self.plugin_versions(name)?;
         if self.plugins.remove(name.as_str())?.is_none() {
-            return Ok(false);
+            return Err(ConfigRefusal::NoPlugin(name.clone()).into());
         }
         for version in &versions {
             self.plugin_versions
@@ -236,6 +247,6 @@ impl Store {
                 self.blobs.remove(version.sha256.as_bytes())?;
             }
         }
-        Ok(true)
+        Ok(())
     }
 }
