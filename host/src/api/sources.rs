@@ -1,5 +1,5 @@
 //! `/v1/sources`: where vendor callbacks come in (CRUD), and each source's
-//! rejected callbacks with their retry.
+//! rejected callbacks with their retry (run by the ingest service).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,14 +13,13 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
-use super::ingest::{Accepted, ingest_error};
+use super::shared::{Accepted, page_limit};
 use crate::domain::plugin::PluginWorld;
 use crate::domain::rejected::{RejectedCallback, RejectedState};
 use crate::domain::source::{CreateSource, MIN_TOKEN_LEN, Source, SourceView, UpdateSource};
 use crate::domain::{Name, Secret};
-use crate::ids::{RejectedId, now_ms};
-use crate::ingest::{self, MapOutcome};
-use crate::telemetry;
+use crate::ids::now_ms;
+use crate::ingest::RetryError;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -68,21 +67,18 @@ fn check_config(config: &Value) -> ApiResult<()> {
 }
 
 /// Refuses a config the mapper says it cannot use (see
-/// [`ingest::check_source_config`]), so a source is never saved with a
-/// config that would make every callback a rejection.
+/// [`crate::ingest::IngestService::check_source_config`]), so a source is
+/// never saved with a config that would make every callback a rejection.
 async fn check_config_with_mapper(
     state: &AppState,
     mapper: &Name,
     config: &Value,
 ) -> ApiResult<()> {
-    ingest::check_source_config(state, mapper, config)
+    state
+        .ingest
+        .check_source_config(mapper, config)
         .await
-        .map_err(|message| {
-            ApiError::invalid(
-                "invalid_config",
-                format!("config: mapper `{mapper}` cannot use it: {message}"),
-            )
-        })
+        .map_err(|refused| ApiError::invalid("invalid_config", refused.to_string()))
 }
 
 fn check_token(token: &str) -> ApiResult<Secret> {
@@ -259,18 +255,6 @@ async fn list_rejected(
     Ok(Json(state.store.rejected_of(&name, params.state, limit)?))
 }
 
-/// Checks a `limit` parameter: 1–1000, default 100.
-pub(super) fn page_limit(limit: Option<usize>) -> ApiResult<usize> {
-    match limit {
-        None => Ok(100),
-        Some(n @ 1..=1000) => Ok(n),
-        Some(_) => Err(ApiError::bad_request(
-            "invalid_query",
-            "limit: must be between 1 and 1000",
-        )),
-    }
-}
-
 /// The result of a successful retry.
 #[derive(Debug, Serialize, ToSchema)]
 struct Retried {
@@ -293,56 +277,26 @@ async fn retry_rejected(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Retried>> {
-    let source = lookup(&state, &name)?;
-    let not_found =
-        || ApiError::not_found(format!("source `{name}` has no rejected callback `{id}`"));
-    let id: RejectedId = id.parse().map_err(|_| not_found())?;
-    let mut rejected = state
-        .store
-        .rejected(id)?
-        .filter(|r| r.source == source.name)
-        .ok_or_else(not_found)?;
-    if rejected.state == RejectedState::Resolved {
-        return Err(ApiError::conflict(format!(
-            "rejected callback `{id}` is already resolved"
-        )));
-    }
-    let callback = rejected
-        .callback
-        .to_callback()
-        .map_err(|error| ApiError::internal(&error))?;
-    rejected.attempts += 1;
-    match ingest::map_and_store(&state, &source, callback)
+    let retried = state
+        .ingest
+        .retry_rejected(&name, &id)
         .await
-        .map_err(ingest_error)?
-    {
-        MapOutcome::Stored { inserted, .. } => {
-            rejected.state = RejectedState::Resolved;
-            rejected.event_ids = inserted.iter().map(|i| i.id).collect();
-            state.store.put_rejected(&rejected)?;
-            state.store.durable().await?;
-            telemetry::ingest(&name, "retried");
-            Ok(Json(Retried {
-                rejected,
-                accepted: Accepted::new(inserted),
-            }))
-        }
-        MapOutcome::Failed {
-            error,
-            detail,
-            version,
-            ..
-        } => {
-            rejected.error.code = telemetry::call_error_code(&error).to_owned();
-            rejected.error.detail = detail;
-            rejected.error.plugin_version = version;
-            state.store.put_rejected(&rejected)?;
-            state.store.durable().await?;
-            Err(ApiError::new(
+        .map_err(|error| match error {
+            RetryError::NoSource(_) | RetryError::NoRejected { .. } => {
+                ApiError::not_found(error.to_string())
+            }
+            RetryError::AlreadyResolved(_) => ApiError::conflict(error.to_string()),
+            RetryError::StillFails { .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "retry_failed",
-                format!("{} (attempt {})", rejected.error.detail, rejected.attempts),
-            ))
-        }
-    }
+                error.to_string(),
+            ),
+            RetryError::Unreadable { .. } => ApiError::internal(&error),
+            RetryError::Ingest(error) => error.into(),
+            RetryError::Store(error) => error.into(),
+        })?;
+    Ok(Json(Retried {
+        rejected: retried.rejected,
+        accepted: Accepted::new(retried.inserted),
+    }))
 }

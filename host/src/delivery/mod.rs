@@ -11,6 +11,7 @@ pub mod signing;
 mod attempt;
 pub mod clock;
 pub mod engine;
+pub mod fan_out;
 pub mod rate;
 pub mod request;
 
