@@ -37,7 +37,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[allow(dead_code, reason = "describes the body in the OpenAPI document only")]
 enum PublishRequest {
     /// One event.
-    One(PublishEvent),
+    One(Box<PublishEvent>),
     /// A batch, stored all or none.
     Batch(Vec<PublishEvent>),
 }
@@ -46,7 +46,7 @@ enum PublishRequest {
 /// the element (`[3].event_type: …`), and only up to the cap (the rest is
 /// skipped and counted).
 enum PublishBody {
-    One(PublishEvent),
+    One(Box<PublishEvent>),
     Batch(Vec<PublishEvent>),
     /// A batch of this many, over the cap.
     Oversize(usize),
@@ -69,7 +69,7 @@ impl<'de> Visitor<'de> for PublishBodyVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PublishBody, A::Error> {
         PublishEvent::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-            .map(PublishBody::One)
+            .map(|event| PublishBody::One(Box::new(event)))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PublishBody, A::Error> {
@@ -122,7 +122,7 @@ async fn publish_event(
     ApiJson(body): ApiJson<PublishBody>,
 ) -> ApiResult<(StatusCode, Json<Published>)> {
     let (events, batch) = match body {
-        PublishBody::One(event) => (vec![event], false),
+        PublishBody::One(event) => (vec![*event], false),
         PublishBody::Batch(events) if events.is_empty() => {
             return Err(ApiError::invalid(
                 "empty_batch",
