@@ -15,6 +15,7 @@ use crate::blocks::{BlockRunner, HttpPolicy};
 use crate::config::ServeConfig;
 use crate::delivery::{Clock, DeliveryEngine, EngineConfig, ScaledClock, SystemClock};
 use crate::domain::Secret;
+use crate::ingest::IngestService;
 use crate::outbound::{OutboundClient, OutboundConfig};
 use crate::registry::Registry;
 use crate::runtime::{LimitsOverride, Runtime};
@@ -130,16 +131,25 @@ impl Server {
             Arc::clone(&store),
             Arc::clone(&registry),
             outbound,
-            clock,
+            Arc::clone(&clock),
             EngineConfig {
                 workers: config.delivery_workers,
                 attempt_timeout: std::time::Duration::from_millis(config.delivery_timeout_ms),
                 ..EngineConfig::default()
             },
         ));
+        // New deliveries are due at the engine's now (a scaled clock in
+        // tests), so the service fans out with the engine's clock.
+        let ingest = Arc::new(IngestService::new(
+            Arc::clone(&store),
+            Arc::clone(&registry),
+            Arc::clone(&engine),
+            clock,
+        ));
         let admin = Arc::new(Admin::new(
             Arc::clone(&store),
             Arc::clone(&registry),
+            Arc::clone(&ingest),
             Arc::clone(&engine),
             config.allow_plain_http_blocks,
         ));
@@ -151,6 +161,7 @@ impl Server {
                 admin_token: Arc::new(admin_token),
                 metrics: telemetry::prometheus(),
                 engine,
+                ingest,
                 blocks,
                 admin,
             },

@@ -1,16 +1,25 @@
 //! Sustained ingest through the real server: `wasmhook serve` (the release
 //! binary, its own process and runtime) with a gupshup source, driven over
 //! loopback by a load generator that keeps `c` requests in flight, each a
-//! distinct gupshup callback, for a fixed time per level.
+//! distinct gupshup callback, for a fixed time per level; then the same
+//! levels publishing events directly, `POST /v1/events` with batches of
+//! events (each the event the gupshup callback maps to, its payload
+//! included), the path a publisher with many events takes.
 //!
-//! `cargo bench -p wasmhook-tests --bench ingest` prints one line per
-//! concurrency level (1, 16, 64): requests/s answered 202 (the events are on
-//! disk), p50/p99 latency, and the server's CPU use — as a share of one core
-//! and as CPU time per request, the figure that shows what a change saved
-//! even when other work shares the machine. `BENCH_SECS` sets the seconds
-//! per level (default 10); `BENCH_LEVELS` the levels (e.g. `64` or
-//! `1,16,64`). `BENCH_SERVER` runs another `wasmhook` binary instead of
-//! this build's (for paired before/after runs with one load generator).
+//! `cargo bench -p wasmhook-tests --bench ingest` prints one line per mode
+//! and concurrency level (1, 16, 64): for ingest, requests/s answered 202
+//! (the events are on disk; one event per callback, so also events/s); for
+//! publish, events/s and batch requests/s answered 202; both with p50/p99
+//! latency per request and the server's CPU use — as a share of one core
+//! and as CPU time per request (ingest) or per event (publish), the figure
+//! that shows what a change saved even when other work shares the machine.
+//! A last line per level compares publish's events/s with ingest's.
+//! `BENCH_SECS` sets the seconds per level (default 10); `BENCH_LEVELS` the
+//! levels (e.g. `64` or `1,16,64`); `BENCH_MODES` the modes (`ingest`,
+//! `publish`, default both); `BENCH_PUBLISH_BATCH` the events per publish
+//! (default 50). `BENCH_SERVER` runs another `wasmhook` binary instead of
+//! this build's (for paired before/after runs with one load generator; a
+//! binary without batch publishing answers the publish mode 422).
 //!
 //! The generator is one thread of raw HTTP/1.1 keep-alive connections (one
 //! per request in flight), so it takes as little as possible of the cores it
@@ -39,6 +48,32 @@ struct Run {
     elapsed: Duration,
 }
 
+/// What the generator sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// One gupshup callback per request to `/ingest/{source}`.
+    Ingest,
+    /// `POST /v1/events` with this many events per request.
+    Publish { batch: usize },
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Ingest => "ingest",
+            Mode::Publish { .. } => "publish",
+        }
+    }
+
+    /// Events stored per request answered 202.
+    fn events_per_request(self) -> usize {
+        match self {
+            Mode::Ingest => 1,
+            Mode::Publish { batch } => batch,
+        }
+    }
+}
+
 fn main() {
     let seconds: u64 = env_or("BENCH_SECS", 10);
     let levels: Vec<usize> = std::env::var("BENCH_LEVELS")
@@ -49,6 +84,16 @@ fn main() {
                 .collect()
         })
         .unwrap_or_else(|| vec![1, 16, 64]);
+    let batch: usize = env_or("BENCH_PUBLISH_BATCH", 50);
+    let modes: Vec<Mode> = std::env::var("BENCH_MODES")
+        .unwrap_or_else(|_| "ingest,publish".to_owned())
+        .split(',')
+        .map(|mode| match mode.trim() {
+            "ingest" => Mode::Ingest,
+            "publish" => Mode::Publish { batch },
+            other => panic!("BENCH_MODES: `ingest` or `publish`, got `{other}`"),
+        })
+        .collect();
     let data_dir = tempfile::tempdir().expect("temp data dir");
     let binary = std::env::var_os("BENCH_SERVER").map_or_else(
         || env!("CARGO_BIN_EXE_wasmhook-e2e").into(),
@@ -62,36 +107,74 @@ fn main() {
         .build()
         .expect("generator runtime");
     println!(
-        "ingest: POST /ingest/{{source}}, gupshup WhatsApp status callbacks, {seconds} s per level, server {} pid {}",
+        "ingest: POST /ingest/{{source}}, gupshup WhatsApp status callbacks; publish: POST /v1/events, batches of {batch} of the events they map to; {seconds} s per level, server {} pid {}",
         binary.display(),
         server.pid()
     );
     let next_id = Arc::new(AtomicU64::new(0));
-    for concurrency in levels {
-        let load = |duration| {
-            runtime.block_on(drive(&server, &callbacks, &next_id, concurrency, duration))
+    // Events/s per mode and level, for the comparison.
+    let mut rates: Vec<(Mode, usize, f64)> = Vec::new();
+    for &mode in &modes {
+        for &concurrency in &levels {
+            let load = |duration| {
+                runtime.block_on(drive(
+                    &server,
+                    mode,
+                    &callbacks,
+                    &next_id,
+                    concurrency,
+                    duration,
+                ))
+            };
+            load(WARM_UP);
+            let cpu_before = cpu_seconds(server.pid());
+            let mut run = load(Duration::from_secs(seconds));
+            let cpu = cpu_seconds(server.pid()) - cpu_before;
+            run.latencies.sort();
+            let accepted = run.latencies.len();
+            let requests_per_second = accepted as f64 / run.elapsed.as_secs_f64();
+            let events = accepted * mode.events_per_request();
+            let events_per_second = events as f64 / run.elapsed.as_secs_f64();
+            rates.push((mode, concurrency, events_per_second));
+            let (p50, p99) = (
+                percentile_ms(&run.latencies, 0.50),
+                percentile_ms(&run.latencies, 0.99),
+            );
+            let cpu_share = cpu / run.elapsed.as_secs_f64() * 100.0;
+            match mode {
+                Mode::Ingest => println!(
+                    "ingest  c={concurrency:<3} {requests_per_second:>8.0} requests/s  p50 {p50:>7.2} ms  p99 {p99:>7.2} ms  ({accepted} accepted, {} failed; server CPU {cpu_share:.0}%, {:.0} µs/request)",
+                    run.failures,
+                    cpu * 1e6 / accepted.max(1) as f64,
+                ),
+                Mode::Publish { batch } => println!(
+                    "publish c={concurrency:<3} {events_per_second:>8.0} events/s  ({requests_per_second:.0} batches of {batch}/s)  p50 {p50:>7.2} ms  p99 {p99:>7.2} ms  ({accepted} accepted, {} failed; server CPU {cpu_share:.0}%, {:.1} µs/event)",
+                    run.failures,
+                    cpu * 1e6 / events.max(1) as f64,
+                ),
+            }
+        }
+    }
+    for &concurrency in &levels {
+        let rate = |wanted: &str| {
+            rates
+                .iter()
+                .find(|(mode, level, _)| mode.name() == wanted && *level == concurrency)
+                .map(|(_, _, rate)| *rate)
         };
-        load(WARM_UP);
-        let cpu_before = cpu_seconds(server.pid());
-        let mut run = load(Duration::from_secs(seconds));
-        let cpu = cpu_seconds(server.pid()) - cpu_before;
-        run.latencies.sort();
-        let accepted = run.latencies.len();
-        println!(
-            "c={concurrency:<3} {:>8.0} requests/s  p50 {:>7.2} ms  p99 {:>7.2} ms  ({accepted} accepted, {} failed; server CPU {:.0}%, {:.0} µs/request)",
-            accepted as f64 / run.elapsed.as_secs_f64(),
-            percentile_ms(&run.latencies, 0.50),
-            percentile_ms(&run.latencies, 0.99),
-            run.failures,
-            cpu / run.elapsed.as_secs_f64() * 100.0,
-            cpu * 1e6 / accepted.max(1) as f64,
-        );
+        if let (Some(ingest), Some(publish)) = (rate("ingest"), rate("publish")) {
+            println!(
+                "c={concurrency:<3} publish {publish:.0} events/s vs ingest {ingest:.0} events/s: {:.2}x",
+                publish / ingest.max(1.0)
+            );
+        }
     }
 }
 
 /// Keeps `concurrency` requests in flight for `duration`.
 async fn drive(
     server: &ServerProcess,
+    mode: Mode,
     callbacks: &Arc<GupshupCallbacks>,
     next_id: &Arc<AtomicU64>,
     concurrency: usize,
@@ -103,6 +186,7 @@ async fn drive(
         .map(|_| {
             tokio::spawn(worker(
                 server.addr,
+                mode,
                 Arc::clone(callbacks),
                 Arc::clone(next_id),
                 deadline,
@@ -127,6 +211,7 @@ async fn drive(
 /// of the 202s and the number of other answers.
 async fn worker(
     addr: std::net::SocketAddr,
+    mode: Mode,
     callbacks: Arc<GupshupCallbacks>,
     next_id: Arc<AtomicU64>,
     deadline: tokio::time::Instant,
@@ -139,19 +224,34 @@ async fn worker(
         .await
         .expect("HTTP/1.1 handshake");
     tokio::spawn(connection);
-    let path = format!("/ingest/{SOURCE}");
+    let ingest_path = format!("/ingest/{SOURCE}");
+    let admin = format!("Bearer {ADMIN_TOKEN}");
     let mut latencies = Vec::new();
     let mut failures = 0;
     while tokio::time::Instant::now() < deadline {
-        let message_id = format!("bench-{}", next_id.fetch_add(1, Ordering::Relaxed));
-        let request = Request::builder()
+        let builder = Request::builder()
             .method(Method::POST)
-            .uri(&path)
             .header("host", addr.to_string())
-            .header("content-type", "application/json")
-            .header("x-wasmhook-token", INGEST_TOKEN)
-            .body(Full::new(Bytes::from(callbacks.body(&message_id))))
-            .expect("request");
+            .header("content-type", "application/json");
+        let request = match mode {
+            Mode::Ingest => {
+                let message_id = format!("bench-{}", next_id.fetch_add(1, Ordering::Relaxed));
+                builder
+                    .uri(&ingest_path)
+                    .header("x-wasmhook-token", INGEST_TOKEN)
+                    .body(Full::new(Bytes::from(callbacks.body(&message_id))))
+            }
+            Mode::Publish { batch } => {
+                let first = next_id.fetch_add(batch as u64, Ordering::Relaxed);
+                builder
+                    .uri("/v1/events")
+                    .header("authorization", &admin)
+                    .body(Full::new(Bytes::from(publish_batch(
+                        &callbacks, first, batch,
+                    ))))
+            }
+        }
+        .expect("request");
         let sent = Instant::now();
         let response = sender.send_request(request).await.expect("send request");
         let status = response.status();
@@ -169,6 +269,24 @@ async fn worker(
         }
     }
     (latencies, failures)
+}
+
+/// A `POST /v1/events` body: `batch` distinct events, each the one a gupshup
+/// callback maps to, with that callback as its `vendor_response`.
+fn publish_batch(callbacks: &GupshupCallbacks, first_id: u64, batch: usize) -> String {
+    let mut body = String::from("[");
+    for n in 0..batch {
+        if n > 0 {
+            body.push(',');
+        }
+        let message_id = format!("bench-{}", first_id + n as u64);
+        body.push_str(&format!(
+            r#"{{"event_type":"status","channel":"whatsapp","channel_value":"918x98xx21x4","status":{{"status":"delivered","vendor_status":"delivered","timestamp":1672310923000}},"reference":{{"vendor_message_id":"{message_id}"}},"vendor_name":"gupshup","source":"{SOURCE}","vendor_response":{{"gupshup":{}}}}}"#,
+            callbacks.body(&message_id)
+        ));
+    }
+    body.push(']');
+    body
 }
 
 fn create_source(server: &ServerProcess) {

@@ -17,10 +17,10 @@ mod sources;
 use std::sync::Arc;
 
 use crate::delivery::DeliveryEngine;
-use crate::outbound::address_policy::Refusal;
-use crate::domain::Name;
 use crate::domain::endpoint::FieldError;
 use crate::ids::DeliveryId;
+use crate::ingest::{ConfigRefused, IngestService};
+use crate::outbound::address_policy::Refusal;
 use crate::registry::{Registry, RegistryError};
 use crate::store::{ConfigRefusal, ConfigWriteError, Store, StoreError};
 
@@ -46,13 +46,8 @@ pub enum AdminError {
         refusal: Refusal,
     },
     /// The source's mapper says it cannot use the config.
-    #[error("config: mapper `{mapper}` cannot use it: {message}")]
-    MapperRefusedConfig {
-        /// The mapper plugin.
-        mapper: Name,
-        /// The mapper's message.
-        message: String,
-    },
+    #[error(transparent)]
+    MapperRefusedConfig(#[from] ConfigRefused),
     /// No delivery with that id.
     #[error("no delivery `{0}`")]
     NoDelivery(DeliveryId),
@@ -102,6 +97,8 @@ impl From<ConfigWriteError> for AdminError {
 pub struct Admin {
     store: Arc<Store>,
     registry: Arc<Registry>,
+    /// Shows a source's config to its mapper before the source is saved.
+    ingest: Arc<IngestService>,
     /// Woken when a change may let deliveries go; its address rules refuse
     /// targets no request could reach.
     engine: Arc<DeliveryEngine>,
@@ -121,12 +118,14 @@ impl Admin {
     pub fn new(
         store: Arc<Store>,
         registry: Arc<Registry>,
+        ingest: Arc<IngestService>,
         engine: Arc<DeliveryEngine>,
         allow_plain_http_blocks: bool,
     ) -> Self {
         Admin {
             store,
             registry,
+            ingest,
             engine,
             allow_plain_http_blocks,
         }

@@ -3,14 +3,12 @@
 //! config that would make every callback a rejection.
 
 use serde_json::Value;
-use wasmhook_sdk::Callback;
 
 use super::{Admin, AdminError};
 use crate::domain::endpoint::FieldError;
 use crate::domain::source::{CreateSource, MIN_TOKEN_LEN, Source, UpdateSource};
 use crate::domain::{Name, Secret};
 use crate::ids::now_ms;
-use crate::runtime::{CallError, Lane};
 use crate::store::ConfigRefusal;
 
 impl Admin {
@@ -19,7 +17,9 @@ impl Admin {
     pub async fn create_source(&self, body: CreateSource) -> Result<Source, AdminError> {
         let config = body.config.unwrap_or_else(|| serde_json::json!({}));
         check_config(&config)?;
-        self.check_config_with_mapper(&body.mapper, &config).await?;
+        self.ingest
+            .check_source_config(&body.mapper, &config)
+            .await?;
         let ingest_token = match &body.ingest_token {
             Some(token) => check_token(token)?,
             None => Secret::generate("whk_"),
@@ -57,7 +57,7 @@ impl Admin {
             let mapper = body.mapper.as_ref().unwrap_or(&current.mapper);
             let config = body.config.as_ref().unwrap_or(&current.config);
             check_config(config)?;
-            self.check_config_with_mapper(mapper, config).await?;
+            self.ingest.check_source_config(mapper, config).await?;
         }
         let source = self.store.update_source(name, |source| {
             if let Some(token) = &body.ingest_token {
@@ -90,44 +90,6 @@ impl Admin {
         self.store.delete_source(name)?;
         self.store.durable().await?;
         Ok(())
-    }
-
-    /// Asks `mapper` whether it accepts `config`, before a source is saved
-    /// with it: one map call on an empty probe callback (a POST without
-    /// body), whose result is discarded. The plugin contract has no
-    /// separate config check; a mapper reads its config before the body
-    /// (the SDK's `Config::parse` and the first-party mappers do), so a
-    /// config it cannot use comes back as an `invalid-config` error. Any
-    /// other outcome (events, a refusal of the empty body, a failure) says
-    /// nothing about the config and passes; so does a mapper that does not
-    /// load (whether it exists is the store's check).
-    async fn check_config_with_mapper(
-        &self,
-        mapper: &Name,
-        config: &Value,
-    ) -> Result<(), AdminError> {
-        let Ok(loaded) = self.registry.active_async(mapper).await else {
-            return Ok(());
-        };
-        let probe = Callback {
-            method: "POST".to_owned(),
-            headers: Vec::new(),
-            query: String::new(),
-            content_type: Some("application/json".to_owned()),
-            body: Vec::new(),
-        };
-        let lane = Lane::new(format!("config-check:{mapper}"));
-        match loaded.plugin.map_async(&lane, &probe, config).await.result {
-            Err(CallError::Plugin { error, .. })
-                if error.kind == wasmhook_sdk::ErrorKind::InvalidConfig =>
-            {
-                Err(AdminError::MapperRefusedConfig {
-                    mapper: mapper.clone(),
-                    message: error.message,
-                })
-            }
-            _ => Ok(()),
-        }
     }
 }
 

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
-use super::sources::page_limit;
+use super::shared::page_limit;
 use crate::delivery::test_send::{self, TestSend};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
 use crate::ids::{DeliveryId, EndpointId};

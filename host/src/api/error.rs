@@ -205,7 +205,7 @@ impl From<AdminError> for ApiError {
             AdminError::Refused(refusal) => refusal.into(),
             AdminError::Invalid(_) => Self::invalid("invalid_field", error.to_string()),
             AdminError::TargetRefused { .. } => Self::invalid("target_refused", error.to_string()),
-            AdminError::MapperRefusedConfig { .. } => {
+            AdminError::MapperRefusedConfig(_) => {
                 Self::invalid("invalid_config", error.to_string())
             }
             AdminError::NoDelivery(_) => Self::not_found(error.to_string()),

@@ -15,6 +15,7 @@ mod ingest;
 mod ops;
 mod plugins;
 mod render;
+mod shared;
 mod sources;
 
 use std::sync::Arc;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Delivers events to endpoints; woken when events are stored.
     pub engine: Arc<crate::delivery::DeliveryEngine>,
+    /// Takes events in: vendor callbacks, rejected ones retried, publishes.
+    pub ingest: Arc<crate::ingest::IngestService>,
     /// Runs workflow blocks.
     pub blocks: Arc<crate::blocks::BlockRunner>,
     /// The operator's changes: every configuration write and delivery

@@ -1,5 +1,5 @@
 //! `/v1/sources`: where vendor callbacks come in (CRUD), and each source's
-//! rejected callbacks with their retry.
+//! rejected callbacks with their retry (run by the ingest service).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -12,13 +12,11 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
-use super::ingest::{Accepted, ingest_error};
+use super::shared::{Accepted, page_limit};
 use crate::domain::Name;
 use crate::domain::rejected::{RejectedCallback, RejectedState};
 use crate::domain::source::{CreateSource, Source, SourceView, UpdateSource};
-use crate::ids::RejectedId;
-use crate::ingest::{self, MapOutcome};
-use crate::telemetry;
+use crate::ingest::RetryError;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -128,18 +126,6 @@ async fn list_rejected(
     Ok(Json(state.store.rejected_of(&name, params.state, limit)?))
 }
 
-/// Checks a `limit` parameter: 1–1000, default 100.
-pub(super) fn page_limit(limit: Option<usize>) -> ApiResult<usize> {
-    match limit {
-        None => Ok(100),
-        Some(n @ 1..=1000) => Ok(n),
-        Some(_) => Err(ApiError::bad_request(
-            "invalid_query",
-            "limit: must be between 1 and 1000",
-        )),
-    }
-}
-
 /// The result of a successful retry.
 #[derive(Debug, Serialize, ToSchema)]
 struct Retried {
@@ -162,56 +148,26 @@ async fn retry_rejected(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Retried>> {
-    let source = lookup(&state, &name)?;
-    let not_found =
-        || ApiError::not_found(format!("source `{name}` has no rejected callback `{id}`"));
-    let id: RejectedId = id.parse().map_err(|_| not_found())?;
-    let mut rejected = state
-        .store
-        .rejected(id)?
-        .filter(|r| r.source == source.name)
-        .ok_or_else(not_found)?;
-    if rejected.state == RejectedState::Resolved {
-        return Err(ApiError::conflict(format!(
-            "rejected callback `{id}` is already resolved"
-        )));
-    }
-    let callback = rejected
-        .callback
-        .to_callback()
-        .map_err(|error| ApiError::internal(&error))?;
-    rejected.attempts += 1;
-    match ingest::map_and_store(&state, &source, callback)
+    let retried = state
+        .ingest
+        .retry_rejected(&name, &id)
         .await
-        .map_err(ingest_error)?
-    {
-        MapOutcome::Stored { inserted, .. } => {
-            rejected.state = RejectedState::Resolved;
-            rejected.event_ids = inserted.iter().map(|i| i.id).collect();
-            state.store.put_rejected(&rejected)?;
-            state.store.durable().await?;
-            telemetry::ingest(&name, "retried");
-            Ok(Json(Retried {
-                rejected,
-                accepted: Accepted::new(inserted),
-            }))
-        }
-        MapOutcome::Failed {
-            error,
-            detail,
-            version,
-            ..
-        } => {
-            rejected.error.code = telemetry::call_error_code(&error).to_owned();
-            rejected.error.detail = detail;
-            rejected.error.plugin_version = version;
-            state.store.put_rejected(&rejected)?;
-            state.store.durable().await?;
-            Err(ApiError::new(
+        .map_err(|error| match error {
+            RetryError::NoSource(_) | RetryError::NoRejected { .. } => {
+                ApiError::not_found(error.to_string())
+            }
+            RetryError::AlreadyResolved(_) => ApiError::conflict(error.to_string()),
+            RetryError::StillFails { .. } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "retry_failed",
-                format!("{} (attempt {})", rejected.error.detail, rejected.attempts),
-            ))
-        }
-    }
+                error.to_string(),
+            ),
+            RetryError::Unreadable { .. } => ApiError::internal(&error),
+            RetryError::Ingest(error) => error.into(),
+            RetryError::Store(error) => error.into(),
+        })?;
+    Ok(Json(Retried {
+        rejected: retried.rejected,
+        accepted: Accepted::new(retried.inserted),
+    }))
 }

@@ -1,7 +1,7 @@
-//! The delivery loop. New events become deliveries in their own store
-//! transaction, through the [`FanOut`] the engine gives the store when it
-//! starts (events stored before that carry a marker the loop fans out).
-//! The loop starts the attempts that are due and allowed — per endpoint at most
+//! The delivery loop. New events come with their deliveries (the ingest
+//! service fans them out, see [`super::fan_out`], and the store writes both
+//! in one transaction); events an earlier version stored with a marker
+//! instead are fanned out when the loop starts. The loop starts the attempts that are due and allowed — per endpoint at most
 //! `per_endpoint_concurrency` at once (one for `endpoint` ordering, and only
 //! the endpoint's earliest pending delivery; with `key` ordering only each
 //! key's head is due, so keys go in parallel and each in order), within its
@@ -18,13 +18,14 @@ use tokio_util::task::TaskTracker;
 
 use super::attempt;
 use super::clock::Clock;
+use super::fan_out::deliveries_for;
 use super::rate::{RateGate, Wait};
 use crate::domain::delivery::Delivery;
 use crate::domain::endpoint::OrderingMode;
 use crate::ids::{DeliveryId, EndpointId};
 use crate::outbound::{AddressPolicy, OutboundClient};
 use crate::registry::Registry;
-use crate::store::{Due, FanOut, Store, StoreError};
+use crate::store::{Due, Store, StoreError};
 use crate::telemetry;
 
 /// How often `/metrics`' queue depth and oldest pending age are sampled.
@@ -120,11 +121,16 @@ impl DeliveryEngine {
     /// Runs until `shutdown`; attempts run on `tracker`, so shutdown can
     /// wait for the ones in hand.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken, tracker: TaskTracker) {
-        self.store.set_fan_out(self.event_fan_out());
         tokio::spawn(Arc::clone(&self).sample_queue_every(QUEUE_SAMPLE_EVERY, shutdown.clone()));
+        let mut markers_left = true;
         loop {
-            if let Err(error) = self.fan_out() {
-                tracing::error!(%error, "fan-out failed; retrying");
+            if markers_left {
+                match self.fan_out_marked_events() {
+                    Ok(_) => markers_left = false,
+                    Err(error) => {
+                        tracing::error!(%error, "fan-out of marked events failed; retrying")
+                    }
+                }
             }
             let next = match self.dispatch(&tracker) {
                 Ok(next) => next,
@@ -146,33 +152,11 @@ impl DeliveryEngine {
         }
     }
 
-    /// How the store turns each newly stored event into deliveries, in the
-    /// event's own transaction: one per enabled or disabled endpoint whose
-    /// filters match (a disabled endpoint's deliveries wait for it).
-    fn event_fan_out(&self) -> FanOut {
-        // Weak: the store keeps this, and must not keep itself alive.
-        let store = Arc::downgrade(&self.store);
-        let clock = Arc::clone(&self.clock);
-        FanOut::new(move |event| {
-            let Some(store) = store.upgrade() else {
-                return Vec::new();
-            };
-            let now = clock.now_ms();
-            store
-                .endpoint_snapshot()
-                .iter()
-                .filter(|endpoint| endpoint.matches(event))
-                .map(|endpoint| {
-                    Delivery::new(endpoint.id, event.id, now)
-                        .keyed(endpoint.config.ordering.key_of(event))
-                })
-                .collect()
-        })
-    }
-
-    /// Turns events not yet fanned out into deliveries, in batches, each
-    /// batch with the removal of its markers in one transaction.
-    pub fn fan_out(&self) -> Result<usize, StoreError> {
+    /// Fans out the events an earlier version stored with a marker instead
+    /// of their deliveries (nothing writes markers now, so this runs until
+    /// it has once succeeded), in batches, each batch with the removal of
+    /// its markers in one transaction.
+    pub fn fan_out_marked_events(&self) -> Result<usize, StoreError> {
         let mut made = 0;
         loop {
             let events = self.store.unfanned_events(512)?;
@@ -183,15 +167,7 @@ impl DeliveryEngine {
             let now = self.clock.now_ms();
             let deliveries: Vec<Delivery> = events
                 .iter()
-                .flat_map(|event| {
-                    endpoints
-                        .iter()
-                        .filter(|endpoint| endpoint.matches(event))
-                        .map(move |endpoint| {
-                            Delivery::new(endpoint.id, event.id, now)
-                                .keyed(endpoint.config.ordering.key_of(event))
-                        })
-                })
+                .flat_map(|event| deliveries_for(event, &endpoints, now))
                 .collect();
             made += deliveries.len();
             let ids: Vec<_> = events.iter().map(|event| event.id).collect();

@@ -10,6 +10,7 @@ pub mod test_send;
 mod attempt;
 pub mod clock;
 pub mod engine;
+pub mod fan_out;
 pub mod field_template;
 pub mod prepare;
 pub mod rate;

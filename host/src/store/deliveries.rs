@@ -4,11 +4,12 @@
 //! ordering; a delivery failed and holding stays in it), each endpoint's
 //! deliveries of any state (for listing), the queues of ordering by key
 //! (see [`super::key_queues`]: only a key's head is in `due`), and the
-//! events not yet fanned out (`unfanned`: a marker written with each event).
+//! events not yet fanned out (`unfanned`).
 //!
-//! A marker per event rather than a cursor over event ids: concurrent
-//! requests store their events out of id order, so "everything after the
-//! last id fanned out" would skip an event stored a moment late.
+//! Events are written with their deliveries now; an `unfanned` marker is
+//! what earlier versions wrote with each event stored before the delivery
+//! engine ran. A data dir written by one may still hold some: the engine
+//! fans them out when it starts.
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
@@ -29,7 +30,8 @@ pub(crate) struct DeliveryTrees {
     pub(super) by_endpoint: sled::Tree,
     /// The queues of endpoints ordered by key.
     pub(super) queues: sled::Tree,
-    /// Event id → nothing: stored events not yet turned into deliveries.
+    /// Event id → nothing: events an earlier version stored without their
+    /// deliveries.
     pub(super) unfanned: sled::Tree,
 }
 

@@ -1,9 +1,6 @@
 //! Canonical events keyed by their time-ordered id, and the dedupe index that
 //! recognises a vendor's resend (dedupe key → the first event's id).
 
-use std::sync::Arc;
-
-use arc_swap::ArcSwapOption;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -36,13 +33,16 @@ pub struct EventPage {
     pub next_cursor: Option<EventId>,
 }
 
-/// Turns a newly stored event into its deliveries (one per matching
-/// endpoint); the delivery engine supplies it, the store only writes what it
-/// returns, in the event's own transaction.
-pub struct FanOut(Box<DeliveriesOf>);
-
-/// The engine's function from an event to its deliveries.
-type DeliveriesOf = dyn Fn(&CanonicalEvent) -> Vec<Delivery> + Send + Sync;
+/// An event to store with the deliveries it fans out to (see
+/// [`crate::delivery::fan_out`]): both go in in one transaction, the
+/// deliveries only when the event is not a resend of a stored one.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The event.
+    pub event: CanonicalEvent,
+    /// One per endpoint that wants it.
+    pub deliveries: Vec<Delivery>,
+}
 
 /// One result per request of a batch (its events' fates), and the result
 /// of the batch's attempt records.
@@ -51,32 +51,20 @@ pub(super) type BatchResults = (
     Result<(), StoreError>,
 );
 
-impl FanOut {
-    /// Fans out with `deliveries_of`.
-    pub fn new(
-        deliveries_of: impl Fn(&CanonicalEvent) -> Vec<Delivery> + Send + Sync + 'static,
-    ) -> Self {
-        FanOut(Box::new(deliveries_of))
-    }
-}
-
 /// The trees an event insert touches. Cheap to clone (sled trees are
 /// handles), so the commit thread can apply inserts itself.
 #[derive(Clone)]
 pub(super) struct EventTrees {
     pub(super) events: sled::Tree,
     pub(super) dedupe: sled::Tree,
-    /// Deliveries (written with their event once the engine runs) and the
-    /// markers of events not yet fanned out (before that).
+    /// Deliveries, written with their event.
     pub(super) deliveries: DeliveryTrees,
-    /// How an event becomes deliveries; none until the engine runs.
-    pub(super) fan_out: Arc<ArcSwapOption<FanOut>>,
 }
 
 impl EventTrees {
     /// Stores events unless they are resends of stored ones (see
     /// [`EventTrees::insert_batch`]).
-    fn insert(&self, events: &[CanonicalEvent]) -> Result<Vec<Inserted>, StoreError> {
+    fn insert(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
         self.insert_batch(&[events], &[])
             .0
             .pop()
@@ -85,8 +73,7 @@ impl EventTrees {
 
     /// Stores the events of several requests, unless they are resends of
     /// stored ones (or of one earlier in the batch), in one transaction:
-    /// each new event goes in with its dedupe entry and its deliveries (or,
-    /// before the delivery engine runs, a marker it fans out later), so
+    /// each new event goes in with its dedupe entry and its deliveries, so
     /// after a crash there is never an event without its deliveries nor a
     /// dedupe entry without its event (a resend would be refused as a
     /// duplicate of nothing). One result per request: a request whose events
@@ -94,17 +81,17 @@ impl EventTrees {
     /// record) go in the same transaction; the second result is theirs.
     pub(super) fn insert_batch(
         &self,
-        requests: &[impl AsRef<[CanonicalEvent]>],
+        requests: &[impl AsRef<[NewEvent]>],
         attempts: &[AttemptWrite],
     ) -> BatchResults {
-        type Encoded<'a> = Vec<(&'a CanonicalEvent, Option<[u8; 32]>, Vec<u8>)>;
+        type Encoded<'a> = Vec<(&'a NewEvent, Option<[u8; 32]>, Vec<u8>)>;
         let encoded: Vec<Result<Encoded<'_>, StoreError>> = requests
             .iter()
             .map(|events| {
                 events
                     .as_ref()
                     .iter()
-                    .map(|event| Ok((event, event.dedupe_key(), encode(event)?)))
+                    .map(|new| Ok((new, new.event.dedupe_key(), encode(&new.event)?)))
                     .collect()
             })
             .collect();
@@ -119,12 +106,10 @@ impl EventTrees {
                 .collect();
             return (results, Ok(()));
         }
-        let fan_out = self.fan_out.load();
         let trees = &self.deliveries;
         let stored = (
             &self.events,
             &self.dedupe,
-            &trees.unfanned,
             &trees.deliveries,
             &trees.due,
             &trees.pending,
@@ -136,7 +121,6 @@ impl EventTrees {
                 |(
                     events_tx,
                     dedupe_tx,
-                    unfanned_tx,
                     deliveries_tx,
                     due_tx,
                     pending_tx,
@@ -155,7 +139,8 @@ impl EventTrees {
                             continue;
                         };
                         let mut inserted = Vec::with_capacity(request.len());
-                        for (event, dedupe_key, bytes) in request {
+                        for (new, dedupe_key, bytes) in request {
+                            let event = &new.event;
                             let key = event.id.to_bytes();
                             if let Some(dedupe_key) = dedupe_key {
                                 if let Some(existing) = dedupe_tx.get(dedupe_key)? {
@@ -170,13 +155,8 @@ impl EventTrees {
                                 dedupe_tx.insert(&dedupe_key[..], &key[..])?;
                             }
                             events_tx.insert(&key[..], bytes.as_slice())?;
-                            match fan_out.as_deref() {
-                                Some(FanOut(deliveries_of)) => {
-                                    for delivery in deliveries_of(event) {
-                                        put_indexed(views, &delivery, None)?;
-                                    }
-                                }
-                                None => unfanned_tx.insert(&key[..], &[]).map(drop)?,
+                            for delivery in &new.deliveries {
+                                put_indexed(views, delivery, None)?;
                             }
                             inserted.push(Inserted {
                                 id: event.id,
@@ -219,24 +199,22 @@ impl Store {
             events: self.events.clone(),
             dedupe: self.dedupe.clone(),
             deliveries: self.deliveries.clone(),
-            fan_out: Arc::clone(&self.fan_out),
         }
     }
 
-    /// Stores events unless they are resends of stored ones. Not durable
-    /// until [`Store::durable`] returns; [`Store::commit_events`] does both.
-    pub fn insert_events(&self, events: &[CanonicalEvent]) -> Result<Vec<Inserted>, StoreError> {
+    /// Stores events with their deliveries unless they are resends of
+    /// stored ones. Not durable until [`Store::durable`] returns;
+    /// [`Store::commit_events`] does both.
+    pub fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
         self.writable()?;
         self.event_trees().insert(events)
     }
 
-    /// Stores events unless they are resends of stored ones, and returns
-    /// once they are on disk. The inserts run on the store's commit thread,
-    /// with other requests' inserts in one transaction under one flush.
-    pub async fn commit_events(
-        &self,
-        events: Vec<CanonicalEvent>,
-    ) -> Result<Vec<Inserted>, StoreError> {
+    /// Stores events with their deliveries unless they are resends of
+    /// stored ones, and returns once they are on disk. The inserts run on
+    /// the store's commit thread, with other requests' inserts in one
+    /// transaction under one flush.
+    pub async fn commit_events(&self, events: Vec<NewEvent>) -> Result<Vec<Inserted>, StoreError> {
         self.flush.insert(events).await
     }
 

@@ -27,9 +27,8 @@ use tokio::sync::oneshot;
 
 use super::StoreError;
 use super::deliveries::AttemptWrite;
-use super::events::{EventTrees, Inserted};
+use super::events::{EventTrees, Inserted, NewEvent};
 use super::health::{FLUSH_DEADLINE, Health};
-use crate::domain::event::CanonicalEvent;
 
 /// The most requests one batch answers, so a burst cannot hold the first
 /// of them for long.
@@ -39,7 +38,7 @@ enum Message {
     /// One request's events, answered with what became of each once they
     /// are on disk.
     Insert {
-        events: Vec<CanonicalEvent>,
+        events: Vec<NewEvent>,
         answer: oneshot::Sender<Result<Vec<Inserted>, StoreError>>,
     },
     /// A delivery attempt to record, answered once written (not flushed).
@@ -92,10 +91,7 @@ impl GroupFlush {
 
     /// Inserts `events` (deduplicating resends) and returns once they are on
     /// disk.
-    pub(crate) async fn insert(
-        &self,
-        events: Vec<CanonicalEvent>,
-    ) -> Result<Vec<Inserted>, StoreError> {
+    pub(crate) async fn insert(&self, events: Vec<NewEvent>) -> Result<Vec<Inserted>, StoreError> {
         let (answer, answered) = oneshot::channel();
         self.send(Message::Insert { events, answer })?;
         self.answer(answered).await
@@ -170,7 +166,7 @@ impl Drop for GroupFlush {
 /// One batch: the requests taken from the queue together.
 #[derive(Default)]
 struct Batch {
-    inserts: Vec<Vec<CanonicalEvent>>,
+    inserts: Vec<Vec<NewEvent>>,
     insert_answers: Vec<oneshot::Sender<Result<Vec<Inserted>, StoreError>>>,
     attempts: Vec<AttemptWrite>,
     attempt_answers: Vec<oneshot::Sender<Result<(), StoreError>>>,

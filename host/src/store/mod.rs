@@ -27,10 +27,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::thread::JoinHandle;
 
-use arc_swap::ArcSwapOption;
-
 pub use deliveries::Due;
-pub use events::{EventPage, FanOut, Inserted};
+pub use events::{EventPage, Inserted, NewEvent};
 pub use integrity::{ConfigRefusal, ConfigWriteError};
 pub use plugins::NewVersion;
 
@@ -114,8 +112,6 @@ pub struct Store {
     blocks: sled::Tree,
     meta: sled::Tree,
     deliveries: deliveries::DeliveryTrees,
-    /// How a newly stored event becomes deliveries, once the engine runs.
-    fan_out: Arc<ArcSwapOption<FanOut>>,
     flush: GroupFlush,
     /// Serialises configuration changes whose checks span records
     /// (e.g. "delete this plugin unless a source uses it").
@@ -159,7 +155,6 @@ impl Store {
         let events = tree("events")?;
         let dedupe = tree("dedupe")?;
         let deliveries = deliveries::DeliveryTrees::open(&db)?;
-        let fan_out = Arc::new(ArcSwapOption::empty());
         // The commit thread inserts ingested events itself, a batch at a time.
         let flush = GroupFlush::start(
             db.clone(),
@@ -168,7 +163,6 @@ impl Store {
                 events: events.clone(),
                 dedupe: dedupe.clone(),
                 deliveries: deliveries.clone(),
-                fan_out: Arc::clone(&fan_out),
             },
         )?;
         let store = Store {
@@ -186,7 +180,6 @@ impl Store {
             blocks: tree("blocks")?,
             meta: tree("meta")?,
             deliveries,
-            fan_out,
             flush,
             config_lock: Mutex::new(()),
             watcher: Mutex::new(None),
@@ -197,14 +190,6 @@ impl Store {
         store.refresh_endpoint_snapshot()?;
         store.refresh_source_snapshot()?;
         Ok(store)
-    }
-
-    /// Makes every event stored from now on go in with its deliveries, made
-    /// by `fan_out`, in the same transaction (the delivery engine installs
-    /// it when it starts). Until then events are stored with a marker that
-    /// the engine fans out later.
-    pub fn set_fan_out(&self, fan_out: FanOut) {
-        self.fan_out.store(Some(Arc::new(fan_out)));
     }
 
     /// Returns once everything the caller wrote is on disk; concurrent

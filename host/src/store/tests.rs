@@ -15,6 +15,14 @@ fn store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
+/// `event` to store without deliveries (no endpoint wants it).
+fn alone(event: CanonicalEvent) -> NewEvent {
+    NewEvent {
+        event,
+        deliveries: Vec::new(),
+    }
+}
+
 fn event(time_ms: u64, message_id: &str, status: Status, channel: Channel) -> CanonicalEvent {
     CanonicalEvent {
         id: EventId::new(time_ms),
@@ -48,7 +56,7 @@ fn a_resend_is_stored_once_and_points_at_the_first() {
     let again = event(2, "m1", Status::Delivered, Channel::Sms);
     let other_status = event(3, "m1", Status::Read, Channel::Sms);
     let inserted = store
-        .insert_events(&[first.clone(), again, other_status])
+        .insert_events(&[alone(first.clone()), alone(again), alone(other_status)])
         .unwrap();
     assert!(!inserted[0].duplicate);
     assert!(inserted[1].duplicate);
@@ -70,7 +78,8 @@ fn listing_is_newest_first_with_filters_and_cursor() {
             event(1_000 + i, &format!("m{i}"), Status::Delivered, channel)
         })
         .collect();
-    store.insert_events(&events).unwrap();
+    let new: Vec<_> = events.iter().cloned().map(alone).collect();
+    store.insert_events(&new).unwrap();
     let filter = EventFilter {
         channel: Some(Channel::Sms),
         ..EventFilter::default()
@@ -204,7 +213,7 @@ async fn concurrent_writers_share_flushes_and_all_become_durable() {
             let store = std::sync::Arc::clone(&store);
             tokio::spawn(async move {
                 let e = event(10 + i, &format!("m{i}"), Status::Sent, Channel::Sms);
-                store.insert_events(&[e]).unwrap();
+                store.insert_events(&[alone(e)]).unwrap();
                 store.durable().await.unwrap();
             })
         })
@@ -234,7 +243,7 @@ async fn committed_events_are_deduplicated_across_a_batch_and_durable() {
             };
             tokio::spawn(async move {
                 let e = event(10 + i, &message_id, Status::Delivered, Channel::Whatsapp);
-                store.commit_events(vec![e]).await.unwrap()
+                store.commit_events(vec![alone(e)]).await.unwrap()
             })
         })
         .collect();
@@ -259,6 +268,55 @@ async fn committed_events_are_deduplicated_across_a_batch_and_durable() {
     assert_eq!(reopened.event_count(), 33);
     let first = *first_ids.iter().next().unwrap();
     assert!(reopened.event(first).unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_is_committed_with_its_deliveries_and_a_resend_adds_none() {
+    use crate::domain::delivery::Delivery;
+    use crate::ids::EndpointId;
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = EndpointId::new(1);
+    let with_delivery = |e: CanonicalEvent| NewEvent {
+        deliveries: vec![Delivery::new(endpoint, e.id, 100)],
+        event: e,
+    };
+    let first = with_delivery(event(10, "m1", Status::Sent, Channel::Sms));
+    let resend = with_delivery(event(20, "m1", Status::Sent, Channel::Sms));
+    let delivery = first.deliveries[0].id;
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let inserted = store.commit_events(vec![first, resend]).await.unwrap();
+        assert!(inserted[1].duplicate);
+        assert_eq!(store.pending_count(), 1, "the resend made no delivery");
+        store.close().unwrap();
+    }
+    let reopened = Store::open(dir.path()).unwrap();
+    assert_eq!(reopened.event_count(), 1);
+    let stored = reopened.delivery(delivery).unwrap().unwrap();
+    assert_eq!(stored.endpoint, endpoint);
+    assert_eq!(stored.next_attempt_at, Some(100));
+}
+
+#[test]
+fn an_event_an_earlier_version_left_with_a_marker_is_fanned_out_once() {
+    use crate::delivery::fan_out::deliveries_for;
+    use crate::domain::endpoint::tests::endpoint;
+    let (_dir, store) = store();
+    let old = event(10, "m1", Status::Sent, Channel::Sms);
+    // What an earlier version wrote for an event stored before the engine
+    // ran: the event and a marker, no deliveries.
+    store.insert_events(&[alone(old.clone())]).unwrap();
+    store
+        .deliveries
+        .unfanned
+        .insert(old.id.to_bytes(), &[])
+        .unwrap();
+    let marked = store.unfanned_events(512).unwrap();
+    assert_eq!(marked.iter().map(|e| e.id).collect::<Vec<_>>(), [old.id]);
+    let deliveries = deliveries_for(&marked[0], &[endpoint()], 50);
+    store.record_fanout(&deliveries, &[old.id]).unwrap();
+    assert!(store.unfanned_events(512).unwrap().is_empty());
+    assert_eq!(store.pending_count(), 1);
 }
 
 mod key_queues {

@@ -26,5 +26,7 @@ mod server_endpoints;
 mod server_hardening;
 mod server_ingest;
 mod server_ingest_edges;
+mod server_ingest_multipart;
 mod server_ops;
+mod server_publish_batch;
 mod server_render;
