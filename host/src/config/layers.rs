@@ -59,13 +59,12 @@ impl FromArgMatches for ServeArgs {
             let Some(value) = parsed.remove(id.as_str()) else {
                 continue;
             };
-            match matches.value_source(id.as_str()) {
-                Some(ValueSource::EnvVariable) => {
-                    args.from_environment.insert(id.to_string(), value)
-                }
-                Some(ValueSource::CommandLine) => args.from_flags.insert(id.to_string(), value),
-                _ => None,
+            let layer = match matches.value_source(id.as_str()) {
+                Some(ValueSource::EnvVariable) => &mut args.from_environment,
+                Some(ValueSource::CommandLine) => &mut args.from_flags,
+                _ => continue,
             };
+            layer.insert(id.to_string(), value);
         }
         Ok(args)
     }
