@@ -83,7 +83,7 @@ async fn hostile_calls_on_one_source_leave_another_source_fast() {
         let server = TestServer::start_with(|config| {
             // Long enough that the hostile calls are surely in flight while
             // the normal callbacks are timed.
-            config.plugin_limits.timeout_ms = 5_000;
+            config.plugin_timeout_ms = 5_000;
             config.plugin_queue_wait_ms = 30_000;
         })
         .await;
@@ -145,7 +145,7 @@ async fn hostile_calls_on_one_source_leave_another_source_fast() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callbacks_waiting_past_the_bound_get_503_with_retry_after() {
     let server = TestServer::start_with(|config| {
-        config.plugin_limits.timeout_ms = 5_000;
+        config.plugin_timeout_ms = 5_000;
         config.plugin_lane_calls = 2;
         config.plugin_queue_wait_ms = 300;
     })

@@ -288,6 +288,20 @@ fn configuration_errors_say_where_the_value_came_from() {
         stderr.contains("environment variable WASMHOOK_MAX_BODY_BYTES=`lots`"),
         "{stderr}"
     );
+    // An out-of-range value from a variable names the variable.
+    let output = Command::new(binary)
+        .args(["serve", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("WASMHOOK_PLUGIN_LANE_CALLS", "0")
+        .env_remove("WASMHOOK_MAX_BODY_BYTES")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("environment variable WASMHOOK_PLUGIN_LANE_CALLS: `plugin_lane_calls`"),
+        "{stderr}"
+    );
     // An out-of-range value in the file names the file.
     let file = dir.path().join("wasmhook.toml");
     std::fs::write(&file, "plugin_lane_calls = 0\n").unwrap();
