@@ -3,20 +3,20 @@
 //! API, store and plugin runtime, and the `wasmhook` command line; `main.rs`
 //! only calls [`cli::main`].
 
-pub mod admin;
-pub mod api;
+pub(crate) mod admin;
+pub(crate) mod api;
 pub mod app;
-pub mod blocks;
+pub(crate) mod blocks;
 pub mod cli;
 pub mod config;
 pub mod connections;
-pub mod delivery;
+pub(crate) mod delivery;
 pub mod domain;
-pub mod ids;
-pub mod ingest;
-pub mod outbound;
-pub mod registry;
+pub(crate) mod ids;
+pub(crate) mod ingest;
+pub(crate) mod outbound;
+pub(crate) mod registry;
 pub mod runtime;
-pub mod shutdown;
-pub mod store;
-pub mod telemetry;
+pub(crate) mod shutdown;
+pub(crate) mod store;
+pub(crate) mod telemetry;

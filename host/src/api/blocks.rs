@@ -1,6 +1,6 @@
 //! `/v1/blocks`: workflow webhook blocks (seed 001) — create, list (live or
 //! soft-deleted), edit, soft delete and restore. Running them (`invoke`,
-//! `test`, `/v1/workflows/run`) is in `block_runs`.
+//! `test`, `/v1/workflows/run`) is in `invocations`.
 
 use axum::Json;
 use axum::extract::{Path, State};

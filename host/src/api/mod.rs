@@ -3,7 +3,6 @@
 //! with their OpenAPI description, so `/openapi.json` is generated from the
 //! same code that serves them and cannot drift.
 
-mod block_runs;
 mod blocks;
 mod connectors;
 mod deliveries;
@@ -12,6 +11,7 @@ pub mod error;
 mod events;
 pub mod extract;
 mod ingest;
+mod invocations;
 mod ops;
 mod plugins;
 mod render;
@@ -36,7 +36,7 @@ use crate::domain::Secret;
 use crate::registry::Registry;
 use crate::store::Store;
 
-pub use error::{ApiError, ApiResult, ErrorBody};
+pub use error::{ApiError, ErrorBody};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -110,7 +110,7 @@ fn admin_routes(config: &ServeConfig) -> OpenApiRouter<AppState> {
         .merge(connectors::router())
         .merge(render::router())
         .merge(blocks::router())
-        .merge(block_runs::router())
+        .merge(invocations::router())
 }
 
 /// The whole application: routes, their OpenAPI document, limits, tracing.

@@ -17,7 +17,5 @@
 pub mod http;
 pub mod run;
 
-pub use http::caps::RunCaps;
-pub use http::record::RequestCounts;
-pub use http::{BlockHttp, HttpPolicy};
-pub use run::{BlockRun, BlockRunner, ErrorCode, NotRun, WorkflowResult};
+pub use http::HttpPolicy;
+pub use run::{BlockRunner, NotRun};

@@ -9,7 +9,7 @@
 use wasmhook_sdk::BodyFormat;
 
 use super::engine::DeliveryEngine;
-use super::request::{self, Body, BuildError, Built, EventJson};
+use super::request::{self, BuildError, Built, EventJson, RenderedBody};
 use crate::domain::endpoint::{DEFAULT_RENDERER, Endpoint, HttpMethod};
 use crate::domain::{Name, NameError};
 use crate::ids::{ConnectorId, DeliveryId, EventId};
@@ -113,7 +113,7 @@ async fn render(
     engine: &DeliveryEngine,
     endpoint: &Endpoint,
     event: &EventJson,
-) -> Result<Body, RenderError> {
+) -> Result<RenderedBody, RenderError> {
     let spec = &endpoint.config.renderer;
     let is_get = endpoint.config.method == HttpMethod::Get;
     let (plugin_name, format) =
@@ -150,7 +150,7 @@ async fn render(
             content_type: rendered.content_type,
         });
     }
-    Ok(Body {
+    Ok(RenderedBody {
         content_type: rendered.content_type,
         bytes: rendered.body,
     })

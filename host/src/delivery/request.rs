@@ -19,7 +19,7 @@ use crate::outbound::{Credential, MASK, OutboundRequest, USER_AGENT};
 
 /// A body as the renderer made it.
 #[derive(Debug, Clone)]
-pub struct Body {
+pub struct RenderedBody {
     /// `Content-Type` to send.
     pub content_type: String,
     /// The bytes.
@@ -121,7 +121,7 @@ pub fn build(
     endpoint: &Endpoint,
     connector: Option<&Connector>,
     event: &EventJson,
-    body: Body,
+    body: RenderedBody,
     delivery: DeliveryId,
     now_ms: u64,
 ) -> Result<Built, BuildError> {

@@ -159,9 +159,11 @@ impl fmt::Display for GiveUpReason {
 pub struct Jitter(f64);
 
 impl Jitter {
+    #[cfg(test)]
     /// No jitter: exactly the scheduled delay.
     pub const NONE: Jitter = Jitter(0.5);
 
+    #[cfg(test)]
     /// A position in the range; values outside [0, 1] are clamped and NaN
     /// counts as [`Jitter::NONE`].
     pub fn new(unit: f64) -> Self {

@@ -23,10 +23,10 @@ mod publish;
 mod retry;
 
 pub use accept::{CallbackOutcome, Fault, IngestError};
-pub use callback::{AuthFailure, Received, UnreadableBody, check_content_type, receive};
+pub use callback::{check_content_type, receive};
 pub use config_check::ConfigRefused;
 pub use publish::PublishError;
-pub use retry::{Retried, RetryError};
+pub use retry::RetryError;
 
 /// The ingest service of one server.
 pub struct IngestService {

@@ -39,6 +39,7 @@ pub struct AddressPolicy {
 }
 
 impl AddressPolicy {
+    #[cfg(test)]
     /// A policy that refuses every special range, with nothing allowlisted.
     pub fn deny_special() -> Self {
         AddressPolicy::default()

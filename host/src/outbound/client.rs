@@ -135,6 +135,7 @@ impl OutboundResponse {
             .map(|(_, value)| value.as_str())
     }
 
+    #[cfg(test)]
     /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)

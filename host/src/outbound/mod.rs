@@ -11,10 +11,12 @@ pub mod credentials;
 pub mod headers;
 pub mod masking;
 
-pub use address_policy::{AddressPolicy, AllowlistError, Refusal};
+pub use address_policy::AddressPolicy;
+#[cfg(test)]
+pub use address_policy::Refusal;
 pub use client::{
-    OutboundClient, OutboundConfig, OutboundError, OutboundRequest, OutboundResponse,
-    OutboundSetupError, USER_AGENT, retry_after,
+    OutboundClient, OutboundConfig, OutboundError, OutboundRequest, OutboundSetupError, USER_AGENT,
+    retry_after,
 };
 pub use credentials::Credential;
 pub use masking::MASK;

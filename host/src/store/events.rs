@@ -62,6 +62,7 @@ pub(super) struct EventTrees {
 }
 
 impl EventTrees {
+    #[cfg(test)]
     /// Stores events unless they are resends of stored ones (see
     /// [`EventTrees::insert_batch`]).
     fn insert(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
@@ -194,6 +195,7 @@ impl EventTrees {
 }
 
 impl Store {
+    #[cfg(test)]
     fn event_trees(&self) -> EventTrees {
         EventTrees {
             events: self.events.clone(),
@@ -202,6 +204,7 @@ impl Store {
         }
     }
 
+    #[cfg(test)]
     /// Stores events with their deliveries unless they are resends of
     /// stored ones. Not durable until [`Store::durable`] returns;
     /// [`Store::commit_events`] does both.
@@ -237,6 +240,7 @@ impl Store {
             .transpose()
     }
 
+    #[cfg(test)]
     /// Number of events stored.
     pub fn event_count(&self) -> usize {
         self.events.len()

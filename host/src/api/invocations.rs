@@ -1,4 +1,4 @@
-//! Running blocks over the API: `POST /v1/blocks/{name}/invoke` (what a
+//! Block invocations over the API: `POST /v1/blocks/{name}/invoke` (what a
 //! workflow engine calls), `POST /v1/blocks/{name}/test` (seed 001's "Send
 //! test": the exact request and the raw response) and `POST
 //! /v1/workflows/run` (blocks in a chain, each seeing the data before it).
