@@ -11,44 +11,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::error::{ApiError, ApiResult, ErrorBody};
+use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
-use crate::domain::block::{Block, BlockName, CreateBlock, ReplaceBlock};
-use crate::store::ConfigRefusal;
+use super::shared::{lookup_block, parse_block_name};
+use crate::domain::block::{Block, CreateBlock, ReplaceBlock};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_blocks, create_block))
         .routes(routes!(get_block, replace_block, delete_block))
         .routes(routes!(restore_block))
-}
-
-/// A block name from a path: 404 when it cannot be one.
-fn parse_name(name: &str) -> ApiResult<BlockName> {
-    name.parse()
-        .map_err(|_| ApiError::not_found(format!("no block named `{name}`")))
-}
-
-/// A block by name, live or soft-deleted; 404 when there is none.
-pub(super) fn lookup(state: &AppState, name: &str) -> ApiResult<Block> {
-    state
-        .store
-        .block(&parse_name(name)?)?
-        .ok_or_else(|| ApiError::not_found(format!("no block named `{name}`")))
-}
-
-/// A live block by name: 404 when there is none, 409 when it is deleted.
-pub(super) fn lookup_live(state: &AppState, name: &str) -> ApiResult<Block> {
-    let block = lookup(state, name)?;
-    if block.is_deleted() {
-        return Err(deleted(&block.name));
-    }
-    Ok(block)
-}
-
-/// 409: the block is deleted, so it cannot be changed or run.
-pub(super) fn deleted(name: &BlockName) -> ApiError {
-    ConfigRefusal::BlockDeleted(name.clone()).into()
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -100,7 +72,7 @@ async fn get_block(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Block>> {
-    Ok(Json(lookup(&state, &name)?))
+    Ok(Json(lookup_block(&state, &name)?))
 }
 
 /// Replace a block's description, plugin and config (validated as on
@@ -116,7 +88,10 @@ async fn replace_block(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<ReplaceBlock>,
 ) -> ApiResult<Json<Block>> {
-    let block = state.admin.replace_block(&parse_name(&name)?, body).await?;
+    let block = state
+        .admin
+        .replace_block(&parse_block_name(&name)?, body)
+        .await?;
     Ok(Json(block))
 }
 
@@ -130,7 +105,7 @@ async fn delete_block(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.admin.delete_block(&parse_name(&name)?).await?;
+    state.admin.delete_block(&parse_block_name(&name)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -143,6 +118,6 @@ async fn restore_block(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Block>> {
-    let block = state.admin.restore_block(&parse_name(&name)?).await?;
+    let block = state.admin.restore_block(&parse_block_name(&name)?).await?;
     Ok(Json(block))
 }

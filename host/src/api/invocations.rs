@@ -16,9 +16,9 @@ use utoipa_axum::routes;
 use wasmhook_sdk::BlockInput;
 
 use super::AppState;
-use super::blocks::{deleted, lookup_live};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::ApiJson;
+use super::shared::{block_deleted, lookup_live_block};
 use crate::blocks::NotRun;
 use crate::blocks::run::{InvokeResult, TestResult, WorkflowResult};
 use crate::domain::block::{Block, BlockName};
@@ -148,7 +148,7 @@ async fn invoke_block(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Invoke>,
 ) -> ApiResult<Json<InvokeResult>> {
-    let block = lookup_live(&state, &name)?;
+    let block = lookup_live_block(&state, &name)?;
     let input = input(object("event", body.event)?, body.contact, body.data)?;
     let run = state.blocks.run(&block, input).await?;
     Ok(Json(run.invoke_result()))
@@ -170,7 +170,7 @@ async fn test_block(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Test>,
 ) -> ApiResult<Json<TestResult>> {
-    let block = lookup_live(&state, &name)?;
+    let block = lookup_live_block(&state, &name)?;
     let event = match (body.event_id, body.event) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid(
@@ -222,7 +222,7 @@ async fn run_workflow(
             )
         })?;
         if block.is_deleted() {
-            let error = deleted(&block.name);
+            let error = block_deleted(&block.name);
             return Err(ApiError::conflict(format!(
                 "blocks[{index}]: {}",
                 error.detail

@@ -1,11 +1,15 @@
 //! What several resources' handlers share: the `limit` of a listing page,
-//! and the answer for accepted events (a vendor callback, a publish, a
-//! retried rejected callback).
+//! the answer for accepted events (a vendor callback, a publish, a retried
+//! rejected callback), and finding a block by the name in a path (blocks'
+//! own routes and their invocations).
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::AppState;
 use super::error::{ApiError, ApiResult};
+use crate::domain::block::{Block, BlockName};
+use crate::store::ConfigRefusal;
 use crate::store::Inserted;
 
 /// The default page size.
@@ -46,4 +50,32 @@ impl Accepted {
             events,
         }
     }
+}
+
+/// A block name from a path: 404 when it cannot be one.
+pub(super) fn parse_block_name(name: &str) -> ApiResult<BlockName> {
+    name.parse()
+        .map_err(|_| ApiError::not_found(format!("no block named `{name}`")))
+}
+
+/// A block by name, live or soft-deleted; 404 when there is none.
+pub(super) fn lookup_block(state: &AppState, name: &str) -> ApiResult<Block> {
+    state
+        .store
+        .block(&parse_block_name(name)?)?
+        .ok_or_else(|| ApiError::not_found(format!("no block named `{name}`")))
+}
+
+/// A live block by name: 404 when there is none, 409 when it is deleted.
+pub(super) fn lookup_live_block(state: &AppState, name: &str) -> ApiResult<Block> {
+    let block = lookup_block(state, name)?;
+    if block.is_deleted() {
+        return Err(block_deleted(&block.name));
+    }
+    Ok(block)
+}
+
+/// 409: the block is deleted, so it cannot be changed or run.
+pub(super) fn block_deleted(name: &BlockName) -> ApiError {
+    ConfigRefusal::BlockDeleted(name.clone()).into()
 }
