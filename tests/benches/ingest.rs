@@ -33,7 +33,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use wasmhook_tests::bench::{env_or, percentile_ms};
+use wasmhook_tests::bench::{env_or, percentile_ms, server_binary};
 use wasmhook_tests::process::{GupshupCallbacks, ServerProcess};
 use wasmhook_tests::server::ADMIN_TOKEN;
 
@@ -95,10 +95,7 @@ fn main() {
         })
         .collect();
     let data_dir = tempfile::tempdir().expect("temp data dir");
-    let binary = std::env::var_os("BENCH_SERVER").map_or_else(
-        || env!("CARGO_BIN_EXE_wasmhook-e2e").into(),
-        std::path::PathBuf::from,
-    );
+    let binary = server_binary(env!("CARGO_BIN_EXE_wasmhook-e2e"));
     let server = ServerProcess::start(&binary, data_dir.path(), &[]);
     create_source(&server);
     let callbacks = Arc::new(GupshupCallbacks::load());
