@@ -164,6 +164,7 @@ impl Server {
                 ingest,
                 blocks,
                 admin,
+                key_use: Default::default(),
             },
         })
     }

@@ -147,6 +147,15 @@ prefixed_id!(
     /// receivers dedupe on, the same across retries.
     DeliveryId, "msg_", "delivery"
 );
+prefixed_id!(
+    /// A tenant's API key (the id it is listed and revoked by, not the
+    /// secret).
+    KeyId, "key_", "API key"
+);
+prefixed_id!(
+    /// One entry of a tenant's audit log.
+    AuditId, "aud_", "audit entry"
+);
 
 /// A ULID at `time_ms`: random bits, except that within the millisecond of
 /// the previous one it is the previous one plus one, so ids made in one

@@ -8,13 +8,19 @@ use super::{Admin, AdminError};
 use crate::domain::Name;
 use crate::domain::block::{self, Block, BlockName, CreateBlock, ReplaceBlock};
 use crate::domain::endpoint::FieldError;
+use crate::domain::tenant::Principal;
 use crate::ids::now_ms;
 
 impl Admin {
     /// Creates a block under a name no block (live or deleted) has.
-    pub async fn create_block(&self, body: CreateBlock) -> Result<Block, AdminError> {
+    pub async fn create_block(
+        &self,
+        by: &Principal,
+        body: CreateBlock,
+    ) -> Result<Block, AdminError> {
         let now = now_ms();
         let block = Block {
+            tenant: by.tenant.clone(),
             name: body.name,
             description: body.description,
             plugin: body.plugin,
@@ -25,6 +31,7 @@ impl Admin {
         };
         self.check_block(block.description.as_deref(), &block.plugin, &block.config)?;
         self.store.create_block(&block)?;
+        self.audit(by, "block.create", &block.name)?;
         self.store.durable().await?;
         tracing::info!(block = %block.name, plugin = %block.plugin, "block created");
         Ok(block)
@@ -34,10 +41,11 @@ impl Admin {
     /// its name cannot change.
     pub async fn replace_block(
         &self,
+        by: &Principal,
         name: &BlockName,
         body: ReplaceBlock,
     ) -> Result<Block, AdminError> {
-        let block = self.store.update_block(name, |block| {
+        let block = self.store.update_block(&by.tenant, name, |block| {
             if let Some(given) = &body.name
                 && *given != block.name
             {
@@ -57,20 +65,27 @@ impl Admin {
             block.updated_at = now_ms();
             Ok::<(), AdminError>(())
         })?;
+        self.audit(by, "block.replace", name)?;
         self.store.durable().await?;
         Ok(block)
     }
 
     /// Soft-deletes block `name`: it leaves the list and can be restored.
-    pub async fn delete_block(&self, name: &BlockName) -> Result<(), AdminError> {
-        self.store.soft_delete_block(name, now_ms())?;
+    pub async fn delete_block(&self, by: &Principal, name: &BlockName) -> Result<(), AdminError> {
+        self.store.soft_delete_block(&by.tenant, name, now_ms())?;
+        self.audit(by, "block.delete", name)?;
         self.store.durable().await?;
         Ok(())
     }
 
     /// Brings the soft-deleted block `name` back.
-    pub async fn restore_block(&self, name: &BlockName) -> Result<Block, AdminError> {
-        let block = self.store.restore_block(name, now_ms())?;
+    pub async fn restore_block(
+        &self,
+        by: &Principal,
+        name: &BlockName,
+    ) -> Result<Block, AdminError> {
+        let block = self.store.restore_block(&by.tenant, name, now_ms())?;
+        self.audit(by, "block.restore", name)?;
         self.store.durable().await?;
         Ok(block)
     }

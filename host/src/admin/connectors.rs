@@ -3,14 +3,20 @@
 
 use super::{Admin, AdminError};
 use crate::domain::connector::{self, Connector, CreateConnector, UpdateConnector};
+use crate::domain::tenant::Principal;
 use crate::ids::{ConnectorId, now_ms};
 use crate::store::ConfigRefusal;
 
 impl Admin {
     /// Stores new credentials under a free name.
-    pub async fn create_connector(&self, body: CreateConnector) -> Result<Connector, AdminError> {
+    pub async fn create_connector(
+        &self,
+        by: &Principal,
+        body: CreateConnector,
+    ) -> Result<Connector, AdminError> {
         let now = now_ms();
         let connector = Connector {
+            tenant: by.tenant.clone(),
             id: ConnectorId::new(now),
             name: body.name,
             description: body.description,
@@ -20,6 +26,7 @@ impl Admin {
         };
         connector::validate(connector.description.as_deref(), &connector.auth)?;
         self.store.create_connector(&connector)?;
+        self.audit(by, "connector.create", connector.id)?;
         self.store.durable().await?;
         tracing::info!(connector = %connector.id, name = %connector.name, kind = ?connector.auth.kind(), "connector created");
         Ok(connector)
@@ -29,11 +36,12 @@ impl Admin {
     /// gives; `auth` is replaced whole.
     pub async fn update_connector(
         &self,
+        by: &Principal,
         key: &str,
         body: UpdateConnector,
     ) -> Result<Connector, AdminError> {
-        let id = self.connector_id(key)?;
-        let connector = self.store.update_connector(id, |connector| {
+        let id = self.connector_id(by, key)?;
+        let connector = self.store.update_connector(&by.tenant, id, |connector| {
             if let Some(name) = body.name {
                 connector.name = name;
             }
@@ -47,21 +55,23 @@ impl Admin {
             connector.updated_at = now_ms();
             Ok::<(), AdminError>(())
         })?;
+        self.audit(by, "connector.update", id)?;
         self.store.durable().await?;
         Ok(connector)
     }
 
     /// Deletes connector `key` (id or name), refused while endpoints or
     /// blocks use it.
-    pub async fn delete_connector(&self, key: &str) -> Result<(), AdminError> {
-        let id = self.connector_id(key)?;
-        self.store.delete_connector(id)?;
+    pub async fn delete_connector(&self, by: &Principal, key: &str) -> Result<(), AdminError> {
+        let id = self.connector_id(by, key)?;
+        self.store.delete_connector(&by.tenant, id)?;
+        self.audit(by, "connector.delete", id)?;
         self.store.durable().await?;
         Ok(())
     }
 
-    fn connector_id(&self, key: &str) -> Result<ConnectorId, AdminError> {
-        match self.store.connector_by_key(key)? {
+    fn connector_id(&self, by: &Principal, key: &str) -> Result<ConnectorId, AdminError> {
+        match self.store.connector_by_key(&by.tenant, key)? {
             Some(connector) => Ok(connector.id),
             None => Err(ConfigRefusal::NoConnector(key.to_owned()).into()),
         }

@@ -4,7 +4,9 @@
 
 use super::{Admin, AdminError};
 use crate::domain::delivery::{Delivery, DeliveryState};
+use crate::domain::tenant::Principal;
 use crate::ids::{DeliveryId, EndpointId, now_ms};
+use crate::store::ConfigRefusal;
 
 /// How many deliveries a replay reads at a time.
 const REPLAY_PAGE: usize = 1000;
@@ -13,12 +15,17 @@ impl Admin {
     /// Queues delivery `id` for an attempt now (a failed one, or a pending
     /// one waiting for its next attempt); it keeps its `webhook-id`. A
     /// delivery that succeeded is replayed instead.
-    pub async fn retry_delivery(&self, id: DeliveryId) -> Result<Delivery, AdminError> {
-        let mut delivery = self.delivery(id)?;
+    pub async fn retry_delivery(
+        &self,
+        by: &Principal,
+        id: DeliveryId,
+    ) -> Result<Delivery, AdminError> {
+        let mut delivery = self.delivery(by, id)?;
         if delivery.state == DeliveryState::Succeeded {
             return Err(AdminError::DeliverySucceeded(id));
         }
         self.requeue(&mut delivery)?;
+        self.audit(by, "delivery.retry", id)?;
         self.store.durable().await?;
         self.engine.wake();
         Ok(delivery)
@@ -26,8 +33,12 @@ impl Admin {
 
     /// Lets the deliveries ordered behind held delivery `id` go. It stays
     /// failed, and can still be retried.
-    pub async fn release_delivery(&self, id: DeliveryId) -> Result<Delivery, AdminError> {
-        let mut delivery = self.delivery(id)?;
+    pub async fn release_delivery(
+        &self,
+        by: &Principal,
+        id: DeliveryId,
+    ) -> Result<Delivery, AdminError> {
+        let mut delivery = self.delivery(by, id)?;
         if !delivery.held {
             return Err(AdminError::DeliveryNotHeld {
                 delivery: id,
@@ -37,6 +48,7 @@ impl Admin {
         delivery.held = false;
         delivery.updated_at = now_ms();
         self.store.update_delivery(&delivery, None)?;
+        self.audit(by, "delivery.release", id)?;
         self.store.durable().await?;
         self.engine.wake();
         tracing::info!(delivery = %delivery.id, endpoint = %delivery.endpoint, "held delivery released");
@@ -48,10 +60,14 @@ impl Admin {
     /// ones are left alone. Returns how many were queued.
     pub async fn replay_deliveries(
         &self,
+        by: &Principal,
         endpoint: EndpointId,
         since: u64,
         state: Option<DeliveryState>,
     ) -> Result<usize, AdminError> {
+        if self.store.endpoint(&by.tenant, endpoint)?.is_none() {
+            return Err(ConfigRefusal::NoEndpoint(endpoint.to_string()).into());
+        }
         // Collected newest first (the listing order), queued again oldest
         // first: with ordering, they go in event order.
         let mut ids = Vec::new();
@@ -83,14 +99,16 @@ impl Admin {
                 queued += 1;
             }
         }
+        self.audit(by, "endpoint.replay", endpoint)?;
         self.store.durable().await?;
         self.engine.wake();
         Ok(queued)
     }
 
-    fn delivery(&self, id: DeliveryId) -> Result<Delivery, AdminError> {
+    fn delivery(&self, by: &Principal, id: DeliveryId) -> Result<Delivery, AdminError> {
         self.store
             .delivery(id)?
+            .filter(|delivery| delivery.tenant == by.tenant)
             .ok_or_else(|| AdminError::NoDelivery(id))
     }
 

@@ -8,22 +8,26 @@ use crate::domain::endpoint::{
     DEFAULT_GRACE_SECS, Endpoint, EndpointConfig, FieldError, MAX_GRACE_SECS, SigningSecret,
     UpdateEndpoint,
 };
+use crate::domain::tenant::Principal;
 use crate::ids::{EndpointId, now_ms};
 
 impl Admin {
     /// Creates an endpoint with `secret`, or a generated one.
     pub async fn create_endpoint(
         &self,
+        by: &Principal,
         config: EndpointConfig,
         secret: Option<SigningSecret>,
     ) -> Result<Endpoint, AdminError> {
         let endpoint = Endpoint::new(
+            by.tenant.clone(),
             config,
             secret.unwrap_or_else(SigningSecret::generate),
             now_ms(),
         );
         self.check_endpoint_config(&endpoint.config)?;
         self.store.create_endpoint(&endpoint)?;
+        self.audit(by, "endpoint.create", endpoint.id)?;
         self.store.durable().await?;
         tracing::info!(endpoint = %endpoint.id, url = %endpoint.config.url, "endpoint created");
         Ok(endpoint)
@@ -32,15 +36,17 @@ impl Admin {
     /// Changes the fields of endpoint `id` that `update` gives.
     pub async fn update_endpoint(
         &self,
+        by: &Principal,
         id: EndpointId,
         update: UpdateEndpoint,
     ) -> Result<Endpoint, AdminError> {
-        let endpoint = self.store.update_endpoint(id, |endpoint| {
+        let endpoint = self.store.update_endpoint(&by.tenant, id, |endpoint| {
             endpoint.config.apply(update);
             self.check_endpoint_config(&endpoint.config)?;
             endpoint.updated_at = now_ms();
             Ok::<(), AdminError>(())
         })?;
+        self.audit(by, "endpoint.update", id)?;
         self.store.durable().await?;
         // Re-enabled, or paced differently: waiting deliveries may go now.
         self.engine.wake();
@@ -48,8 +54,9 @@ impl Admin {
     }
 
     /// Deletes endpoint `id`; its pending deliveries fail, visibly.
-    pub async fn delete_endpoint(&self, id: EndpointId) -> Result<(), AdminError> {
-        self.store.delete_endpoint(id, now_ms())?;
+    pub async fn delete_endpoint(&self, by: &Principal, id: EndpointId) -> Result<(), AdminError> {
+        self.store.delete_endpoint(&by.tenant, id, now_ms())?;
+        self.audit(by, "endpoint.delete", id)?;
         self.store.durable().await?;
         Ok(())
     }
@@ -59,6 +66,7 @@ impl Admin {
     /// `grace_period_secs` (default a day), so receivers can switch over.
     pub async fn rotate_endpoint_secret(
         &self,
+        by: &Principal,
         id: EndpointId,
         grace_period_secs: Option<u64>,
         secret: Option<SigningSecret>,
@@ -72,10 +80,11 @@ impl Admin {
             .into());
         }
         let next = secret.unwrap_or_else(SigningSecret::generate);
-        let endpoint = self.store.update_endpoint(id, |endpoint| {
+        let endpoint = self.store.update_endpoint(&by.tenant, id, |endpoint| {
             endpoint.rotate_secret(next, grace_secs, now_ms());
             Ok::<(), AdminError>(())
         })?;
+        self.audit(by, "endpoint.rotate_secret", id)?;
         self.store.durable().await?;
         tracing::info!(endpoint = %endpoint.id, grace_secs, "endpoint secret rotated");
         Ok(endpoint)

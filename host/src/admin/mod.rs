@@ -13,12 +13,14 @@ mod deliveries;
 mod endpoints;
 mod plugins;
 mod sources;
+mod tenants;
 
 use std::sync::Arc;
 
 use crate::delivery::DeliveryEngine;
 use crate::domain::endpoint::FieldError;
-use crate::ids::DeliveryId;
+use crate::domain::tenant::{AuditEntry, Principal};
+use crate::ids::{AuditId, DeliveryId, now_ms};
 use crate::ingest::{ConfigRefused, IngestService};
 use crate::outbound::address_policy::Refusal;
 use crate::registry::{Registry, RegistryError};
@@ -65,6 +67,10 @@ pub enum AdminError {
         /// Its state.
         state: &'static str,
     },
+    /// A tenant is not in the state the change needs (deleting a deleted
+    /// one, restoring a live one).
+    #[error("{0}")]
+    TenantState(String),
     /// The plugin registry refused or failed (an upload, an activation).
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -129,6 +135,27 @@ impl Admin {
             engine,
             allow_plain_http_blocks,
         }
+    }
+
+    /// Records in `by`'s tenant's audit log that `by` did `action` to
+    /// `target`. Written before the change's durability wait, so the two
+    /// are on disk together.
+    fn audit(
+        &self,
+        by: &Principal,
+        action: &str,
+        target: impl std::fmt::Display,
+    ) -> Result<(), AdminError> {
+        let now = now_ms();
+        self.store.record_audit(&AuditEntry {
+            id: AuditId::new(now),
+            tenant: by.tenant.clone(),
+            actor: by.actor.clone(),
+            action: action.to_owned(),
+            target: target.to_string(),
+            at: now,
+        })?;
+        Ok(())
     }
 
     /// Refuses `url` (in `field`) when the outbound address rules refuse

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::{Admin, AdminError};
 use crate::domain::endpoint::FieldError;
 use crate::domain::source::{CreateSource, MIN_TOKEN_LEN, Source, UpdateSource};
+use crate::domain::tenant::Principal;
 use crate::domain::{Name, Secret};
 use crate::ids::now_ms;
 use crate::store::ConfigRefusal;
@@ -14,7 +15,11 @@ use crate::store::ConfigRefusal;
 impl Admin {
     /// Connects a vendor: a source with its mapper, config and ingest token
     /// (generated unless given).
-    pub async fn create_source(&self, body: CreateSource) -> Result<Source, AdminError> {
+    pub async fn create_source(
+        &self,
+        by: &Principal,
+        body: CreateSource,
+    ) -> Result<Source, AdminError> {
         let config = body.config.unwrap_or_else(|| serde_json::json!({}));
         check_config(&config)?;
         self.ingest
@@ -26,6 +31,7 @@ impl Admin {
         };
         let now = now_ms();
         let source = Source {
+            tenant: by.tenant.clone(),
             vendor: body.vendor.unwrap_or_else(|| body.mapper.to_string()),
             name: body.name,
             mapper: body.mapper,
@@ -37,6 +43,7 @@ impl Admin {
             updated_at: now,
         };
         self.store.create_source(&source)?;
+        self.audit(by, "source.create", &source.name)?;
         self.store.durable().await?;
         Ok(source)
     }
@@ -44,6 +51,7 @@ impl Admin {
     /// Changes the fields of source `name` that `body` gives.
     pub async fn update_source(
         &self,
+        by: &Principal,
         name: &str,
         body: UpdateSource,
     ) -> Result<Source, AdminError> {
@@ -52,14 +60,14 @@ impl Admin {
             // take a while); the source it was asked about is the one saved.
             let current = self
                 .store
-                .source(name)
+                .tenant_source(&by.tenant, name)
                 .ok_or_else(|| ConfigRefusal::NoSource(name.to_owned()))?;
             let mapper = body.mapper.as_ref().unwrap_or(&current.mapper);
             let config = body.config.as_ref().unwrap_or(&current.config);
             check_config(config)?;
             self.ingest.check_source_config(mapper, config).await?;
         }
-        let source = self.store.update_source(name, |source| {
+        let source = self.store.update_source(&by.tenant, name, |source| {
             if let Some(token) = &body.ingest_token {
                 source.ingest_token = check_token(token)?;
             }
@@ -81,13 +89,15 @@ impl Admin {
             source.updated_at = now_ms();
             Ok::<(), AdminError>(())
         })?;
+        self.audit(by, "source.update", name)?;
         self.store.durable().await?;
         Ok(source)
     }
 
     /// Deletes a source. Its events stay.
-    pub async fn delete_source(&self, name: &Name) -> Result<(), AdminError> {
-        self.store.delete_source(name)?;
+    pub async fn delete_source(&self, by: &Principal, name: &Name) -> Result<(), AdminError> {
+        self.store.delete_source(&by.tenant, name)?;
+        self.audit(by, "source.delete", name)?;
         self.store.durable().await?;
         Ok(())
     }

@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::shared::{lookup_block, parse_block_name};
@@ -38,11 +39,12 @@ struct ListParams {
     responses((status = 200, body = Vec<Block>), (status = 400, body = ErrorBody)))]
 async fn list_blocks(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<Vec<Block>>> {
     let blocks = state
         .store
-        .blocks()?
+        .blocks(caller.tenant())?
         .into_iter()
         .filter(|block| block.is_deleted() == params.deleted)
         .collect();
@@ -58,9 +60,10 @@ async fn list_blocks(
         (status = 422, description = "A field is invalid; `detail` names it", body = ErrorBody)))]
 async fn create_block(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(body): ApiJson<CreateBlock>,
 ) -> ApiResult<(StatusCode, Json<Block>)> {
-    let block = state.admin.create_block(body).await?;
+    let block = state.admin.create_block(caller.by(), body).await?;
     Ok((StatusCode::CREATED, Json(block)))
 }
 
@@ -70,9 +73,10 @@ async fn create_block(
     responses((status = 200, body = Block), (status = 404, body = ErrorBody)))]
 async fn get_block(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Block>> {
-    Ok(Json(lookup_block(&state, &name)?))
+    Ok(Json(lookup_block(&state, caller.tenant(), &name)?))
 }
 
 /// Replace a block's description, plugin and config (validated as on
@@ -85,12 +89,13 @@ async fn get_block(
         (status = 422, body = ErrorBody)))]
 async fn replace_block(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<ReplaceBlock>,
 ) -> ApiResult<Json<Block>> {
     let block = state
         .admin
-        .replace_block(&parse_block_name(&name)?, body)
+        .replace_block(caller.by(), &parse_block_name(&name)?, body)
         .await?;
     Ok(Json(block))
 }
@@ -103,9 +108,13 @@ async fn replace_block(
         (status = 409, description = "Already deleted", body = ErrorBody)))]
 async fn delete_block(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.admin.delete_block(&parse_block_name(&name)?).await?;
+    state
+        .admin
+        .delete_block(caller.by(), &parse_block_name(&name)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -116,8 +125,12 @@ async fn delete_block(
         (status = 409, description = "The block is not deleted", body = ErrorBody)))]
 async fn restore_block(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Block>> {
-    let block = state.admin.restore_block(&parse_block_name(&name)?).await?;
+    let block = state
+        .admin
+        .restore_block(caller.by(), &parse_block_name(&name)?)
+        .await?;
     Ok(Json(block))
 }

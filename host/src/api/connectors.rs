@@ -8,6 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::ApiJson;
 use crate::domain::connector::{Connector, ConnectorView, CreateConnector, UpdateConnector};
@@ -18,22 +19,25 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_connector, update_connector, delete_connector))
 }
 
-/// A connector by id (`conn_…`) or by name.
-fn lookup(state: &AppState, key: &str) -> ApiResult<Connector> {
+/// The caller's connector by id (`conn_…`) or by name.
+fn lookup(state: &AppState, caller: &Caller, key: &str) -> ApiResult<Connector> {
     state
         .store
-        .connector_by_key(key)?
+        .connector_by_key(caller.tenant(), key)?
         .ok_or_else(|| ApiError::not_found(format!("no connector `{key}`")))
 }
 
 /// List connectors, oldest first (secrets withheld).
 #[utoipa::path(get, path = "/v1/connectors", tag = "connectors",
     responses((status = 200, body = Vec<ConnectorView>), (status = 401, body = ErrorBody)))]
-async fn list_connectors(State(state): State<AppState>) -> ApiResult<Json<Vec<ConnectorView>>> {
+async fn list_connectors(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<ConnectorView>>> {
     Ok(Json(
         state
             .store
-            .connectors()?
+            .connectors(caller.tenant())?
             .iter()
             .map(ConnectorView::from)
             .collect(),
@@ -49,9 +53,10 @@ async fn list_connectors(State(state): State<AppState>) -> ApiResult<Json<Vec<Co
         (status = 422, description = "A field is invalid; `detail` names it", body = ErrorBody)))]
 async fn create_connector(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(body): ApiJson<CreateConnector>,
 ) -> ApiResult<(StatusCode, Json<ConnectorView>)> {
-    let connector = state.admin.create_connector(body).await?;
+    let connector = state.admin.create_connector(caller.by(), body).await?;
     Ok((StatusCode::CREATED, Json(ConnectorView::from(&connector))))
 }
 
@@ -61,9 +66,10 @@ async fn create_connector(
     responses((status = 200, body = ConnectorView), (status = 404, body = ErrorBody)))]
 async fn get_connector(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConnectorView>> {
-    Ok(Json(ConnectorView::from(&lookup(&state, &id)?)))
+    Ok(Json(ConnectorView::from(&lookup(&state, &caller, &id)?)))
 }
 
 /// Change a connector; only the fields given change. `auth` is replaced
@@ -76,10 +82,11 @@ async fn get_connector(
         (status = 422, body = ErrorBody)))]
 async fn update_connector(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateConnector>,
 ) -> ApiResult<Json<ConnectorView>> {
-    let connector = state.admin.update_connector(&id, body).await?;
+    let connector = state.admin.update_connector(caller.by(), &id, body).await?;
     Ok(Json(ConnectorView::from(&connector)))
 }
 
@@ -90,8 +97,9 @@ async fn update_connector(
         (status = 409, description = "In use; `detail` names the users", body = ErrorBody)))]
 async fn delete_connector(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.admin.delete_connector(&id).await?;
+    state.admin.delete_connector(caller.by(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::shared::page_limit;
@@ -36,22 +37,27 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         (status = 404, body = ErrorBody)))]
 async fn test_endpoint(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TestSend>> {
-    let endpoint_id = endpoint_id(&state, &id)?;
+    let endpoint_id = endpoint_id(&state, &caller, &id)?;
     let endpoint = state
         .store
-        .endpoint(endpoint_id)?
+        .endpoint(caller.tenant(), endpoint_id)?
         .ok_or_else(|| ApiError::not_found(format!("no endpoint `{id}`")))?;
     Ok(Json(
         test_send::send_sample_event(&state.engine, &endpoint).await,
     ))
 }
 
-fn endpoint_id(state: &AppState, id: &str) -> ApiResult<EndpointId> {
+/// The id of the caller's endpoint `id`; 404 when it has none.
+fn endpoint_id(state: &AppState, caller: &Caller, id: &str) -> ApiResult<EndpointId> {
     let not_found = || ApiError::not_found(format!("no endpoint `{id}`"));
     let parsed: EndpointId = id.parse().map_err(|_| not_found())?;
-    state.store.endpoint(parsed)?.ok_or_else(not_found)?;
+    state
+        .store
+        .endpoint(caller.tenant(), parsed)?
+        .ok_or_else(not_found)?;
     Ok(parsed)
 }
 
@@ -60,11 +66,11 @@ fn parse_id(id: &str) -> ApiResult<DeliveryId> {
         .map_err(|_| ApiError::not_found(format!("no delivery `{id}`")))
 }
 
-fn lookup(state: &AppState, id: &str) -> ApiResult<Delivery> {
-    state
-        .store
-        .delivery(parse_id(id)?)?
-        .ok_or_else(|| ApiError::not_found(format!("no delivery `{id}`")))
+/// The caller's delivery `id`; 404 when it has none.
+fn lookup(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Delivery> {
+    caller.own(state.store.delivery(parse_id(id)?)?, || {
+        ApiError::not_found(format!("no delivery `{id}`"))
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -85,10 +91,11 @@ struct DeliveryParams {
     responses((status = 200, body = Vec<Delivery>), (status = 404, body = ErrorBody)))]
 async fn list_deliveries(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<DeliveryParams>,
 ) -> ApiResult<Json<Vec<Delivery>>> {
-    let endpoint = endpoint_id(&state, &id)?;
+    let endpoint = endpoint_id(&state, &caller, &id)?;
     let limit = page_limit(params.limit)?;
     Ok(Json(state.store.deliveries_of(
         endpoint,
@@ -114,9 +121,10 @@ struct DeliveryDetail {
     responses((status = 200, body = DeliveryDetail), (status = 404, body = ErrorBody)))]
 async fn get_delivery(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeliveryDetail>> {
-    let delivery = lookup(&state, &id)?;
+    let delivery = lookup(&state, &caller, &id)?;
     let attempts = state.store.attempts(delivery.id)?;
     Ok(Json(DeliveryDetail { delivery, attempts }))
 }
@@ -129,9 +137,15 @@ async fn get_delivery(
         (status = 409, description = "Already delivered", body = ErrorBody)))]
 async fn retry_delivery(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Delivery>> {
-    Ok(Json(state.admin.retry_delivery(parse_id(&id)?).await?))
+    Ok(Json(
+        state
+            .admin
+            .retry_delivery(caller.by(), parse_id(&id)?)
+            .await?,
+    ))
 }
 
 /// Let the deliveries ordered behind a held delivery go: it failed for good
@@ -144,9 +158,15 @@ async fn retry_delivery(
         (status = 409, description = "Not holding anything", body = ErrorBody)))]
 async fn release_delivery(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Delivery>> {
-    Ok(Json(state.admin.release_delivery(parse_id(&id)?).await?))
+    Ok(Json(
+        state
+            .admin
+            .release_delivery(caller.by(), parse_id(&id)?)
+            .await?,
+    ))
 }
 
 /// Which deliveries to send again.
@@ -176,13 +196,14 @@ struct Replayed {
         (status = 422, body = ErrorBody)))]
 async fn replay_endpoint(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Replay>,
 ) -> ApiResult<Json<Replayed>> {
-    let endpoint = endpoint_id(&state, &id)?;
+    let endpoint = endpoint_id(&state, &caller, &id)?;
     let queued = state
         .admin
-        .replay_deliveries(endpoint, body.since, body.state)
+        .replay_deliveries(caller.by(), endpoint, body.since, body.state)
         .await?;
     Ok(Json(Replayed { queued }))
 }

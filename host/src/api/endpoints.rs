@@ -10,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, decode_json, read_body};
 use crate::domain::endpoint::{
@@ -88,21 +89,25 @@ fn parse_id(id: &str) -> ApiResult<EndpointId> {
     id.parse().map_err(|_| not_found(id))
 }
 
-fn lookup(state: &AppState, id: &str) -> ApiResult<Endpoint> {
+/// The caller's endpoint `id`; 404 when it has none.
+fn lookup(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Endpoint> {
     state
         .store
-        .endpoint(parse_id(id)?)?
+        .endpoint(caller.tenant(), parse_id(id)?)?
         .ok_or_else(|| not_found(id))
 }
 
 /// List endpoints, oldest first.
 #[utoipa::path(get, path = "/v1/endpoints", tag = "endpoints",
     responses((status = 200, body = Vec<EndpointView>), (status = 401, body = ErrorBody)))]
-async fn list_endpoints(State(state): State<AppState>) -> ApiResult<Json<Vec<EndpointView>>> {
+async fn list_endpoints(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<EndpointView>>> {
     Ok(Json(
         state
             .store
-            .endpoints()?
+            .endpoints(caller.tenant())?
             .iter()
             .map(EndpointView::from)
             .collect(),
@@ -144,6 +149,7 @@ async fn verify(state: &AppState, url: &crate::domain::endpoint::EndpointUrl) ->
         (status = 422, description = "A field is invalid; `detail` names it", body = ErrorBody)))]
 async fn create_endpoint(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(params): ApiQuery<VerifyParams>,
     ApiJson(body): ApiJson<CreateEndpoint>,
 ) -> ApiResult<(StatusCode, Json<EndpointCreated>)> {
@@ -151,7 +157,10 @@ async fn create_endpoint(
     if params.verify {
         verify(&state, &config.url).await?;
     }
-    let endpoint = state.admin.create_endpoint(config, secret).await?;
+    let endpoint = state
+        .admin
+        .create_endpoint(caller.by(), config, secret)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(EndpointCreated {
@@ -167,9 +176,10 @@ async fn create_endpoint(
     responses((status = 200, body = EndpointView), (status = 404, body = ErrorBody)))]
 async fn get_endpoint(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EndpointView>> {
-    Ok(Json(EndpointView::from(&lookup(&state, &id)?)))
+    Ok(Json(EndpointView::from(&lookup(&state, &caller, &id)?)))
 }
 
 /// Change an endpoint; only the fields given change.
@@ -180,16 +190,20 @@ async fn get_endpoint(
         (status = 422, description = "A field is invalid; `detail` names it", body = ErrorBody)))]
 async fn update_endpoint(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<VerifyParams>,
     ApiJson(body): ApiJson<UpdateEndpoint>,
 ) -> ApiResult<Json<EndpointView>> {
     if params.verify {
-        let mut preview = lookup(&state, &id)?;
+        let mut preview = lookup(&state, &caller, &id)?;
         preview.config.apply(body.clone());
         verify(&state, &preview.config.url).await?;
     }
-    let endpoint = state.admin.update_endpoint(parse_id(&id)?, body).await?;
+    let endpoint = state
+        .admin
+        .update_endpoint(caller.by(), parse_id(&id)?, body)
+        .await?;
     Ok(Json(EndpointView::from(&endpoint)))
 }
 
@@ -199,9 +213,13 @@ async fn update_endpoint(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_endpoint(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.admin.delete_endpoint(parse_id(&id)?).await?;
+    state
+        .admin
+        .delete_endpoint(caller.by(), parse_id(&id)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -211,9 +229,10 @@ async fn delete_endpoint(
     responses((status = 200, body = EndpointSecret), (status = 404, body = ErrorBody)))]
 async fn get_secret(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EndpointSecret>> {
-    let endpoint = lookup(&state, &id)?;
+    let endpoint = lookup(&state, &caller, &id)?;
     Ok(Json(EndpointSecret::of(&endpoint, now_ms())))
 }
 
@@ -226,6 +245,7 @@ async fn get_secret(
         (status = 422, body = ErrorBody)))]
 async fn rotate_secret(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     request: Request,
 ) -> ApiResult<Json<EndpointSecret>> {
@@ -237,7 +257,12 @@ async fn rotate_secret(
     };
     let endpoint = state
         .admin
-        .rotate_endpoint_secret(parse_id(&id)?, body.grace_period_secs, body.secret)
+        .rotate_endpoint_secret(
+            caller.by(),
+            parse_id(&id)?,
+            body.grace_period_secs,
+            body.secret,
+        )
         .await?;
     Ok(Json(EndpointSecret::of(&endpoint, now_ms())))
 }

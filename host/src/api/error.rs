@@ -67,6 +67,11 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
     }
 
+    /// 403 with `code`: the caller is known but may not do this.
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, detail)
+    }
+
     /// 401 `unauthorized`.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
@@ -209,6 +214,7 @@ impl From<AdminError> for ApiError {
                 Self::invalid("invalid_config", error.to_string())
             }
             AdminError::NoDelivery(_) => Self::not_found(error.to_string()),
+            AdminError::TenantState(_) => Self::conflict(error.to_string()),
             AdminError::DeliverySucceeded(_) | AdminError::DeliveryNotHeld { .. } => {
                 Self::conflict(error.to_string())
             }
@@ -226,8 +232,14 @@ impl From<ConfigRefusal> for ApiError {
             | ConfigRefusal::NoSource(_)
             | ConfigRefusal::NoEndpoint(_)
             | ConfigRefusal::NoConnector(_)
-            | ConfigRefusal::NoBlock(_) => Self::not_found(refusal.to_string()),
+            | ConfigRefusal::NoBlock(_)
+            | ConfigRefusal::NoTenant(_)
+            | ConfigRefusal::NoKey(_) => Self::not_found(refusal.to_string()),
+            ConfigRefusal::QuotaExceeded { .. } => {
+                Self::forbidden("quota_exceeded", refusal.to_string())
+            }
             ConfigRefusal::SourceExists(_)
+            | ConfigRefusal::TenantExists(_)
             | ConfigRefusal::ConnectorNameTaken { .. }
             | ConfigRefusal::BlockExists(_)
             | ConfigRefusal::DeletedBlockExists(_)

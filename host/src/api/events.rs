@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::shared::{Accepted, page_limit};
@@ -119,6 +120,7 @@ enum Published {
         (status = 422, description = "Names the field at fault, in a batch with its element (`[3].status: …`); an empty batch is `empty_batch`. Nothing was stored", body = ErrorBody)))]
 async fn publish_event(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(body): ApiJson<PublishBody>,
 ) -> ApiResult<(StatusCode, Json<Published>)> {
     let (events, batch) = match body {
@@ -143,7 +145,7 @@ async fn publish_event(
     };
     let inserted = state
         .ingest
-        .publish(events)
+        .publish(caller.tenant(), events)
         .await
         .map_err(|error| match error {
             PublishError::Invalid { index, error } if batch => {
@@ -170,11 +172,16 @@ async fn publish_event(
     responses((status = 200, body = CanonicalEvent), (status = 404, body = ErrorBody)))]
 async fn get_event(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CanonicalEvent>> {
     let not_found = || ApiError::not_found(format!("no event `{id}`"));
     let event_id: EventId = id.parse().map_err(|_| not_found())?;
-    state.store.event(event_id)?.map(Json).ok_or_else(not_found)
+    state
+        .store
+        .event(caller.tenant(), event_id)?
+        .map(Json)
+        .ok_or_else(not_found)
 }
 
 /// Events, newest first, filtered; follow `next_cursor` for the next page.
@@ -183,6 +190,7 @@ async fn get_event(
     responses((status = 200, body = EventPage), (status = 400, body = ErrorBody)))]
 async fn list_events(
     State(state): State<AppState>,
+    caller: Caller,
     ApiQuery(filter): ApiQuery<EventFilter>,
 ) -> ApiResult<Json<EventPage>> {
     let limit = page_limit(filter.limit)?;
@@ -194,5 +202,9 @@ async fn list_events(
             "since: must be before until",
         ));
     }
-    Ok(Json(state.store.list_events(&filter, limit)?))
+    Ok(Json(state.store.list_events(
+        caller.tenant(),
+        &filter,
+        limit,
+    )?))
 }

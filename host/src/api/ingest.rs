@@ -51,10 +51,12 @@ pub struct Rejected {
         (status = 202, description = "Events durably stored", body = Accepted),
         (status = 400, description = "The mapper found the body malformed; kept as rejected", body = Rejected),
         (status = 401, description = "Missing or wrong token, or no such source (answered alike)", body = ErrorBody),
+        (status = 403, description = "The source's tenant is disabled (`tenant_disabled`)", body = ErrorBody),
         (status = 408, description = "The body did not arrive within the body timeout", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 415, description = "A body no mapper reads (`unsupported_media_type`: not JSON, XML, a URL-encoded form or text; `multipart/form-data` included) or an unsupported `Content-Encoding` (`unsupported_encoding`)", body = ErrorBody),
         (status = 422, description = "The mapper refused the body as something it does not handle; kept as rejected (resending will not help)", body = Rejected),
+        (status = 429, description = "The source's tenant is over its callbacks-a-second quota (`over_quota`); nothing was stored. Retry after `Retry-After`", body = ErrorBody),
         (status = 500, description = "The mapper failed on the server's side (a limit, a plugin bug, its config, its deadline); kept as rejected, the operator can replay it", body = Rejected),
         (status = 503, description = "Busy (`busy`), the mapper is not loaded, or the store cannot take writes now (`storage_unavailable`: low disk space, a failed write); nothing was stored. Retry after `Retry-After`", body = ErrorBody)))]
 async fn ingest_post(state: State<AppState>, source: Path<String>, request: Request) -> Response {
@@ -67,9 +69,9 @@ async fn ingest_post(state: State<AppState>, source: Path<String>, request: Requ
         ("token" = Option<String>, Query, description = "The source's ingest token")),
     responses(
         (status = 202, description = "Events durably stored", body = Accepted),
-        (status = 400, body = Rejected), (status = 401, body = ErrorBody),
+        (status = 400, body = Rejected), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, body = Rejected), (status = 500, body = Rejected),
+        (status = 422, body = Rejected), (status = 429, body = ErrorBody), (status = 500, body = Rejected),
         (status = 503, description = "Busy, or the store cannot take writes now (`storage_unavailable`); retry after `Retry-After`", body = ErrorBody)))]
 async fn ingest_get(state: State<AppState>, source: Path<String>, request: Request) -> Response {
     handle(state, source, request).await
@@ -215,6 +217,15 @@ impl From<IngestError> for ApiError {
             IngestError::Busy(call) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", call.to_string())
             }
+            IngestError::TenantDisabled => ApiError::forbidden(
+                "tenant_disabled",
+                "this source's account is disabled; it takes no callbacks",
+            ),
+            IngestError::OverQuota { .. } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "over_quota",
+                error.to_string(),
+            ),
             IngestError::Store(store) => store.into(),
         }
     }

@@ -16,6 +16,7 @@ use utoipa_axum::routes;
 use wasmhook_sdk::BlockInput;
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::ApiJson;
 use super::shared::{block_deleted, lookup_live_block};
@@ -145,10 +146,11 @@ impl From<NotRun> for ApiError {
         (status = 503, description = "No plugin instance was free", body = ErrorBody)))]
 async fn invoke_block(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Invoke>,
 ) -> ApiResult<Json<InvokeResult>> {
-    let block = lookup_live_block(&state, &name)?;
+    let block = lookup_live_block(&state, caller.tenant(), &name)?;
     let input = input(object("event", body.event)?, body.contact, body.data)?;
     let run = state.blocks.run(&block, input).await?;
     Ok(Json(run.invoke_result()))
@@ -167,10 +169,11 @@ async fn invoke_block(
         (status = 503, body = ErrorBody)))]
 async fn test_block(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Test>,
 ) -> ApiResult<Json<TestResult>> {
-    let block = lookup_live_block(&state, &name)?;
+    let block = lookup_live_block(&state, caller.tenant(), &name)?;
     let event = match (body.event_id, body.event) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid(
@@ -178,7 +181,7 @@ async fn test_block(
                 "event_id: give either `event` or `event_id`, not both",
             ));
         }
-        (Some(id), None) => stored_event(&state, &id)?,
+        (Some(id), None) => stored_event(&state, &caller, &id)?,
         (None, event) => object("event", event)?,
     };
     let input = input(event, body.contact, body.data)?;
@@ -187,10 +190,13 @@ async fn test_block(
 }
 
 /// The stored event `id` as the block sees it (the canonical event JSON).
-fn stored_event(state: &AppState, id: &str) -> ApiResult<Value> {
+fn stored_event(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Value> {
     let unknown = || ApiError::invalid("invalid_field", format!("event_id: no event `{id}`"));
     let event_id: EventId = id.parse().map_err(|_| unknown())?;
-    let event = state.store.event(event_id)?.ok_or_else(unknown)?;
+    let event = state
+        .store
+        .event(caller.tenant(), event_id)?
+        .ok_or_else(unknown)?;
     serde_json::to_value(&event).map_err(|error| ApiError::internal(&error))
 }
 
@@ -205,6 +211,7 @@ fn stored_event(state: &AppState, id: &str) -> ApiResult<Value> {
         (status = 503, body = ErrorBody)))]
 async fn run_workflow(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(body): ApiJson<RunWorkflow>,
 ) -> ApiResult<Json<WorkflowResult>> {
     if body.blocks.is_empty() || body.blocks.len() > MAX_WORKFLOW_BLOCKS {
@@ -215,7 +222,7 @@ async fn run_workflow(
     }
     let mut blocks: Vec<Block> = Vec::with_capacity(body.blocks.len());
     for (index, name) in body.blocks.iter().enumerate() {
-        let block = state.store.block(name)?.ok_or_else(|| {
+        let block = state.store.block(caller.tenant(), name)?.ok_or_else(|| {
             ApiError::invalid(
                 "invalid_field",
                 format!("blocks[{index}]: no block named `{name}`"),

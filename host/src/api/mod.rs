@@ -1,8 +1,10 @@
-//! The HTTP API: one router per resource under `/v1` (admin token required),
+//! The HTTP API: one router per resource under `/v1` (the admin token or a
+//! tenant's key required, see [`auth`]),
 //! vendor callbacks under `/ingest`, and the ops routes. Routes are declared
 //! with their OpenAPI description, so `/openapi.json` is generated from the
 //! same code that serves them and cannot drift.
 
+pub mod auth;
 mod blocks;
 mod connectors;
 mod deliveries;
@@ -17,14 +19,13 @@ mod plugins;
 mod render;
 mod shared;
 mod sources;
+mod tenants;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::header::AUTHORIZATION;
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -60,6 +61,8 @@ pub struct AppState {
     /// The operator's changes: every configuration write and delivery
     /// retry goes through it.
     pub admin: Arc<crate::admin::Admin>,
+    /// When each tenant key's use was last put in the audit log.
+    pub key_use: Arc<auth::KeyUse>,
 }
 
 #[derive(OpenApi)]
@@ -81,6 +84,7 @@ pub struct AppState {
         (name = "blocks", description = "Workflow webhook blocks: create, soft delete and restore, invoke, test"),
         (name = "workflows", description = "Blocks run in a chain, each seeing the data of the ones before it"),
         (name = "render", description = "Render message templates with event, contact and block data"),
+        (name = "tenants", description = "The operator's customers, their API keys and quotas; each tenant's audit log"),
         (name = "ops", description = "Health, readiness, metrics"),
     )
 )]
@@ -98,9 +102,10 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The `/v1` routes: admin token required.
+/// The `/v1` routes: the admin token or a tenant key required.
 fn admin_routes(config: &ServeConfig) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .merge(tenants::router())
         .merge(plugins::router())
         .merge(plugins::upload_router(config.max_plugin_bytes))
         .merge(sources::router())
@@ -116,7 +121,10 @@ fn admin_routes(config: &ServeConfig) -> OpenApiRouter<AppState> {
 /// The whole application: routes, their OpenAPI document, limits, tracing.
 pub fn app(state: AppState) -> Router {
     let (admin, admin_doc) = admin_routes(&state.config)
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .split_for_parts();
     let (public, public_doc) = OpenApiRouter::<AppState>::new()
         .merge(ingest::router(state.config.max_ingest_bytes))
@@ -127,6 +135,9 @@ pub fn app(state: AppState) -> Router {
     doc.merge(public_doc);
     for (path, item) in doc.paths.paths.iter_mut() {
         let admin = path.starts_with("/v1/");
+        if admin {
+            label_access(path, item);
+        }
         if admin {
             // Every write can be refused while the store cannot take it.
             for operation in writes(item) {
@@ -196,7 +207,15 @@ fn document_shared_answers(operation: &mut utoipa::openapi::path::Operation, adm
     use utoipa::openapi::path::ParameterIn;
     let mut shared: Vec<(&str, &str)> = Vec::new();
     if admin {
-        shared.push(("401", "Missing or wrong admin token"));
+        shared.extend([
+            ("401", "Missing or wrong admin token or API key"),
+            (
+                "403",
+                "A tenant key without the scope this operation needs (`missing_scope`), on an \
+                 operator-only operation (`operator_only`), of a disabled tenant \
+                 (`tenant_disabled`), or naming another tenant (`tenant_mismatch`)",
+            ),
+        ]);
     }
     if operation.request_body.is_some() {
         shared.extend([
@@ -274,22 +293,26 @@ fn add_response(operation: &mut utoipa::openapi::path::Operation, status: &str, 
         .insert(status.to_owned(), response.into());
 }
 
-async fn require_admin(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let presented = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    match presented {
-        Some(token) if state.admin_token.matches(token.trim()) => Ok(next.run(request).await),
-        Some(_) => Err(ApiError::unauthorized("the admin token is wrong")),
-        None => Err(ApiError::unauthorized(
-            "missing `Authorization: Bearer <admin token>` header",
-        )),
+/// Labels each operation with what it needs (`x-wasmhook-access`:
+/// `operator`, or the scope a tenant key needs), from the same table the
+/// server enforces.
+fn label_access(path: &str, item: &mut utoipa::openapi::PathItem) {
+    use axum::http::Method;
+    let methods = [
+        (Method::GET, item.get.as_mut()),
+        (Method::PUT, item.put.as_mut()),
+        (Method::POST, item.post.as_mut()),
+        (Method::DELETE, item.delete.as_mut()),
+        (Method::PATCH, item.patch.as_mut()),
+    ];
+    for (method, operation) in methods {
+        let Some(operation) = operation else { continue };
+        let access = auth::access_for(&method, path);
+        let extensions = operation.extensions.get_or_insert_with(Default::default);
+        extensions.insert(
+            "x-wasmhook-access".to_owned(),
+            serde_json::Value::from(access.as_str()),
+        );
     }
 }
 

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
+use crate::domain::Name;
 use crate::domain::block::{Block, BlockName};
 use crate::store::ConfigRefusal;
 use crate::store::Inserted;
@@ -58,17 +59,18 @@ pub(super) fn parse_block_name(name: &str) -> ApiResult<BlockName> {
         .map_err(|_| ApiError::not_found(format!("no block named `{name}`")))
 }
 
-/// A block by name, live or soft-deleted; 404 when there is none.
-pub(super) fn lookup_block(state: &AppState, name: &str) -> ApiResult<Block> {
+/// `tenant`'s block by name, live or soft-deleted; 404 when there is none.
+pub(super) fn lookup_block(state: &AppState, tenant: &Name, name: &str) -> ApiResult<Block> {
     state
         .store
-        .block(&parse_block_name(name)?)?
+        .block(tenant, &parse_block_name(name)?)?
         .ok_or_else(|| ApiError::not_found(format!("no block named `{name}`")))
 }
 
-/// A live block by name: 404 when there is none, 409 when it is deleted.
-pub(super) fn lookup_live_block(state: &AppState, name: &str) -> ApiResult<Block> {
-    let block = lookup_block(state, name)?;
+/// `tenant`'s live block by name: 404 when there is none, 409 when it is
+/// deleted.
+pub(super) fn lookup_live_block(state: &AppState, tenant: &Name, name: &str) -> ApiResult<Block> {
+    let block = lookup_block(state, tenant, name)?;
     if block.is_deleted() {
         return Err(block_deleted(&block.name));
     }

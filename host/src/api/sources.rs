@@ -10,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::shared::{Accepted, page_limit};
@@ -26,10 +27,11 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(retry_rejected))
 }
 
-fn lookup(state: &AppState, name: &str) -> ApiResult<Source> {
+/// The caller's source `name`; 404 when it has none.
+fn lookup(state: &AppState, caller: &Caller, name: &str) -> ApiResult<Source> {
     state
         .store
-        .source(name)
+        .tenant_source(caller.tenant(), name)
         .map(|source| Source::clone(&source))
         .ok_or_else(|| ApiError::not_found(format!("no source named `{name}`")))
 }
@@ -37,11 +39,14 @@ fn lookup(state: &AppState, name: &str) -> ApiResult<Source> {
 /// List sources.
 #[utoipa::path(get, path = "/v1/sources", tag = "sources",
     responses((status = 200, body = Vec<SourceView>), (status = 401, body = ErrorBody)))]
-async fn list_sources(State(state): State<AppState>) -> ApiResult<Json<Vec<SourceView>>> {
+async fn list_sources(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<SourceView>>> {
     Ok(Json(
         state
             .store
-            .sources()?
+            .sources(caller.tenant())?
             .iter()
             .map(SourceView::from)
             .collect(),
@@ -55,9 +60,10 @@ async fn list_sources(State(state): State<AppState>) -> ApiResult<Json<Vec<Sourc
         (status = 422, body = ErrorBody)))]
 async fn create_source(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(body): ApiJson<CreateSource>,
 ) -> ApiResult<(StatusCode, Json<SourceView>)> {
-    let source = state.admin.create_source(body).await?;
+    let source = state.admin.create_source(caller.by(), body).await?;
     Ok((StatusCode::CREATED, Json(SourceView::from(&source))))
 }
 
@@ -67,9 +73,10 @@ async fn create_source(
     responses((status = 200, body = SourceView), (status = 404, body = ErrorBody)))]
 async fn get_source(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<SourceView>> {
-    Ok(Json(SourceView::from(&lookup(&state, &name)?)))
+    Ok(Json(SourceView::from(&lookup(&state, &caller, &name)?)))
 }
 
 /// Change a source; only the fields given change.
@@ -80,10 +87,11 @@ async fn get_source(
         (status = 422, body = ErrorBody)))]
 async fn update_source(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<UpdateSource>,
 ) -> ApiResult<Json<SourceView>> {
-    let source = state.admin.update_source(&name, body).await?;
+    let source = state.admin.update_source(caller.by(), &name, body).await?;
     Ok(Json(SourceView::from(&source)))
 }
 
@@ -93,12 +101,13 @@ async fn update_source(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_source(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     let name: Name = name
         .parse()
         .map_err(|_| ApiError::not_found(format!("no source named `{name}`")))?;
-    state.admin.delete_source(&name).await?;
+    state.admin.delete_source(caller.by(), &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -118,12 +127,18 @@ struct RejectedParams {
     responses((status = 200, body = Vec<RejectedCallback>), (status = 404, body = ErrorBody)))]
 async fn list_rejected(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiQuery(params): ApiQuery<RejectedParams>,
 ) -> ApiResult<Json<Vec<RejectedCallback>>> {
-    lookup(&state, &name)?;
+    lookup(&state, &caller, &name)?;
     let limit = page_limit(params.limit)?;
-    Ok(Json(state.store.rejected_of(&name, params.state, limit)?))
+    Ok(Json(state.store.rejected_of(
+        caller.tenant(),
+        &name,
+        params.state,
+        limit,
+    )?))
 }
 
 /// The result of a successful retry.
@@ -146,11 +161,12 @@ struct Retried {
         (status = 422, description = "The mapper still fails", body = ErrorBody)))]
 async fn retry_rejected(
     State(state): State<AppState>,
+    caller: Caller,
     Path((name, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Retried>> {
     let retried = state
         .ingest
-        .retry_rejected(&name, &id)
+        .retry_rejected(caller.tenant(), &name, &id)
         .await
         .map_err(|error| match error {
             RetryError::NoSource(_) | RetryError::NoRejected { .. } => {

@@ -119,6 +119,8 @@ pub struct BlockHttp {
     client: OutboundClient,
     store: Arc<Store>,
     policy: HttpPolicy,
+    /// The block's tenant: its connectors are the ones the block may name.
+    tenant: Name,
     block: String,
     plugin: String,
     allowed_hosts: Vec<HostPattern>,
@@ -127,13 +129,15 @@ pub struct BlockHttp {
 }
 
 impl BlockHttp {
-    /// A handler for one run of `block` by `plugin`, whose requests may
+    /// A handler for one run of `tenant`'s `block` by `plugin`, whose
+    /// requests may
     /// target `allowed_hosts` and are held to `caps` (see
     /// [`RunCaps::from_limits`]).
     pub fn new(
         client: OutboundClient,
         store: Arc<Store>,
         policy: HttpPolicy,
+        tenant: Name,
         block: String,
         plugin: String,
         allowed_hosts: Vec<HostPattern>,
@@ -143,6 +147,7 @@ impl BlockHttp {
             client,
             store,
             policy,
+            tenant,
             block,
             plugin,
             allowed_hosts,
@@ -302,7 +307,7 @@ impl BlockHttp {
     fn credential_of(&self, connector: &str) -> Result<Credential, HttpError> {
         let unknown = || HttpError::Refused(format!("no connector named `{}`", cut(connector, 64)));
         let name: Name = connector.parse().map_err(|_| unknown())?;
-        match self.store.connector_by_name(&name) {
+        match self.store.connector_by_name(&self.tenant, &name) {
             Ok(Some(found)) => Ok(Credential::of(&found.auth)),
             Ok(None) => Err(unknown()),
             Err(error) => {

@@ -314,6 +314,7 @@ impl BlockRunner {
             self.client.clone(),
             Arc::clone(&self.store),
             self.policy.clone(),
+            block.tenant.clone(),
             block.name.to_string(),
             block.plugin.to_string(),
             allowed_hosts,
@@ -322,7 +323,7 @@ impl BlockRunner {
         let handler: Arc<dyn HttpHandler> = Arc::clone(&http) as Arc<dyn HttpHandler>;
         // Each block is a lane of the fair queue: a slow block (or one whose
         // resources hang) delays only its own runs.
-        let lane = Lane::new(format!("block:{}", block.name));
+        let lane = Lane::new(format!("block:{}/{}", block.tenant, block.name));
         let outcome = loaded
             .plugin
             .run_block_async(&lane, &input, &block.config, handler)

@@ -167,10 +167,10 @@ impl DeliveryEngine {
             let now = self.clock.now_ms();
             let deliveries: Vec<Delivery> = events
                 .iter()
-                .flat_map(|event| deliveries_for(event, &endpoints, now))
+                .flat_map(|(tenant, event)| deliveries_for(tenant, event, &endpoints, now))
                 .collect();
             made += deliveries.len();
-            let ids: Vec<_> = events.iter().map(|event| event.id).collect();
+            let ids: Vec<_> = events.iter().map(|(_, event)| event.id).collect();
             self.store.record_fanout(&deliveries, &ids)?;
         }
     }

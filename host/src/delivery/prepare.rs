@@ -97,7 +97,7 @@ pub async fn prepare(
         Some(id) => Some(
             engine
                 .store
-                .connector(id)?
+                .connector(&endpoint.tenant, id)?
                 .ok_or(PrepareError::ConnectorMissing(id))?,
         ),
     };

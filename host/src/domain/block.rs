@@ -100,6 +100,10 @@ impl ToSchema for BlockName {}
 /// connector is named, never copied).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Block {
+    /// The tenant it belongs to.
+    #[serde(default = "crate::domain::tenant::default_tenant")]
+    #[schema(value_type = String)]
+    pub tenant: crate::domain::Name,
     /// The key its data appears under in templates.
     pub name: BlockName,
     /// Free text.
@@ -309,5 +313,11 @@ mod tests {
         assert_eq!(connector_in(&json!({"connector": " crm "})), Some("crm"));
         assert_eq!(connector_in(&json!({"connector": ""})), None);
         assert_eq!(connector_in(&json!({})), None);
+    }
+}
+
+impl crate::domain::tenant::Owned for Block {
+    fn tenant(&self) -> &crate::domain::Name {
+        &self.tenant
     }
 }

@@ -178,6 +178,9 @@ impl AuthKind {
 /// A connector as stored, secrets included.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Connector {
+    /// The tenant it belongs to.
+    #[serde(default = "crate::domain::tenant::default_tenant")]
+    pub tenant: crate::domain::Name,
     /// Its id.
     pub id: ConnectorId,
     /// A unique name.
@@ -351,6 +354,7 @@ mod tests {
     #[test]
     fn views_and_debug_output_never_hold_the_secret() {
         let connector = Connector {
+            tenant: crate::domain::tenant::default_tenant(),
             id: ConnectorId::new(1),
             name: "crm".parse().unwrap(),
             description: None,
@@ -364,5 +368,11 @@ mod tests {
         assert!(view.contains(r#""secret_set":true"#), "{view}");
         assert!(view.contains(r#""username":"ops""#), "{view}");
         assert!(!format!("{connector:?}").contains("hunter2"));
+    }
+}
+
+impl crate::domain::tenant::Owned for Connector {
+    fn tenant(&self) -> &crate::domain::Name {
+        &self.tenant
     }
 }

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::Name;
 use crate::ids::{DeliveryId, EndpointId, EventId};
 
 /// Where a delivery stands.
@@ -24,6 +25,10 @@ pub enum DeliveryState {
 /// the same on every attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Delivery {
+    /// The tenant it belongs to.
+    #[serde(default = "crate::domain::tenant::default_tenant")]
+    #[schema(value_type = String)]
+    pub tenant: crate::domain::Name,
     /// Its id, sent as `webhook-id`.
     pub id: DeliveryId,
     /// The endpoint.
@@ -62,12 +67,13 @@ impl Delivery {
     /// A new pending delivery, due at once. Its id derives from the event
     /// and endpoint: fanning the same event out again after a crash gives
     /// the same `webhook-id`, which receivers dedupe on.
-    pub fn new(endpoint: EndpointId, event: EventId, now_ms: u64) -> Self {
+    pub fn new(tenant: Name, endpoint: EndpointId, event: EventId, now_ms: u64) -> Self {
         let mut material = [0u8; 32];
         material[..16].copy_from_slice(&event.to_bytes());
         material[16..].copy_from_slice(&endpoint.to_bytes());
         Delivery {
             id: DeliveryId::derived(event.time_ms(), &material),
+            tenant,
             endpoint,
             event,
             state: DeliveryState::Pending,
@@ -130,5 +136,11 @@ impl Attempt {
     /// Whether the receiver accepted the delivery.
     pub fn succeeded(&self) -> bool {
         self.error_kind.is_none() && self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+impl crate::domain::tenant::Owned for Delivery {
+    fn tenant(&self) -> &crate::domain::Name {
+        &self.tenant
     }
 }

@@ -168,6 +168,9 @@ pub struct EndpointConfig {
 /// An endpoint as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Endpoint {
+    /// The tenant it belongs to.
+    #[serde(default = "crate::domain::tenant::default_tenant")]
+    pub tenant: crate::domain::Name,
     /// Its id.
     pub id: EndpointId,
     /// What the operator configured.
@@ -186,9 +189,15 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// A new endpoint created at `now_ms`.
-    pub fn new(config: EndpointConfig, signing_secret: SigningSecret, now_ms: u64) -> Self {
+    pub fn new(
+        tenant: Name,
+        config: EndpointConfig,
+        signing_secret: SigningSecret,
+        now_ms: u64,
+    ) -> Self {
         Endpoint {
             id: EndpointId::new(now_ms),
+            tenant,
             config,
             signing_secret,
             previous_secrets: Vec::new(),
@@ -468,5 +477,11 @@ impl EndpointConfig {
             ));
         }
         self.retry.validate()
+    }
+}
+
+impl crate::domain::tenant::Owned for Endpoint {
+    fn tenant(&self) -> &crate::domain::Name {
+        &self.tenant
     }
 }

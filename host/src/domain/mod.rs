@@ -10,6 +10,7 @@ pub mod event;
 pub mod plugin;
 pub mod rejected;
 pub mod source;
+pub mod tenant;
 
 use std::fmt;
 use std::str::FromStr;

@@ -46,6 +46,9 @@ pub struct RejectionError {
 /// A rejected callback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RejectedCallback {
+    /// The tenant it belongs to.
+    #[serde(default = "crate::domain::tenant::default_tenant")]
+    pub tenant: crate::domain::Name,
     /// Its id.
     pub id: RejectedId,
     /// The source it came in on.
@@ -62,4 +65,10 @@ pub struct RejectedCallback {
     pub state: RejectedState,
     /// The events stored once a retry succeeded.
     pub event_ids: Vec<EventId>,
+}
+
+impl crate::domain::tenant::Owned for RejectedCallback {
+    fn tenant(&self) -> &crate::domain::Name {
+        &self.tenant
+    }
 }

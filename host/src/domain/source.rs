@@ -12,6 +12,9 @@ use super::{Name, Secret};
 /// A source as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Source {
+    /// The tenant it belongs to.
+    #[serde(default = "crate::domain::tenant::default_tenant")]
+    pub tenant: crate::domain::Name,
     /// The source's name: its ingest URL is `/ingest/{name}`.
     pub name: Name,
     /// The vendor (free text, e.g. `gupshup`), for people and filters.
@@ -127,3 +130,9 @@ pub struct UpdateSource {
 
 /// The shortest ingest token accepted when an operator sets one.
 pub const MIN_TOKEN_LEN: usize = 16;
+
+impl crate::domain::tenant::Owned for Source {
+    fn tenant(&self) -> &crate::domain::Name {
+        &self.tenant
+    }
+}

@@ -82,6 +82,22 @@ pub enum IngestError {
         /// Why.
         error: RegistryError,
     },
+    /// The source's tenant is disabled or deleted: its sources take no
+    /// callbacks.
+    #[error("the source's tenant is disabled")]
+    TenantDisabled,
+    /// The source's tenant is over its callbacks-a-second quota; the
+    /// vendor should resend in a second.
+    #[error(
+        "tenant `{tenant}` is over its ingest quota of {per_second} callbacks a second; resend \
+         after `Retry-After`"
+    )]
+    OverQuota {
+        /// The tenant.
+        tenant: String,
+        /// Its quota.
+        per_second: u32,
+    },
     /// The mapper did not run: the source's lane of the fair queue (or every
     /// instance) stayed busy past the wait bound. The vendor should resend.
     #[error("{0}")]
@@ -134,6 +150,18 @@ impl IngestService {
         let Some(source) = source else {
             return Err(AuthFailure::Wrong.into());
         };
+        // After the token check: nobody learns of a tenant's state or
+        // quota without the source's token.
+        let Some(tenant) = self.store.tenant(&source.tenant).filter(|t| t.is_active()) else {
+            return Err(IngestError::TenantDisabled);
+        };
+        if !self.quotas.admit(&tenant) {
+            telemetry::ingest(source_name, "over_quota");
+            return Err(IngestError::OverQuota {
+                tenant: tenant.name.to_string(),
+                per_second: tenant.quotas.ingest_per_second.unwrap_or_default(),
+            });
+        }
         let received_at = now_ms();
         match self.map_and_store(&source, callback).await? {
             Mapped::Stored { inserted, reply } => {
@@ -155,6 +183,7 @@ impl IngestService {
             } => {
                 let rejected = RejectedCallback {
                     id: RejectedId::new(received_at),
+                    tenant: source.tenant.clone(),
                     source: source.name.clone(),
                     received_at,
                     callback: StoredCallback::from(&callback),
@@ -252,7 +281,7 @@ impl IngestService {
                 )
             })
             .collect();
-        let inserted = self.store_events(events).await?;
+        let inserted = self.store_events(&source.tenant, events).await?;
         telemetry::events_stored(
             source.name.as_str(),
             inserted.iter().filter(|i| !i.duplicate).count() as u64,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::delivery::fan_out::deliveries_for;
 use crate::delivery::{Clock, DeliveryEngine};
+use crate::domain::Name;
 use crate::domain::event::CanonicalEvent;
 use crate::registry::Registry;
 use crate::store::{Inserted, NewEvent, Store, StoreError};
@@ -20,6 +21,7 @@ pub mod callback;
 mod config_check;
 pub mod encoding;
 mod publish;
+pub mod quota;
 mod retry;
 
 pub use accept::{CallbackOutcome, Fault, IngestError};
@@ -36,6 +38,8 @@ pub struct IngestService {
     engine: Arc<DeliveryEngine>,
     /// The delivery engine's clock: new deliveries are due at its now.
     clock: Arc<dyn Clock>,
+    /// Each tenant's callbacks-a-second quota.
+    quotas: quota::IngestQuotas,
 }
 
 impl std::fmt::Debug for IngestService {
@@ -58,13 +62,18 @@ impl IngestService {
             registry,
             engine,
             clock,
+            quotas: quota::IngestQuotas::default(),
         }
     }
 
     /// Stores `events` with their deliveries through the group commit
     /// (deduplicating resends: a resend adds no deliveries) and returns once
     /// they are on disk, one result per event in order.
-    async fn store_events(&self, events: Vec<CanonicalEvent>) -> Result<Vec<Inserted>, StoreError> {
+    async fn store_events(
+        &self,
+        tenant: &Name,
+        events: Vec<CanonicalEvent>,
+    ) -> Result<Vec<Inserted>, StoreError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -73,7 +82,8 @@ impl IngestService {
         let new = events
             .into_iter()
             .map(|event| NewEvent {
-                deliveries: deliveries_for(&event, &endpoints, now),
+                tenant: tenant.clone(),
+                deliveries: deliveries_for(tenant, &event, &endpoints, now),
                 event,
             })
             .collect();

@@ -1,8 +1,9 @@
-//! Events published directly (not from a vendor callback): checked all
-//! together, then stored with their deliveries through the same group
+//! Events published directly (not from a vendor callback) into the
+//! publisher's tenant: checked all together, then stored with their deliveries through the same group
 //! commit as mapped callbacks.
 
 use super::IngestService;
+use crate::domain::Name;
 use crate::domain::event::{EventInvalid, PublishEvent};
 use crate::ids::{EventId, now_ms};
 use crate::store::{Inserted, StoreError};
@@ -29,7 +30,11 @@ impl IngestService {
     /// invalid one refuses them all. Returns once they are on disk, one
     /// result per event in order (a resend of a stored event is reported as
     /// a duplicate of it).
-    pub async fn publish(&self, events: Vec<PublishEvent>) -> Result<Vec<Inserted>, PublishError> {
+    pub async fn publish(
+        &self,
+        tenant: &Name,
+        events: Vec<PublishEvent>,
+    ) -> Result<Vec<Inserted>, PublishError> {
         let now = now_ms();
         let events = events
             .into_iter()
@@ -40,6 +45,6 @@ impl IngestService {
                     .map_err(|error| PublishError::Invalid { index, error })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(self.store_events(events).await?)
+        Ok(self.store_events(tenant, events).await?)
     }
 }

@@ -4,6 +4,7 @@
 
 use super::IngestService;
 use super::accept::{IngestError, Mapped};
+use crate::domain::Name;
 use crate::domain::rejected::{RejectedCallback, RejectedState};
 use crate::ids::RejectedId;
 use crate::store::{Inserted, StoreError};
@@ -62,10 +63,15 @@ pub enum RetryError {
 impl IngestService {
     /// Re-runs the rejected callback `id` of source `source_name` through
     /// the source's active mapper, returning once the outcome is on disk.
-    pub async fn retry_rejected(&self, source_name: &str, id: &str) -> Result<Retried, RetryError> {
+    pub async fn retry_rejected(
+        &self,
+        tenant: &Name,
+        source_name: &str,
+        id: &str,
+    ) -> Result<Retried, RetryError> {
         let source = self
             .store
-            .source(source_name)
+            .tenant_source(tenant, source_name)
             .ok_or_else(|| RetryError::NoSource(source_name.to_owned()))?;
         let not_found = || RetryError::NoRejected {
             source_name: source_name.to_owned(),
@@ -75,7 +81,7 @@ impl IngestService {
         let mut rejected = self
             .store
             .rejected(rejected_id)?
-            .filter(|r| r.source == source.name)
+            .filter(|r| r.source == source.name && &r.tenant == tenant)
             .ok_or_else(not_found)?;
         if rejected.state == RejectedState::Resolved {
             return Err(RetryError::AlreadyResolved(id.to_owned()));

@@ -10,6 +10,7 @@ use crate::domain::connector::{Connector, ConnectorAuth};
 use crate::domain::endpoint::{Endpoint, EndpointConfig, SigningSecret};
 use crate::domain::plugin::PluginWorld;
 use crate::domain::source::Source;
+use crate::domain::tenant::default_tenant;
 use crate::domain::{Name, Secret};
 use crate::ids::{ConnectorId, EndpointId};
 
@@ -40,8 +41,14 @@ fn add_plugin(store: &Store, plugin: &str, world: PluginWorld) {
         .unwrap();
 }
 
+/// The default tenant, where these tests' records live.
+fn t() -> Name {
+    default_tenant()
+}
+
 fn source(source: &str, mapper: &str) -> Source {
     Source {
+        tenant: t(),
         name: name(source),
         vendor: mapper.into(),
         mapper: name(mapper),
@@ -56,6 +63,7 @@ fn source(source: &str, mapper: &str) -> Source {
 
 fn connector(connector: &str, now: u64) -> Connector {
     Connector {
+        tenant: t(),
         id: ConnectorId::new(now),
         name: name(connector),
         description: None,
@@ -69,6 +77,7 @@ fn connector(connector: &str, now: u64) -> Connector {
 
 fn block(block: &str, plugin: &str, connector: &str) -> Block {
     Block {
+        tenant: t(),
         name: block.parse().unwrap(),
         description: None,
         plugin: name(plugin),
@@ -82,7 +91,7 @@ fn block(block: &str, plugin: &str, connector: &str) -> Block {
 fn endpoint(connector: Option<ConnectorId>) -> Endpoint {
     let mut config = EndpointConfig::new("https://receiver.example/hook".parse().unwrap());
     config.connector = connector;
-    Endpoint::new(config, SigningSecret::generate(), 1)
+    Endpoint::new(t(), config, SigningSecret::generate(), 1)
 }
 
 fn refusal(result: Result<impl std::fmt::Debug, ConfigWriteError>) -> ConfigRefusal {
@@ -122,10 +131,10 @@ fn a_source_needs_a_mapper_and_its_mapper_outlives_it() {
         in_use.to_string(),
         "plugin `gupshup` is used by source `gs`; change or delete those first"
     );
-    store.delete_source(&name("gs")).unwrap();
+    store.delete_source(&t(), &name("gs")).unwrap();
     store.delete_plugin(&name("gupshup")).unwrap();
     assert!(store.plugin(&name("gupshup")).unwrap().is_none());
-    let gone = refusal(store.delete_source(&name("gs")));
+    let gone = refusal(store.delete_source(&t(), &name("gs")));
     assert_eq!(gone.to_string(), "no source named `gs`");
 }
 
@@ -137,7 +146,7 @@ fn a_refused_update_leaves_the_record_as_it_was() {
     store.create_source(&source("gs", "gupshup")).unwrap();
 
     // Refused by the store: the changed source names a renderer.
-    let result = store.update_source("gs", |source| {
+    let result = store.update_source(&t(), "gs", |source| {
         source.mapper = name("json-renderer");
         source.description = Some("changed".into());
         Ok::<(), ConfigWriteError>(())
@@ -150,7 +159,7 @@ fn a_refused_update_leaves_the_record_as_it_was() {
         }
     ));
     // Refused by the change itself.
-    let result = store.update_source("gs", |source| {
+    let result = store.update_source(&t(), "gs", |source| {
         source.description = Some("changed".into());
         Err(ConfigWriteError::from(ConfigRefusal::NoSource("x".into())))
     });
@@ -162,7 +171,7 @@ fn a_refused_update_leaves_the_record_as_it_was() {
     );
 
     let changed = store
-        .update_source("gs", |source| {
+        .update_source(&t(), "gs", |source| {
             source.description = Some("changed".into());
             Ok::<(), ConfigWriteError>(())
         })
@@ -172,7 +181,7 @@ fn a_refused_update_leaves_the_record_as_it_was() {
         store.source("gs").unwrap().description.as_deref(),
         Some("changed")
     );
-    let missing = refusal(store.update_source("nope", |_| Ok::<(), ConfigWriteError>(())));
+    let missing = refusal(store.update_source(&t(), "nope", |_| Ok::<(), ConfigWriteError>(())));
     assert_eq!(missing.to_string(), "no source named `nope`");
 }
 
@@ -191,13 +200,13 @@ fn an_endpoint_needs_its_renderer_and_connector_which_then_stay() {
         without_connector.to_string(),
         format!("connector: no connector `{}`; create it first", crm.id)
     );
-    assert!(store.endpoints().unwrap().is_empty());
+    assert!(store.endpoints(&t()).unwrap().is_empty());
 
     store.create_connector(&crm).unwrap();
     let hook = endpoint(Some(crm.id));
     store.create_endpoint(&hook).unwrap();
     assert_eq!(store.endpoint_snapshot().len(), 1);
-    let in_use = refusal(store.delete_connector(crm.id));
+    let in_use = refusal(store.delete_connector(&t(), crm.id));
     assert_eq!(
         in_use.to_string(),
         format!(
@@ -211,16 +220,23 @@ fn an_endpoint_needs_its_renderer_and_connector_which_then_stay() {
     ));
 
     assert!(store.disable_endpoint(hook.id, 2).unwrap());
-    assert!(!store.endpoint(hook.id).unwrap().unwrap().config.enabled);
-    store.delete_endpoint(hook.id, 3).unwrap();
+    assert!(
+        !store
+            .endpoint(&t(), hook.id)
+            .unwrap()
+            .unwrap()
+            .config
+            .enabled
+    );
+    store.delete_endpoint(&t(), hook.id, 3).unwrap();
     assert!(store.endpoint_snapshot().is_empty());
     assert!(!store.disable_endpoint(hook.id, 4).unwrap());
-    let gone = refusal(store.delete_endpoint(hook.id, 5));
+    let gone = refusal(store.delete_endpoint(&t(), hook.id, 5));
     assert!(matches!(gone, ConfigRefusal::NoEndpoint(_)));
-    store.delete_connector(crm.id).unwrap();
+    store.delete_connector(&t(), crm.id).unwrap();
     let unknown = EndpointId::new(9);
     assert!(matches!(
-        refusal(store.update_endpoint(unknown, |_| Ok::<(), ConfigWriteError>(()))),
+        refusal(store.update_endpoint(&t(), unknown, |_| Ok::<(), ConfigWriteError>(()))),
         ConfigRefusal::NoEndpoint(_)
     ));
 }
@@ -250,7 +266,7 @@ fn a_connector_blocks_name_is_neither_renamed_nor_deleted() {
         ConfigRefusal::BlockExists(_)
     ));
 
-    let rename = refusal(store.update_connector(crm.id, |connector| {
+    let rename = refusal(store.update_connector(&t(), crm.id, |connector| {
         connector.name = name("crm2");
         Ok::<(), ConfigWriteError>(())
     }));
@@ -260,7 +276,7 @@ fn a_connector_blocks_name_is_neither_renamed_nor_deleted() {
     );
     let other = connector("other", 2);
     store.create_connector(&other).unwrap();
-    let taken = refusal(store.update_connector(other.id, |connector| {
+    let taken = refusal(store.update_connector(&t(), other.id, |connector| {
         connector.name = name("crm");
         Ok::<(), ConfigWriteError>(())
     }));
@@ -272,9 +288,9 @@ fn a_connector_blocks_name_is_neither_renamed_nor_deleted() {
     // A soft-deleted block still holds its connector and plugin: restoring
     // it must find them.
     let wh5_name: BlockName = "WH5".parse().unwrap();
-    store.soft_delete_block(&wh5_name, 5).unwrap();
+    store.soft_delete_block(&t(), &wh5_name, 5).unwrap();
     assert!(matches!(
-        refusal(store.soft_delete_block(&wh5_name, 6)),
+        refusal(store.soft_delete_block(&t(), &wh5_name, 6)),
         ConfigRefusal::BlockAlreadyDeleted(_)
     ));
     assert!(matches!(
@@ -282,31 +298,31 @@ fn a_connector_blocks_name_is_neither_renamed_nor_deleted() {
         ConfigRefusal::DeletedBlockExists(_)
     ));
     assert!(matches!(
-        refusal(store.update_block(&wh5_name, |_| Ok::<(), ConfigWriteError>(()))),
+        refusal(store.update_block(&t(), &wh5_name, |_| Ok::<(), ConfigWriteError>(()))),
         ConfigRefusal::BlockDeleted(_)
     ));
-    let in_use = refusal(store.delete_connector(crm.id));
+    let in_use = refusal(store.delete_connector(&t(), crm.id));
     assert_eq!(
         in_use.to_string(),
         "connector `crm` is used by block `WH5` (deleted); change or delete those first"
     );
-    let restored = store.restore_block(&wh5_name, 7).unwrap();
+    let restored = store.restore_block(&t(), &wh5_name, 7).unwrap();
     assert_eq!(restored.deleted_at, None);
     assert!(matches!(
-        refusal(store.restore_block(&wh5_name, 8)),
+        refusal(store.restore_block(&t(), &wh5_name, 8)),
         ConfigRefusal::BlockNotDeleted(_)
     ));
 
     // Once the block names another connector, `crm` may go.
     store
-        .update_block(&wh5_name, |block| {
+        .update_block(&t(), &wh5_name, |block| {
             block.config = json!({"url": "https://crm.example/", "connector": "other"});
             Ok::<(), ConfigWriteError>(())
         })
         .unwrap();
-    store.delete_connector(crm.id).unwrap();
+    store.delete_connector(&t(), crm.id).unwrap();
     assert!(matches!(
-        refusal(store.delete_connector(crm.id)),
+        refusal(store.delete_connector(&t(), crm.id)),
         ConfigRefusal::NoConnector(_)
     ));
 }

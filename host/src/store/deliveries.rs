@@ -221,18 +221,21 @@ fn put_indexed_encoded(
 }
 
 impl Store {
-    /// Events stored but not yet fanned out, oldest id first, at most
-    /// `limit`. A marker whose event is gone (a resend removed again) is
-    /// dropped.
+    /// Events stored but not yet fanned out, with their tenants, oldest id
+    /// first, at most `limit`. A marker whose event is gone (a resend
+    /// removed again) is dropped.
     pub fn unfanned_events(
         &self,
         limit: usize,
-    ) -> Result<Vec<crate::domain::event::CanonicalEvent>, StoreError> {
+    ) -> Result<Vec<(crate::domain::Name, crate::domain::event::CanonicalEvent)>, StoreError> {
         let mut found = Vec::new();
         for key in self.deliveries.unfanned.iter().keys().take(limit) {
             let key = key?;
             match self.events.get(&key)? {
-                Some(bytes) => found.push(decode(&self.events, &bytes)?),
+                Some(bytes) => {
+                    let (tenant, event) = super::events::split_stored(&bytes)?;
+                    found.push((tenant, decode(&self.events, event)?));
+                }
                 None => {
                     self.deliveries.unfanned.remove(&key)?;
                 }

@@ -1,5 +1,11 @@
 //! Canonical events keyed by their time-ordered id, and the dedupe index that
 //! recognises a vendor's resend (dedupe key → the first event's id).
+//!
+//! An event's tenant is kept beside it, not in it (subscribers receive the
+//! canonical shape unchanged): the default tenant's events are stored as
+//! the event's JSON, as before tenants; another tenant's as
+//! `{"tenant":"acme","event":{…}}`, from which the event's text is sliced
+//! without decoding.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -7,11 +13,13 @@ use utoipa::ToSchema;
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
-use super::codec::{self, decode, encode};
+use super::codec::{decode, encode};
 use super::deliveries::{AttemptWrite, DeliveryTrees, put_indexed};
 use super::{Store, StoreError};
+use crate::domain::Name;
 use crate::domain::delivery::Delivery;
 use crate::domain::event::{CanonicalEvent, EventFilter};
+use crate::domain::tenant::{default_tenant, is_default};
 use crate::ids::EventId;
 
 /// What became of one event handed to [`Store::insert_events`].
@@ -38,6 +46,8 @@ pub struct EventPage {
 /// deliveries only when the event is not a resend of a stored one.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
+    /// Its tenant (the source's, or the publisher's).
+    pub tenant: Name,
     /// The event.
     pub event: CanonicalEvent,
     /// One per endpoint that wants it.
@@ -92,7 +102,10 @@ impl EventTrees {
                 events
                     .as_ref()
                     .iter()
-                    .map(|new| Ok((new, new.event.dedupe_key(), encode(&new.event)?)))
+                    .map(|new| {
+                        let dedupe_key = dedupe_key(&new.tenant, &new.event);
+                        Ok((new, dedupe_key, encode_event(&new.tenant, &new.event)?))
+                    })
                     .collect()
             })
             .collect();
@@ -221,18 +234,26 @@ impl Store {
         self.flush.insert(events).await
     }
 
-    /// One event.
-    pub fn event(&self, id: EventId) -> Result<Option<CanonicalEvent>, StoreError> {
-        codec::get(&self.events, id.to_bytes())
+    /// `tenant`'s event `id`.
+    pub fn event(&self, tenant: &Name, id: EventId) -> Result<Option<CanonicalEvent>, StoreError> {
+        let Some(bytes) = self.events.get(id.to_bytes())? else {
+            return Ok(None);
+        };
+        let (owner, event) = split_stored(&bytes)?;
+        if owner != *tenant {
+            return Ok(None);
+        }
+        decode(&self.events, event).map(Some)
     }
 
-    /// One event as the JSON text it is stored as: what renderers and
-    /// request templates see, without decoding it at all.
+    /// One event (whoever's) as the JSON text of its canonical shape: what
+    /// renderers and request templates see, without decoding it at all.
     pub fn event_json(&self, id: EventId) -> Result<Option<String>, StoreError> {
         self.events
             .get(id.to_bytes())?
             .map(|bytes| {
-                String::from_utf8(bytes.to_vec()).map_err(|error| StoreError::Corrupt {
+                let (_, event) = split_stored(&bytes)?;
+                String::from_utf8(event.to_vec()).map_err(|error| StoreError::Corrupt {
                     what: "an event record",
                     detail: error.to_string(),
                 })
@@ -246,8 +267,13 @@ impl Store {
         self.events.len()
     }
 
-    /// Events passing `filter`, newest first, one page.
-    pub fn list_events(&self, filter: &EventFilter, limit: usize) -> Result<EventPage, StoreError> {
+    /// `tenant`'s events passing `filter`, newest first, one page.
+    pub fn list_events(
+        &self,
+        tenant: &Name,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<EventPage, StoreError> {
         let lower = EventId::min_at(filter.since.unwrap_or(0)).to_bytes();
         let upper = match (filter.cursor, filter.until) {
             (Some(cursor), Some(until)) => cursor.min(EventId::min_at(until)),
@@ -260,7 +286,11 @@ impl Store {
         let mut next_cursor = None;
         for entry in self.events.range(lower..upper).rev() {
             let (_, bytes) = entry?;
-            let event: CanonicalEvent = decode(&self.events, &bytes)?;
+            let (owner, event) = split_stored(&bytes)?;
+            if owner != *tenant {
+                continue;
+            }
+            let event: CanonicalEvent = decode(&self.events, event)?;
             if !filter.matches(&event) {
                 continue;
             }
@@ -272,4 +302,58 @@ impl Store {
         }
         Ok(EventPage { data, next_cursor })
     }
+}
+
+/// The bytes stored for `tenant`'s `event` (see the module's note).
+fn encode_event(tenant: &Name, event: &CanonicalEvent) -> Result<Vec<u8>, StoreError> {
+    let json = encode(event)?;
+    if is_default(tenant) {
+        return Ok(json);
+    }
+    let mut bytes = wrapped_prefix(tenant.as_str()).into_bytes();
+    bytes.extend_from_slice(&json);
+    bytes.push(b'}');
+    Ok(bytes)
+}
+
+/// What a wrapped event's bytes start with. Names need no JSON escaping.
+fn wrapped_prefix(tenant: &str) -> String {
+    format!("{{\"tenant\":\"{tenant}\",\"event\":")
+}
+
+/// A stored event's tenant and the text of the event itself.
+pub(super) fn split_stored(bytes: &[u8]) -> Result<(Name, &[u8]), StoreError> {
+    const OPENING: &[u8] = b"{\"tenant\":\"";
+    let Some(rest) = bytes.strip_prefix(OPENING) else {
+        return Ok((default_tenant(), bytes));
+    };
+    let corrupt = || StoreError::Corrupt {
+        what: "an event record",
+        detail: "its tenant wrapper is malformed".to_owned(),
+    };
+    let end = rest.iter().position(|&b| b == b'"').ok_or_else(corrupt)?;
+    let tenant = std::str::from_utf8(&rest[..end]).map_err(|_| corrupt())?;
+    let prefix = wrapped_prefix(tenant);
+    let event = bytes
+        .strip_prefix(prefix.as_bytes())
+        .and_then(|inner| inner.strip_suffix(b"}"))
+        .ok_or_else(corrupt)?;
+    Ok((tenant.parse().map_err(|_| corrupt())?, event))
+}
+
+/// The key a resend of `tenant`'s `event` is recognised by: the event's
+/// own for the default tenant (as before tenants), else mixed with the
+/// tenant's name, so one tenant's published event is never taken for a
+/// resend of another's.
+fn dedupe_key(tenant: &Name, event: &CanonicalEvent) -> Option<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    let key = event.dedupe_key()?;
+    if is_default(tenant) {
+        return Some(key);
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(tenant.as_str().as_bytes());
+    hasher.update([0]);
+    hasher.update(key);
+    Some(hasher.finalize().into())
 }

@@ -30,6 +30,27 @@ pub enum ConfigRefusal {
     /// No block of that name, live or deleted.
     #[error("no block named `{0}`")]
     NoBlock(String),
+    /// No tenant of that name.
+    #[error("no tenant named `{0}`")]
+    NoTenant(String),
+    /// A tenant of that name exists (perhaps deleted).
+    #[error("a tenant named `{0}` exists")]
+    TenantExists(Name),
+    /// No key with that id in the tenant.
+    #[error("no key `{0}`")]
+    NoKey(String),
+    /// A quota of the tenant would be exceeded.
+    #[error(
+        "tenant `{tenant}` may have at most {limit} {what} (its quota); delete one first or ask the operator to raise it"
+    )]
+    QuotaExceeded {
+        /// The tenant.
+        tenant: Name,
+        /// `sources` or `endpoints`.
+        what: &'static str,
+        /// The quota.
+        limit: u32,
+    },
     /// A source of that name exists.
     #[error("a source named `{0}` exists")]
     SourceExists(Name),
@@ -163,28 +184,30 @@ impl Store {
         }
     }
 
-    /// Refuses the connector id `connector` (named by `field`) unless it
-    /// exists.
+    /// Refuses the connector id `connector` (named by `field`) unless
+    /// `tenant` has it.
     pub(super) fn check_connector_reference(
         &self,
+        tenant: &Name,
         field: &'static str,
         connector: ConnectorId,
     ) -> Result<(), ConfigWriteError> {
-        match self.connector(connector)? {
+        match self.connector(tenant, connector)? {
             Some(_) => Ok(()),
             None => Err(ConfigRefusal::MissingConnector { field, connector }.into()),
         }
     }
 
     /// Refuses the connector name `connector` (named by `field`) unless a
-    /// connector has it.
+    /// connector of `tenant` has it.
     pub(super) fn check_connector_name_reference(
         &self,
+        tenant: &Name,
         field: &'static str,
         connector: &str,
     ) -> Result<(), ConfigWriteError> {
         let known = match connector.parse::<Name>() {
-            Ok(name) => self.connector_by_name(&name)?.is_some(),
+            Ok(name) => self.connector_by_name(tenant, &name)?.is_some(),
             Err(_) => false,
         };
         if known {

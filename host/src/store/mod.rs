@@ -22,6 +22,7 @@ pub mod plugins;
 mod rejected;
 mod snapshot;
 mod sources;
+mod tenants;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
@@ -31,6 +32,7 @@ pub use deliveries::Due;
 pub use events::{EventPage, Inserted, NewEvent};
 pub use integrity::{ConfigRefusal, ConfigWriteError};
 pub use plugins::NewVersion;
+pub use tenants::AuditPage;
 
 use flush::GroupFlush;
 use health::Health;
@@ -114,6 +116,12 @@ pub struct Store {
     connectors: sled::Tree,
     blocks: sled::Tree,
     meta: sled::Tree,
+    tenants: sled::Tree,
+    api_keys: sled::Tree,
+    audit: sled::Tree,
+    /// Every tenant and live key, kept in step with `tenants` and
+    /// `api_keys` by their writers.
+    directory: snapshot::Snapshot<tenants::Directory>,
     deliveries: deliveries::DeliveryTrees,
     flush: GroupFlush,
     /// Serialises configuration changes whose checks span records
@@ -184,6 +192,10 @@ impl Store {
             connectors: tree("connectors")?,
             blocks: tree("blocks")?,
             meta: tree("meta")?,
+            tenants: tree("tenants")?,
+            api_keys: tree("api_keys")?,
+            audit: tree("audit")?,
+            directory: snapshot::Snapshot::empty(),
             deliveries,
             flush,
             config_lock: Mutex::new(()),
@@ -192,6 +204,16 @@ impl Store {
             db,
         };
         store.start_watcher()?;
+        // Data dirs from before tenants: everything is the default tenant's.
+        store.ensure_default_tenant()?;
+        let moved = store.migrate_block_keys()?;
+        if moved > 0 {
+            tracing::info!(
+                blocks = moved,
+                "store: blocks moved under the default tenant"
+            );
+        }
+        store.refresh_directory()?;
         store.refresh_endpoint_snapshot()?;
         store.refresh_source_snapshot()?;
         Ok(store)
@@ -323,5 +345,7 @@ impl Drop for Store {
 
 #[cfg(test)]
 mod config_tests;
+#[cfg(test)]
+mod tenant_tests;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 
 use super::codec::{self, decode};
 use super::{Store, StoreError};
+use crate::domain::Name;
 use crate::domain::rejected::{RejectedCallback, RejectedState};
 use crate::ids::RejectedId;
 
@@ -17,10 +18,12 @@ impl Store {
         codec::get(&self.rejected, id.to_bytes())
     }
 
-    /// A source's rejected callbacks, newest first, optionally only those in
-    /// `state`, at most `limit`.
+    /// `tenant`'s source's rejected callbacks, newest first, optionally
+    /// only those in `state`, at most `limit`. (A source's name can pass to
+    /// another tenant once it is deleted; its callbacks do not.)
     pub fn rejected_of(
         &self,
+        tenant: &Name,
         source: &str,
         state: Option<RejectedState>,
         limit: usize,
@@ -28,7 +31,10 @@ impl Store {
         let mut found = Vec::new();
         for bytes in self.rejected.iter().values().rev() {
             let rejected: RejectedCallback = decode(&self.rejected, &bytes?)?;
-            if rejected.source.as_str() == source && state.is_none_or(|s| s == rejected.state) {
+            if &rejected.tenant == tenant
+                && rejected.source.as_str() == source
+                && state.is_none_or(|s| s == rejected.state)
+            {
                 found.push(rejected);
                 if found.len() >= limit {
                     break;

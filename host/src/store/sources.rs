@@ -1,7 +1,8 @@
 //! Source records, by name, the in-memory snapshot of all of them that
 //! every ingest request reads its source from, and their writes: each
 //! checks, under the config lock, that the source's mapper is an uploaded
-//! mapper plugin.
+//! mapper plugin. Names are unique across tenants (a vendor's URL is
+//! `/ingest/{name}`); the source's tenant owns its events.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,13 +18,32 @@ use crate::domain::source::Source;
 pub(super) type SourcesByName = HashMap<String, Arc<Source>>;
 
 impl Store {
-    /// A source by name, from the snapshot: no store read, no decoding.
+    /// A source by name, whoever's, from the snapshot: no store read, no
+    /// decoding (what ingest reads).
     pub fn source(&self, name: &str) -> Option<Arc<Source>> {
         self.source_snapshot.load().get(name).cloned()
     }
 
-    /// Every source, by name.
-    pub fn sources(&self) -> Result<Vec<Source>, StoreError> {
+    /// `tenant`'s source `name`.
+    pub fn tenant_source(&self, tenant: &Name, name: &str) -> Option<Arc<Source>> {
+        self.source(name).filter(|source| &source.tenant == tenant)
+    }
+
+    /// `tenant`'s sources, by name.
+    pub fn sources(&self, tenant: &Name) -> Result<Vec<Source>, StoreError> {
+        let mut sources: Vec<Source> = self
+            .source_snapshot
+            .load()
+            .values()
+            .filter(|source| &source.tenant == tenant)
+            .map(|source| Source::clone(source))
+            .collect();
+        sources.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(sources)
+    }
+
+    /// Every tenant's sources, by name.
+    pub fn all_sources(&self) -> Result<Vec<Source>, StoreError> {
         codec::all(&self.sources)
     }
 
@@ -32,6 +52,7 @@ impl Store {
     /// returns.
     pub fn create_source(&self, source: &Source) -> Result<(), ConfigWriteError> {
         let _guard = self.config_lock();
+        self.check_count_quota(&source.tenant, false)?;
         self.check_plugin_reference("mapper", &source.mapper, PluginWorld::Mapper)?;
         self.writable()?;
         let value = codec::encode(source)?;
@@ -54,6 +75,7 @@ impl Store {
     /// `change` runs under the config lock: it must not write.
     pub fn update_source<E>(
         &self,
+        tenant: &Name,
         name: &str,
         change: impl FnOnce(&mut Source) -> Result<(), E>,
     ) -> Result<Source, E>
@@ -62,11 +84,12 @@ impl Store {
     {
         let _guard = self.config_lock();
         let mut source = self
-            .source(name)
+            .tenant_source(tenant, name)
             .map(|source| Source::clone(&source))
             .ok_or_else(|| ConfigWriteError::from(ConfigRefusal::NoSource(name.to_owned())))?;
         let mapper = source.mapper.clone();
         change(&mut source)?;
+        source.tenant = tenant.clone();
         if source.mapper != mapper {
             self.check_plugin_reference("mapper", &source.mapper, PluginWorld::Mapper)?;
         }
@@ -76,16 +99,15 @@ impl Store {
 
     /// Removes a source; its events stay. Not durable until
     /// [`Store::durable`] returns.
-    pub fn delete_source(&self, name: &Name) -> Result<(), ConfigWriteError> {
+    pub fn delete_source(&self, tenant: &Name, name: &Name) -> Result<(), ConfigWriteError> {
         let _guard = self.config_lock();
-        self.writable()?;
-        let removed = self.sources.remove(name.as_str())?.is_some();
-        self.refresh_source_snapshot()?;
-        if removed {
-            Ok(())
-        } else {
-            Err(ConfigRefusal::NoSource(name.to_string()).into())
+        if self.tenant_source(tenant, name.as_str()).is_none() {
+            return Err(ConfigRefusal::NoSource(name.to_string()).into());
         }
+        self.writable()?;
+        self.sources.remove(name.as_str())?;
+        self.refresh_source_snapshot()
+            .map_err(ConfigWriteError::from)
     }
 
     fn put_source(&self, source: &Source) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@ use wasmhook_sdk::{Channel, EventType, Reference, Status, StatusInfo};
 use super::*;
 use crate::domain::event::{CanonicalEvent, EVENT_VERSION, EventFilter};
 use crate::domain::plugin::PluginWorld;
+use crate::domain::tenant::default_tenant;
 use crate::ids::EventId;
 
 fn store() -> (tempfile::TempDir, Store) {
@@ -18,6 +19,7 @@ fn store() -> (tempfile::TempDir, Store) {
 /// `event` to store without deliveries (no endpoint wants it).
 fn alone(event: CanonicalEvent) -> NewEvent {
     NewEvent {
+        tenant: default_tenant(),
         event,
         deliveries: Vec::new(),
     }
@@ -84,7 +86,7 @@ fn listing_is_newest_first_with_filters_and_cursor() {
         channel: Some(Channel::Sms),
         ..EventFilter::default()
     };
-    let first = store.list_events(&filter, 5).unwrap();
+    let first = store.list_events(&default_tenant(), &filter, 5).unwrap();
     assert_eq!(first.data.len(), 5);
     assert_eq!(first.data[0].id, events[24].id);
     assert!(first.data.iter().all(|e| e.channel == Channel::Sms));
@@ -93,6 +95,7 @@ fn listing_is_newest_first_with_filters_and_cursor() {
     while let Some(next) = cursor {
         let page = store
             .list_events(
+                &default_tenant(),
                 &EventFilter {
                     cursor: Some(next),
                     ..filter.clone()
@@ -106,6 +109,7 @@ fn listing_is_newest_first_with_filters_and_cursor() {
     assert_eq!(seen, 13);
     let window = store
         .list_events(
+            &default_tenant(),
             &EventFilter {
                 since: Some(1_010),
                 until: Some(1_015),
@@ -267,7 +271,7 @@ async fn committed_events_are_deduplicated_across_a_batch_and_durable() {
     let reopened = Store::open(dir.path()).unwrap();
     assert_eq!(reopened.event_count(), 33);
     let first = *first_ids.iter().next().unwrap();
-    assert!(reopened.event(first).unwrap().is_some());
+    assert!(reopened.event(&default_tenant(), first).unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,7 +281,8 @@ async fn an_event_is_committed_with_its_deliveries_and_a_resend_adds_none() {
     let dir = tempfile::tempdir().unwrap();
     let endpoint = EndpointId::new(1);
     let with_delivery = |e: CanonicalEvent| NewEvent {
-        deliveries: vec![Delivery::new(endpoint, e.id, 100)],
+        tenant: default_tenant(),
+        deliveries: vec![Delivery::new(default_tenant(), endpoint, e.id, 100)],
         event: e,
     };
     let first = with_delivery(event(10, "m1", Status::Sent, Channel::Sms));
@@ -312,8 +317,13 @@ fn an_event_an_earlier_version_left_with_a_marker_is_fanned_out_once() {
         .insert(old.id.to_bytes(), &[])
         .unwrap();
     let marked = store.unfanned_events(512).unwrap();
-    assert_eq!(marked.iter().map(|e| e.id).collect::<Vec<_>>(), [old.id]);
-    let deliveries = deliveries_for(&marked[0], &[endpoint()], 50);
+    assert_eq!(
+        marked.iter().map(|(_, e)| e.id).collect::<Vec<_>>(),
+        [old.id]
+    );
+    let (tenant, event) = &marked[0];
+    assert_eq!(tenant, &default_tenant());
+    let deliveries = deliveries_for(tenant, event, &[endpoint()], 50);
     store.record_fanout(&deliveries, &[old.id]).unwrap();
     assert!(store.unfanned_events(512).unwrap().is_empty());
     assert_eq!(store.pending_count(), 1);
@@ -329,7 +339,8 @@ mod key_queues {
     use crate::ids::EndpointId;
 
     fn keyed(endpoint: EndpointId, time_ms: u64, key: &str) -> Delivery {
-        Delivery::new(endpoint, EventId::new(time_ms), time_ms).keyed(Some(key.to_owned()))
+        Delivery::new(default_tenant(), endpoint, EventId::new(time_ms), time_ms)
+            .keyed(Some(key.to_owned()))
     }
 
     fn due(store: &Store, endpoint: EndpointId) -> Vec<crate::ids::DeliveryId> {

@@ -11,7 +11,12 @@ use crate::ids::EventId;
 /// An endpoint with the defaults, for tests of its methods.
 pub(crate) fn endpoint() -> Endpoint {
     let url = "https://example.com/hook".parse().unwrap();
-    Endpoint::new(EndpointConfig::new(url), SigningSecret::generate(), 1)
+    Endpoint::new(
+        crate::domain::tenant::default_tenant(),
+        EndpointConfig::new(url),
+        SigningSecret::generate(),
+        1,
+    )
 }
 
 fn create(body: Value) -> Result<EndpointConfig, String> {
