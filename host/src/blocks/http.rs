@@ -22,6 +22,7 @@ use utoipa::ToSchema;
 use wasmhook_sdk::{HttpError, HttpRequest, HttpResponse};
 
 use crate::domain::Name;
+use crate::domain::block::Block;
 use crate::domain::plugin::HostPattern;
 use crate::outbound::headers::is_framing;
 use crate::outbound::masking::{masked_header_value, url_without_password};
@@ -129,17 +130,15 @@ pub struct BlockHttp {
 }
 
 impl BlockHttp {
-    /// A handler for one run of `tenant`'s `block` by `plugin`, whose
-    /// requests may
+    /// A handler for one run of `block` (its connectors are its tenant's),
+    /// whose requests may
     /// target `allowed_hosts` and are held to `caps` (see
     /// [`RunCaps::from_limits`]).
     pub fn new(
         client: OutboundClient,
         store: Arc<Store>,
         policy: HttpPolicy,
-        tenant: Name,
-        block: String,
-        plugin: String,
+        block: &Block,
         allowed_hosts: Vec<HostPattern>,
         caps: RunCaps,
     ) -> Self {
@@ -147,9 +146,9 @@ impl BlockHttp {
             client,
             store,
             policy,
-            tenant,
-            block,
-            plugin,
+            tenant: block.tenant.clone(),
+            block: block.name.to_string(),
+            plugin: block.plugin.to_string(),
             allowed_hosts,
             caps,
             recorder: Recorder::new(caps.max_requests),

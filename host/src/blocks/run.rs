@@ -314,9 +314,7 @@ impl BlockRunner {
             self.client.clone(),
             Arc::clone(&self.store),
             self.policy.clone(),
-            block.tenant.clone(),
-            block.name.to_string(),
-            block.plugin.to_string(),
+            block,
             allowed_hosts,
             RunCaps::from_limits(loaded.plugin.limits()),
         ));

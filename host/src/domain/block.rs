@@ -250,6 +250,12 @@ fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
         .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
 }
 
+impl crate::domain::tenant::Owned for Block {
+    fn tenant(&self) -> &crate::domain::Name {
+        &self.tenant
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -313,11 +319,5 @@ mod tests {
         assert_eq!(connector_in(&json!({"connector": " crm "})), Some("crm"));
         assert_eq!(connector_in(&json!({"connector": ""})), None);
         assert_eq!(connector_in(&json!({})), None);
-    }
-}
-
-impl crate::domain::tenant::Owned for Block {
-    fn tenant(&self) -> &crate::domain::Name {
-        &self.tenant
     }
 }

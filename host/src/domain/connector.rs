@@ -293,6 +293,12 @@ pub fn validate(description: Option<&str>, auth: &ConnectorAuth) -> Result<(), F
     auth.validate()
 }
 
+impl crate::domain::tenant::Owned for Connector {
+    fn tenant(&self) -> &crate::domain::Name {
+        &self.tenant
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -368,11 +374,5 @@ mod tests {
         assert!(view.contains(r#""secret_set":true"#), "{view}");
         assert!(view.contains(r#""username":"ops""#), "{view}");
         assert!(!format!("{connector:?}").contains("hunter2"));
-    }
-}
-
-impl crate::domain::tenant::Owned for Connector {
-    fn tenant(&self) -> &crate::domain::Name {
-        &self.tenant
     }
 }

@@ -31,8 +31,9 @@ pub enum CallbackOutcome {
     },
     /// The mapper refused or failed; the callback is durably kept.
     Rejected {
-        /// The kept callback, with the error.
-        rejected: RejectedCallback,
+        /// The kept callback, with the error (boxed: it is much larger
+        /// than the stored outcome, which is the common one).
+        rejected: Box<RejectedCallback>,
         /// Whose fault the failure is.
         fault: Fault,
     },
@@ -201,7 +202,7 @@ impl IngestService {
                 telemetry::ingest(source_name, "rejected");
                 tracing::info!(rejected_id = %rejected.id, error = %error, "callback rejected by the mapper");
                 Ok(CallbackOutcome::Rejected {
-                    rejected,
+                    rejected: Box::new(rejected),
                     fault: Fault::of(&error),
                 })
             }

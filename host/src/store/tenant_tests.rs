@@ -113,7 +113,7 @@ fn names_repeat_across_tenants_and_reads_stay_inside_one() {
     crm_b.id = ConnectorId::new(2);
     store.create_connector(&crm_a).unwrap();
     store.create_connector(&crm_b).unwrap();
-    assert_eq!(store.connectors(&a).unwrap(), [crm_a.clone()]);
+    assert_eq!(store.connectors(&a).unwrap(), std::slice::from_ref(&crm_a));
     assert_eq!(store.connector(&b, crm_a.id).unwrap(), None);
     assert_eq!(
         store.connector_by_key(&b, "crm").unwrap().unwrap().id,
