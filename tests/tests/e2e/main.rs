@@ -30,3 +30,4 @@ mod server_ingest_multipart;
 mod server_ops;
 mod server_publish_batch;
 mod server_render;
+mod server_tenants;
