@@ -498,9 +498,14 @@ async fn a_heavy_upload_compiles_in_a_child_while_callbacks_on_another_source_st
     assert!(answer.is_compiled_or_limited(), "{answer:?}");
     assert!(seen.any, "no compile child was seen: {seen:?}");
     assert_eq!(seen.most_at_once, 1, "{seen:?}");
+    // On a machine loaded by other work the baseline itself is slow: the
+    // bound is the fixed one or four times the baseline, whichever is
+    // larger (a compile stalling ingest costs seconds, not a few times
+    // the baseline).
+    let bound = INGEST_P99_BOUND.max(baseline_p99 * 4);
     assert!(
-        p99 < INGEST_P99_BOUND,
-        "ingest p99 {p99:?} during the compile (bound {INGEST_P99_BOUND:?}; \
+        p99 < bound,
+        "ingest p99 {p99:?} during the compile (bound {bound:?}; \
          {baseline_p99:?} with nothing compiling)"
     );
     assert!(

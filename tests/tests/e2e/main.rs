@@ -30,4 +30,5 @@ mod server_ingest_multipart;
 mod server_ops;
 mod server_publish_batch;
 mod server_render;
+mod server_tenant_migration;
 mod server_tenants;
