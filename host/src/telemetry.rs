@@ -54,16 +54,26 @@ pub fn prometheus() -> PrometheusHandle {
         .clone()
 }
 
-/// One vendor callback's outcome at `/ingest/{source}`.
-pub fn ingest(source: &str, outcome: &'static str) {
-    metrics::counter!("wasmhook_ingest_total", "source" => source.to_owned(), "outcome" => outcome)
-        .increment(1);
+/// One vendor callback's outcome at `/ingest/{source}`, under the
+/// source's tenant (empty for a source that does not exist).
+pub fn ingest(tenant: &str, source: &str, outcome: &'static str) {
+    metrics::counter!(
+        "wasmhook_ingest_total",
+        "tenant" => tenant.to_owned(),
+        "source" => source.to_owned(),
+        "outcome" => outcome
+    )
+    .increment(1);
 }
 
-/// Events stored from callbacks (a callback may carry many).
-pub fn events_stored(source: &str, count: u64) {
-    metrics::counter!("wasmhook_events_stored_total", "source" => source.to_owned())
-        .increment(count);
+/// Events stored from `tenant`'s callbacks (a callback may carry many).
+pub fn events_stored(tenant: &str, source: &str, count: u64) {
+    metrics::counter!(
+        "wasmhook_events_stored_total",
+        "tenant" => tenant.to_owned(),
+        "source" => source.to_owned()
+    )
+    .increment(count);
 }
 
 /// One plugin call: its latency, and its failure kind if it failed.
@@ -80,25 +90,44 @@ pub fn plugin_call(plugin: &str, duration: Duration, failure: Option<&CallError>
     }
 }
 
-/// One delivery attempt's latency and whether it succeeded.
-pub fn delivery_attempt(endpoint: &str, duration: Duration, succeeded: bool) {
-    metrics::histogram!("wasmhook_delivery_attempt_seconds", "endpoint" => endpoint.to_owned())
-        .record(duration.as_secs_f64());
+/// One delivery attempt's latency and whether it succeeded, under the
+/// endpoint's tenant.
+pub fn delivery_attempt(tenant: &str, endpoint: &str, duration: Duration, succeeded: bool) {
+    metrics::histogram!(
+        "wasmhook_delivery_attempt_seconds",
+        "tenant" => tenant.to_owned(),
+        "endpoint" => endpoint.to_owned()
+    )
+    .record(duration.as_secs_f64());
     let outcome = if succeeded { "success" } else { "failure" };
-    metrics::counter!("wasmhook_delivery_attempts_total", "endpoint" => endpoint.to_owned(), "outcome" => outcome)
-        .increment(1);
+    metrics::counter!(
+        "wasmhook_delivery_attempts_total",
+        "tenant" => tenant.to_owned(),
+        "endpoint" => endpoint.to_owned(),
+        "outcome" => outcome
+    )
+    .increment(1);
 }
 
 /// A delivery's state after an attempt.
-pub fn delivery_outcome(endpoint: &str, state: crate::domain::delivery::DeliveryState) {
+pub fn delivery_outcome(
+    tenant: &str,
+    endpoint: &str,
+    state: crate::domain::delivery::DeliveryState,
+) {
     use crate::domain::delivery::DeliveryState;
     let outcome = match state {
         DeliveryState::Pending => "retrying",
         DeliveryState::Succeeded => "delivered",
         DeliveryState::Failed => "failed",
     };
-    metrics::counter!("wasmhook_deliveries_total", "endpoint" => endpoint.to_owned(), "outcome" => outcome)
-        .increment(1);
+    metrics::counter!(
+        "wasmhook_deliveries_total",
+        "tenant" => tenant.to_owned(),
+        "endpoint" => endpoint.to_owned(),
+        "outcome" => outcome
+    )
+    .increment(1);
 }
 
 /// Queue depth and the age of the oldest due delivery, sampled every few

@@ -64,7 +64,11 @@ impl Admin {
     /// refused until it is restored; its records stay.
     pub async fn delete_tenant(&self, name: &Name) -> Result<Tenant, AdminError> {
         if is_default(name) {
-            return Err(FieldError::new("tenant", "the default tenant cannot be deleted").into());
+            // A state conflict, not a bad field: the name is valid, the
+            // tenant just cannot leave this state.
+            return Err(AdminError::TenantState(
+                "the default tenant cannot be deleted".into(),
+            ));
         }
         let tenant = self.store.update_tenant(name, |tenant| {
             if tenant.deleted_at.is_some() {

@@ -96,7 +96,12 @@ async fn handle(
                 503 => "busy",
                 _ => "error",
             };
-            telemetry::ingest(&source_name, outcome);
+            let tenant = state
+                .store
+                .source(&source_name)
+                .map(|source| source.tenant.to_string())
+                .unwrap_or_default();
+            telemetry::ingest(&tenant, &source_name, outcome);
             error.into_response()
         }
     }

@@ -149,7 +149,7 @@ async fn update_tenant(
 #[utoipa::path(delete, path = "/v1/tenants/{tenant}", tag = "tenants",
     params(("tenant" = String, Path, description = "Tenant name")),
     responses((status = 204), (status = 404, body = ErrorBody),
-        (status = 409, description = "Already deleted", body = ErrorBody)))]
+        (status = 409, description = "Already deleted, or `default`", body = ErrorBody)))]
 async fn delete_tenant(
     State(state): State<AppState>,
     Path(name): Path<String>,

@@ -99,6 +99,7 @@ async fn attempt(
     }
     attempt.duration_ms = clock_start.elapsed().as_millis() as u64;
     telemetry::delivery_attempt(
+        endpoint.tenant.as_str(),
         &endpoint.id.to_string(),
         Duration::from_millis(attempt.duration_ms),
         attempt.succeeded(),
@@ -151,7 +152,11 @@ async fn attempt(
             disable = true;
         }
     }
-    telemetry::delivery_outcome(&endpoint.id.to_string(), delivery.state);
+    telemetry::delivery_outcome(
+        endpoint.tenant.as_str(),
+        &endpoint.id.to_string(),
+        delivery.state,
+    );
     store
         .commit_attempt(&delivery, &attempt, previous_due)
         .await?;

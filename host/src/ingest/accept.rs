@@ -157,7 +157,7 @@ impl IngestService {
             return Err(IngestError::TenantDisabled);
         };
         if !self.quotas.admit(&tenant) {
-            telemetry::ingest(source_name, "over_quota");
+            telemetry::ingest(tenant.name.as_str(), source_name, "over_quota");
             return Err(IngestError::OverQuota {
                 tenant: tenant.name.to_string(),
                 per_second: tenant.quotas.ingest_per_second.unwrap_or_default(),
@@ -173,7 +173,7 @@ impl IngestService {
                 } else {
                     "accepted"
                 };
-                telemetry::ingest(source_name, outcome);
+                telemetry::ingest(source.tenant.as_str(), source_name, outcome);
                 Ok(CallbackOutcome::Stored { inserted, reply })
             }
             Mapped::Failed {
@@ -199,7 +199,7 @@ impl IngestService {
                 };
                 self.store.put_rejected(&rejected)?;
                 self.store.durable().await?;
-                telemetry::ingest(source_name, "rejected");
+                telemetry::ingest(source.tenant.as_str(), source_name, "rejected");
                 tracing::info!(rejected_id = %rejected.id, error = %error, "callback rejected by the mapper");
                 Ok(CallbackOutcome::Rejected {
                     rejected: Box::new(rejected),
@@ -284,6 +284,7 @@ impl IngestService {
             .collect();
         let inserted = self.store_events(&source.tenant, events).await?;
         telemetry::events_stored(
+            source.tenant.as_str(),
             source.name.as_str(),
             inserted.iter().filter(|i| !i.duplicate).count() as u64,
         );

@@ -100,7 +100,7 @@ impl IngestService {
                 rejected.event_ids = inserted.iter().map(|i| i.id).collect();
                 self.store.put_rejected(&rejected)?;
                 self.store.durable().await?;
-                telemetry::ingest(source_name, "retried");
+                telemetry::ingest(tenant.as_str(), source_name, "retried");
                 Ok(Retried { rejected, inserted })
             }
             Mapped::Failed {

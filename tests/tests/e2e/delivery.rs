@@ -630,15 +630,21 @@ async fn metrics_count_deliveries_and_attempts_per_endpoint_and_sample_the_queue
     receiver.wait_for(3, Duration::from_secs(10)).await;
     let expected = [
         (
-            format!("wasmhook_deliveries_total{{endpoint=\"{live}\",outcome=\"delivered\"}}"),
+            format!(
+                "wasmhook_deliveries_total{{tenant=\"default\",endpoint=\"{live}\",outcome=\"delivered\"}}"
+            ),
             3.0,
         ),
         (
-            format!("wasmhook_delivery_attempts_total{{endpoint=\"{live}\",outcome=\"success\"}}"),
+            format!(
+                "wasmhook_delivery_attempts_total{{tenant=\"default\",endpoint=\"{live}\",outcome=\"success\"}}"
+            ),
             3.0,
         ),
         (
-            format!("wasmhook_delivery_attempt_seconds_count{{endpoint=\"{live}\"}}"),
+            format!(
+                "wasmhook_delivery_attempt_seconds_count{{tenant=\"default\",endpoint=\"{live}\"}}"
+            ),
             3.0,
         ),
         ("wasmhook_delivery_queue_depth".to_owned(), 3.0),

@@ -126,7 +126,9 @@ async fn openapi_describes_every_route_and_ops_routes_answer() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("wasmhook_ingest_total{source=\"gs\",outcome=\"accepted\"}"),
+        metrics.contains(
+            "wasmhook_ingest_total{tenant=\"default\",source=\"gs\",outcome=\"accepted\"}"
+        ),
         "{metrics}"
     );
     assert!(
