@@ -13,7 +13,7 @@ use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorl
 use crate::ids::now_ms;
 use crate::runtime::{LimitsOverride, LoadError, Plugin, PluginId, Runtime};
 use crate::store::plugins::AddVersionError;
-use crate::store::{NewVersion, Store, StoreError};
+use crate::store::{NewVersion, Store, StoreError, Uploader};
 
 /// What went wrong in the registry.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,12 @@ pub enum RegistryError {
     /// The upload targets another world than the plugin's versions.
     #[error("{0}")]
     WorldMismatch(String),
+    /// A tenant tried to change a shared plugin.
+    #[error("{0}")]
+    SharedPlugin(String),
+    /// A tenant uploaded under a name another tenant's plugin has.
+    #[error("{0}")]
+    NameTaken(String),
     /// A stored component is gone (the store lost a blob).
     #[error("plugin `{0}`: the stored component is missing")]
     MissingBytes(PluginId),
@@ -49,6 +55,8 @@ impl From<AddVersionError> for RegistryError {
             AddVersionError::WorldMismatch { .. } => {
                 RegistryError::WorldMismatch(error.to_string())
             }
+            AddVersionError::Shared(_) => RegistryError::SharedPlugin(error.to_string()),
+            AddVersionError::NameTaken(_) => RegistryError::NameTaken(error.to_string()),
             AddVersionError::Store(error) => RegistryError::Store(error),
         }
     }
@@ -115,10 +123,12 @@ impl Registry {
         name: &Name,
         bytes: &[u8],
         activate: bool,
+        uploader: Uploader,
     ) -> Result<(PluginRecord, PluginVersion), RegistryError> {
         // An uploaded block plugin makes no outbound request until the
-        // operator lists the hosts it may reach.
-        self.upload_with_hosts(name, bytes, activate, |_| Vec::new())
+        // operator (or, for a private plugin, its tenant) lists the hosts it
+        // may reach.
+        self.upload_with_hosts(name, bytes, activate, uploader, |_| Vec::new())
     }
 
     /// [`Registry::upload`], with the allowed hosts a new plugin starts with
@@ -128,6 +138,7 @@ impl Registry {
         name: &Name,
         bytes: &[u8],
         activate: bool,
+        uploader: Uploader,
         initial_hosts: impl FnOnce(PluginWorld) -> Vec<HostPattern>,
     ) -> Result<(PluginRecord, PluginVersion), RegistryError> {
         let info = self.runtime.inspect(bytes)?;
@@ -141,6 +152,7 @@ impl Registry {
                 now_ms: now_ms(),
                 activate,
                 allowed_hosts: initial_hosts(world),
+                uploader,
             },
         )?;
         if record.active_version == version.version {
@@ -324,8 +336,14 @@ impl Registry {
                 PluginWorld::Block => vec![HostPattern::Any],
                 PluginWorld::Mapper | PluginWorld::Renderer => Vec::new(),
             };
-            self.upload_with_hosts(&name, &bytes, true, any_host)
-                .map_err(|e| fail(e.to_string()))?;
+            self.upload_with_hosts(
+                &name,
+                &bytes,
+                true,
+                Uploader::Operator { owner: None },
+                any_host,
+            )
+            .map_err(|e| fail(e.to_string()))?;
             installed.push(name.to_string());
         }
         Ok(installed)

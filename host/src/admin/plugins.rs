@@ -1,13 +1,17 @@
 //! Plugin changes: upload a version, activate one (also a rollback), change
 //! the settings every version runs with, delete a plugin nothing uses.
-//! Loading and compiling run on blocking threads.
+//! Loading and compiling run on blocking threads. Every change goes to the
+//! audit log of the plugin's tenant (its owner's, or the caller's for a
+//! shared plugin).
 
 use super::{Admin, AdminError};
 use crate::domain::Name;
 use crate::domain::endpoint::FieldError;
 use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorld};
+use crate::domain::tenant::Principal;
 use crate::runtime::LimitsOverride;
 use crate::store::ConfigRefusal;
+use crate::store::Uploader;
 
 /// The most allowed-hosts entries a plugin may have.
 const MAX_ALLOWED_HOSTS: usize = 100;
@@ -17,15 +21,19 @@ impl Admin {
     /// `name`, active at once when `activate` or when it is the first.
     pub async fn upload_plugin(
         &self,
+        by: &Principal,
+        uploader: Uploader,
         name: Name,
         bytes: bytes::Bytes,
         activate: bool,
     ) -> Result<(PluginRecord, PluginVersion), AdminError> {
         let registry = self.registry.clone();
         let upload_name = name.clone();
-        let (plugin, version) =
-            tokio::task::spawn_blocking(move || registry.upload(&upload_name, &bytes, activate))
-                .await??;
+        let (plugin, version) = tokio::task::spawn_blocking(move || {
+            registry.upload(&upload_name, &bytes, activate, uploader)
+        })
+        .await??;
+        self.audit_plugin(by, &plugin, "plugin.upload", Some(version.version))?;
         self.store.durable().await?;
         tracing::info!(plugin = %name, version = version.version, world = version.world.as_str(), "plugin uploaded");
         Ok((plugin, version))
@@ -35,6 +43,7 @@ impl Admin {
     /// version; none fails during the swap.
     pub async fn activate_plugin(
         &self,
+        by: &Principal,
         name: &Name,
         version: u32,
     ) -> Result<PluginRecord, AdminError> {
@@ -42,6 +51,7 @@ impl Admin {
         let (registry, name) = (self.registry.clone(), name.clone());
         let record =
             tokio::task::spawn_blocking(move || registry.activate(&name, version)).await??;
+        self.audit_plugin(by, &record, "plugin.activate", Some(version))?;
         self.store.durable().await?;
         Ok(record)
     }
@@ -51,6 +61,7 @@ impl Admin {
     /// next call on.
     pub async fn set_plugin_settings(
         &self,
+        by: &Principal,
         name: &Name,
         allowed_hosts: Option<Vec<HostPattern>>,
         limits: Option<LimitsOverride>,
@@ -72,6 +83,7 @@ impl Admin {
             registry.set_settings(&name, allowed_hosts, limits)
         })
         .await??;
+        self.audit_plugin(by, &record, "plugin.settings", None)?;
         self.store.durable().await?;
         tracing::info!(
             plugin = %record.name,
@@ -84,11 +96,33 @@ impl Admin {
 
     /// Deletes a plugin and all its versions, refused while a source,
     /// endpoint or block uses it.
-    pub async fn delete_plugin(&self, name: &Name) -> Result<(), AdminError> {
+    pub async fn delete_plugin(&self, by: &Principal, name: &Name) -> Result<(), AdminError> {
+        let record = self.plugin(name)?;
         self.store.delete_plugin(name)?;
+        self.audit_plugin(by, &record, "plugin.delete", None)?;
         self.registry.forget(name);
         self.store.durable().await?;
         Ok(())
+    }
+
+    /// Records a change to `plugin` in its owner's audit log, or the
+    /// caller's tenant's for a shared plugin.
+    fn audit_plugin(
+        &self,
+        by: &Principal,
+        plugin: &PluginRecord,
+        action: &str,
+        version: Option<u32>,
+    ) -> Result<(), AdminError> {
+        let logged_in = Principal {
+            tenant: plugin.owner.clone().unwrap_or_else(|| by.tenant.clone()),
+            actor: by.actor.clone(),
+        };
+        let target = match version {
+            Some(version) => format!("{} v{version}", plugin.name),
+            None => plugin.name.to_string(),
+        };
+        self.audit(&logged_in, action, target)
     }
 
     fn plugin(&self, name: &Name) -> Result<PluginRecord, AdminError> {

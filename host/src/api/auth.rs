@@ -49,12 +49,13 @@ pub fn access_for(method: &Method, path: &str) -> Access {
         return Access::Operator;
     }
     if path.starts_with("/v1/plugins") {
-        // Reading and dry-running shared plugins is every tenant's;
-        // changing them is the operator's.
+        // Reading and dry-running the plugins a tenant sees is every
+        // key's; changing one needs `write`, and the handler lets a key
+        // change only its tenant's private plugins (`plugin_access`).
         return if read || path == "/v1/plugins/{name}/invoke" {
             Access::Scope(Scope::Read)
         } else {
-            Access::Operator
+            Access::Scope(Scope::Write)
         };
     }
     let scope = match path {
@@ -288,7 +289,7 @@ mod tests {
         assert_eq!(access_for(&Method::GET, "/v1/tenants"), Access::Operator);
         assert_eq!(
             access_for(&Method::PUT, "/v1/plugins/{name}"),
-            Access::Operator
+            Access::Scope(Scope::Write)
         );
         assert_eq!(
             access_for(&Method::GET, "/v1/plugins"),

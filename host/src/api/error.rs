@@ -198,6 +198,10 @@ impl From<RegistryError> for ApiError {
             }
             RegistryError::Load(load) => load.into(),
             RegistryError::WorldMismatch(detail) => Self::conflict(detail),
+            RegistryError::SharedPlugin(detail) => Self::forbidden("operator_only", detail),
+            RegistryError::NameTaken(detail) => {
+                Self::new(StatusCode::CONFLICT, "name_taken", detail)
+            }
             RegistryError::MissingBytes(_) => Self::internal(&error),
             RegistryError::Store(store) => store.into(),
         }

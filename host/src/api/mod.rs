@@ -15,6 +15,7 @@ pub mod extract;
 mod ingest;
 mod invocations;
 mod ops;
+mod plugin_access;
 mod plugins;
 mod render;
 mod shared;

@@ -12,8 +12,10 @@ use utoipa_axum::routes;
 use wasmhook_sdk::{BlockInput, BodyFormat, Callback, LogLevel, RenderRequest};
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, read_body};
+use super::plugin_access;
 use crate::domain::Name;
 use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion};
 use crate::runtime::{CallStats, DenyAllHttp, Lane, LimitsOverride, World};
@@ -75,18 +77,17 @@ fn parse_name(text: &str) -> ApiResult<Name> {
         .map_err(|_| ApiError::not_found(format!("no plugin named `{text}`")))
 }
 
-fn lookup(state: &AppState, name: &Name) -> ApiResult<PluginRecord> {
-    state
-        .store
-        .plugin(name)?
-        .ok_or_else(|| ApiError::not_found(format!("no plugin named `{name}`")))
-}
-
-/// List plugins.
+/// List plugins: the shared ones and the caller's tenant's private ones
+/// (`owner` set); the operator sees every plugin.
 #[utoipa::path(get, path = "/v1/plugins", tag = "plugins",
     responses((status = 200, body = Vec<PluginRecord>), (status = 401, body = ErrorBody)))]
-async fn list_plugins(State(state): State<AppState>) -> ApiResult<Json<Vec<PluginRecord>>> {
-    Ok(Json(state.store.plugins()?))
+async fn list_plugins(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<PluginRecord>>> {
+    let mut plugins = state.store.plugins()?;
+    plugins.retain(|plugin| plugin_access::sees(&caller, plugin));
+    Ok(Json(plugins))
 }
 
 /// A plugin, its versions and the active one.
@@ -95,10 +96,11 @@ async fn list_plugins(State(state): State<AppState>) -> ApiResult<Json<Vec<Plugi
     responses((status = 200, body = PluginDetail), (status = 404, body = ErrorBody)))]
 async fn get_plugin(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<PluginDetail>> {
     let name = parse_name(&name)?;
-    let plugin = lookup(&state, &name)?;
+    let plugin = plugin_access::visible(&state, &caller, &name)?;
     let versions = state.store.plugin_versions(&name)?;
     Ok(Json(PluginDetail { plugin, versions }))
 }
@@ -106,17 +108,22 @@ async fn get_plugin(
 /// Upload component bytes as a new immutable version of `name`.
 ///
 /// The body is the `.wasm` component. It is validated (and compiled) like
-/// `wasmhook plugin check`; a refusal says why.
+/// `wasmhook plugin check`; a refusal says why. The admin token uploads
+/// shared plugins (or, acting in a tenant, that tenant's private ones); a
+/// tenant key with `write` uploads its tenant's private plugins when the
+/// operator allows them (`allow_private_plugins`).
 #[utoipa::path(put, path = "/v1/plugins/{name}", tag = "plugins",
     params(("name" = String, Path, description = "Plugin name"), UploadParams),
     request_body(content = Vec<u8>, content_type = "application/wasm"),
     responses(
         (status = 201, body = Uploaded),
-        (status = 409, description = "The plugin's versions target another world", body = ErrorBody),
+        (status = 403, description = "A tenant key on a shared plugin, or private plugins not allowed", body = ErrorBody),
+        (status = 409, description = "The plugin's versions target another world, or another tenant has the name", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 422, description = "Not a usable component; `code` says why", body = ErrorBody)))]
 async fn upload_plugin(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiQuery(params): ApiQuery<UploadParams>,
     request: Request,
@@ -124,10 +131,11 @@ async fn upload_plugin(
     let name: Name = name.parse().map_err(|error: crate::domain::NameError| {
         ApiError::bad_request("invalid_name", error.to_string())
     })?;
+    let uploader = plugin_access::uploader(&state, &caller, &name)?;
     let bytes = read_body(request, &()).await?;
     let (plugin, version) = state
         .admin
-        .upload_plugin(name, bytes, params.activate)
+        .upload_plugin(caller.by(), uploader, name, bytes, params.activate)
         .await?;
     Ok((StatusCode::CREATED, Json(Uploaded { plugin, version })))
 }
@@ -137,15 +145,21 @@ async fn upload_plugin(
 #[utoipa::path(post, path = "/v1/plugins/{name}/activate", tag = "plugins",
     params(("name" = String, Path, description = "Plugin name")),
     request_body = Activate,
-    responses((status = 200, body = PluginRecord), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PluginRecord), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 async fn activate_plugin(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Activate>,
 ) -> ApiResult<Json<PluginRecord>> {
     let name = parse_name(&name)?;
+    plugin_access::changeable(&state, &caller, &name)?;
     Ok(Json(
-        state.admin.activate_plugin(&name, body.version).await?,
+        state
+            .admin
+            .activate_plugin(caller.by(), &name, body.version)
+            .await?,
     ))
 }
 
@@ -174,17 +188,21 @@ struct Settings {
 #[utoipa::path(put, path = "/v1/plugins/{name}/settings", tag = "plugins",
     params(("name" = String, Path, description = "Plugin name")),
     request_body = Settings,
-    responses((status = 200, body = PluginRecord), (status = 404, body = ErrorBody),
+    responses((status = 200, body = PluginRecord), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
         (status = 422, description = "An entry or limit is invalid (`detail` names it), or allowed hosts were given for a plugin that is not a block", body = ErrorBody)))]
 async fn put_settings(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Settings>,
 ) -> ApiResult<Json<PluginRecord>> {
     let name = parse_name(&name)?;
+    plugin_access::changeable(&state, &caller, &name)?;
+    plugin_access::check_settings(&caller, body.limits.is_some())?;
     let record = state
         .admin
-        .set_plugin_settings(&name, body.allowed_hosts, body.limits)
+        .set_plugin_settings(caller.by(), &name, body.allowed_hosts, body.limits)
         .await?;
     Ok(Json(record))
 }
@@ -193,14 +211,16 @@ async fn put_settings(
 /// or block uses it.
 #[utoipa::path(delete, path = "/v1/plugins/{name}", tag = "plugins",
     params(("name" = String, Path, description = "Plugin name")),
-    responses((status = 204), (status = 404, body = ErrorBody),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "In use; `detail` names the users", body = ErrorBody)))]
 async fn delete_plugin(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     let name = parse_name(&name)?;
-    state.admin.delete_plugin(&name).await?;
+    plugin_access::changeable(&state, &caller, &name)?;
+    state.admin.delete_plugin(caller.by(), &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -360,11 +380,12 @@ struct Invoked {
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn invoke_plugin(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Invoke>,
 ) -> ApiResult<Json<Invoked>> {
     let name = parse_name(&name)?;
-    let record = lookup(&state, &name)?;
+    let record = plugin_access::visible(&state, &caller, &name)?;
     let registry = state.registry.clone();
     let version = body.version.unwrap_or(record.active_version);
     let loaded = tokio::task::spawn_blocking(move || registry.version(&name, version))

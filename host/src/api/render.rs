@@ -13,8 +13,10 @@ use utoipa_axum::routes;
 use wasmhook_sdk::{BodyFormat, RenderRequest};
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::ApiJson;
+use super::plugin_access;
 use crate::domain::Name;
 use crate::runtime::{CallError, Lane, World};
 use crate::telemetry;
@@ -89,14 +91,22 @@ fn default_renderer(format: BodyFormat) -> &'static str {
         (status = 503, description = "The renderer could not run now (instance slots busy)", body = ErrorBody)))]
 async fn render(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(body): ApiJson<Render>,
 ) -> ApiResult<Json<Rendered>> {
     let plugin_text = body
         .plugin
         .unwrap_or_else(|| default_renderer(body.format).to_owned());
-    let plugin_name: Name = plugin_text
-        .parse()
-        .map_err(|_| ApiError::not_found(format!("plugin: no plugin named `{plugin_text}`")))?;
+    let missing = || ApiError::not_found(format!("plugin: no plugin named `{plugin_text}`"));
+    let plugin_name: Name = plugin_text.parse().map_err(|_| missing())?;
+    // Another tenant's private renderer is answered like a missing one.
+    if !state
+        .store
+        .plugin(&plugin_name)?
+        .is_some_and(|plugin| plugin_access::sees(&caller, &plugin))
+    {
+        return Err(missing());
+    }
     let registry = state.registry.clone();
     // Loading may compile the component on first use: off the async threads.
     let loaded = tokio::task::spawn_blocking(move || registry.active(&plugin_name))

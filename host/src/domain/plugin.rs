@@ -80,6 +80,19 @@ pub struct PluginRecord {
     /// keeps every default.
     #[serde(default)]
     pub limits: LimitsOverride,
+    /// The tenant a private plugin belongs to; absent for the operator's
+    /// shared plugins, which every tenant may use. Set by the first upload
+    /// and never changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Name>,
+}
+
+impl PluginRecord {
+    /// Whether `tenant`'s sources, endpoints and blocks may name this
+    /// plugin (and its keys see it): a shared plugin, or its own.
+    pub fn usable_by(&self, tenant: &Name) -> bool {
+        self.owner.as_ref().is_none_or(|owner| owner == tenant)
+    }
 }
 
 /// One entry of a block plugin's allowed hosts: which targets its requests

@@ -152,7 +152,7 @@ impl Store {
     /// the connector its config names (if any) exists. Call under the
     /// config lock, so neither is deleted between the check and the write.
     fn check_block_references(&self, block: &Block) -> Result<(), ConfigWriteError> {
-        self.check_plugin_reference("plugin", &block.plugin, PluginWorld::Block)?;
+        self.check_plugin_reference(&block.tenant, "plugin", &block.plugin, PluginWorld::Block)?;
         match block.connector_name() {
             Some(connector) => {
                 self.check_connector_name_reference(&block.tenant, "config.connector", connector)

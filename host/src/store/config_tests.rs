@@ -36,6 +36,7 @@ fn add_plugin(store: &Store, plugin: &str, world: PluginWorld) {
                 now_ms: 1,
                 activate: true,
                 allowed_hosts: Vec::new(),
+                uploader: Uploader::Operator { owner: None },
             },
         )
         .unwrap();

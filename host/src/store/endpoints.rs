@@ -134,6 +134,7 @@ impl Store {
             self.check_connector_reference(tenant, "connector", connector)?;
         }
         self.check_plugin_reference(
+            tenant,
             "renderer.plugin",
             &config.renderer.plugin,
             PluginWorld::Renderer,

@@ -159,15 +159,20 @@ pub enum ConfigWriteError {
 }
 
 impl Store {
-    /// Refuses `plugin` (named by `field`) unless it is uploaded and of
-    /// `world`.
+    /// Refuses `plugin` (named by `field`) unless it is uploaded, of
+    /// `world`, and usable by `tenant` (shared, or private to it: another
+    /// tenant's private plugin is answered as missing).
     pub(super) fn check_plugin_reference(
         &self,
+        tenant: &Name,
         field: &'static str,
         plugin: &Name,
         world: PluginWorld,
     ) -> Result<(), ConfigWriteError> {
-        match self.plugin(plugin)? {
+        let usable = self
+            .plugin(plugin)?
+            .filter(|record| record.usable_by(tenant));
+        match usable {
             None => Err(ConfigRefusal::MissingPlugin {
                 field,
                 plugin: plugin.clone(),

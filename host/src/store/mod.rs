@@ -31,7 +31,7 @@ use std::thread::JoinHandle;
 pub use deliveries::Due;
 pub use events::{EventPage, Inserted, NewEvent};
 pub use integrity::{ConfigRefusal, ConfigWriteError};
-pub use plugins::NewVersion;
+pub use plugins::{NewVersion, Uploader};
 pub use tenants::AuditPage;
 
 use flush::GroupFlush;

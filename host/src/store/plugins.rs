@@ -41,6 +41,34 @@ pub struct NewVersion<'a> {
     /// The allowed hosts of a plugin this upload creates (a new version of
     /// an existing plugin keeps the plugin's own).
     pub allowed_hosts: Vec<HostPattern>,
+    /// Who uploads: which plugins the upload may extend, and whose a plugin
+    /// it creates is.
+    pub uploader: Uploader,
+}
+
+/// Who uploads a version, which decides which existing plugin it may
+/// extend and who owns a plugin it creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uploader {
+    /// The operator: may extend any plugin; one it creates is shared, or
+    /// private to `owner`.
+    Operator {
+        /// The tenant a new plugin is private to; `None`: shared.
+        owner: Option<Name>,
+    },
+    /// A tenant: may extend only its own private plugins; one it creates is
+    /// private to it.
+    Tenant(Name),
+}
+
+impl Uploader {
+    /// The owner of a plugin this upload creates.
+    fn owner_of_new(&self) -> Option<Name> {
+        match self {
+            Uploader::Operator { owner } => owner.clone(),
+            Uploader::Tenant(tenant) => Some(tenant.clone()),
+        }
+    }
 }
 
 /// Why a new version was not added.
@@ -56,6 +84,13 @@ pub enum AddVersionError {
         /// The upload's world.
         uploaded: &'static str,
     },
+    /// A tenant uploaded under the name of a shared plugin.
+    #[error("plugin `{0}` is shared; only the operator uploads its versions")]
+    Shared(Name),
+    /// A tenant uploaded under the name of another tenant's private plugin.
+    /// Plugin names are unique across the server, like source names.
+    #[error("the plugin name `{0}` is taken; choose another")]
+    NameTaken(Name),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -106,14 +141,26 @@ impl Store {
         new: NewVersion<'_>,
     ) -> Result<(PluginRecord, PluginVersion), AddVersionError> {
         self.writable()?;
-        if let Some(existing) = self.plugin(name)?
-            && existing.world != new.world
-        {
-            return Err(AddVersionError::WorldMismatch {
-                name: name.clone(),
-                existing: existing.world.as_str(),
-                uploaded: new.world.as_str(),
-            });
+        // Under the config lock, so two tenants racing to create the same
+        // name cannot both pass the owner check.
+        let _guard = self.config_lock();
+        if let Some(existing) = self.plugin(name)? {
+            if let Uploader::Tenant(tenant) = &new.uploader {
+                match &existing.owner {
+                    None => return Err(AddVersionError::Shared(name.clone())),
+                    Some(owner) if owner != tenant => {
+                        return Err(AddVersionError::NameTaken(name.clone()));
+                    }
+                    Some(_) => {}
+                }
+            }
+            if existing.world != new.world {
+                return Err(AddVersionError::WorldMismatch {
+                    name: name.clone(),
+                    existing: existing.world.as_str(),
+                    uploaded: new.world.as_str(),
+                });
+            }
         }
         let result = (&self.plugins, &self.plugin_versions, &self.blobs).transaction(
             |(plugins, versions, blobs)| {
@@ -153,6 +200,7 @@ impl Store {
                         updated_at: new.now_ms,
                         allowed_hosts: new.allowed_hosts.clone(),
                         limits: LimitsOverride::default(),
+                        owner: new.uploader.owner_of_new(),
                     },
                 };
                 blobs.insert(new.sha256.as_bytes(), new.bytes)?;

@@ -53,7 +53,12 @@ impl Store {
     pub fn create_source(&self, source: &Source) -> Result<(), ConfigWriteError> {
         let _guard = self.config_lock();
         self.check_count_quota(&source.tenant, false)?;
-        self.check_plugin_reference("mapper", &source.mapper, PluginWorld::Mapper)?;
+        self.check_plugin_reference(
+            &source.tenant,
+            "mapper",
+            &source.mapper,
+            PluginWorld::Mapper,
+        )?;
         self.writable()?;
         let value = codec::encode(source)?;
         let swapped = self.sources.compare_and_swap(
@@ -91,7 +96,12 @@ impl Store {
         change(&mut source)?;
         source.tenant = tenant.clone();
         if source.mapper != mapper {
-            self.check_plugin_reference("mapper", &source.mapper, PluginWorld::Mapper)?;
+            self.check_plugin_reference(
+                &source.tenant,
+                "mapper",
+                &source.mapper,
+                PluginWorld::Mapper,
+            )?;
         }
         self.put_source(&source).map_err(ConfigWriteError::from)?;
         Ok(source)

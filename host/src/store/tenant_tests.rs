@@ -16,6 +16,7 @@ use crate::domain::source::Source;
 use crate::domain::tenant::{ApiKey, Quotas, Scope, Tenant, default_tenant, hash_key};
 use crate::domain::{Name, Secret};
 use crate::ids::{ConnectorId, EventId};
+use crate::store::plugins::AddVersionError;
 
 fn store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -95,6 +96,7 @@ fn add_plugin(store: &Store, plugin: &str, world: PluginWorld) {
                 now_ms: 1,
                 activate: true,
                 allowed_hosts: Vec::new(),
+                uploader: Uploader::Operator { owner: None },
             },
         )
         .unwrap();
@@ -291,4 +293,64 @@ fn a_data_dir_from_before_tenants_opens_with_everything_in_default() {
     // The migration ran once; opening again changes nothing.
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.blocks(&default).unwrap().len(), 1);
+}
+
+#[test]
+fn a_private_plugin_is_its_tenants_alone() {
+    let (_dir, store) = store();
+    add_plugin(&store, "gupshup", PluginWorld::Mapper);
+    let (a, b) = (
+        tenant(&store, "acme", Quotas::default()),
+        tenant(&store, "bolt", Quotas::default()),
+    );
+    let upload = |plugin: &str, uploader: Uploader| {
+        store.add_plugin_version(
+            &name(plugin),
+            NewVersion {
+                bytes: b"wasm",
+                sha256: "sha-private".into(),
+                world: PluginWorld::Mapper,
+                now_ms: 2,
+                activate: true,
+                allowed_hosts: Vec::new(),
+                uploader,
+            },
+        )
+    };
+    let (record, _) = upload("acme-map", Uploader::Tenant(a.clone())).unwrap();
+    assert_eq!(record.owner.as_ref(), Some(&a));
+    // Its tenant adds versions; another tenant cannot, nor touch a shared one.
+    assert_eq!(
+        upload("acme-map", Uploader::Tenant(a.clone()))
+            .unwrap()
+            .1
+            .version,
+        2
+    );
+    assert!(matches!(
+        upload("acme-map", Uploader::Tenant(b.clone())),
+        Err(AddVersionError::NameTaken(_))
+    ));
+    assert!(matches!(
+        upload("gupshup", Uploader::Tenant(a.clone())),
+        Err(AddVersionError::Shared(_))
+    ));
+    // The operator may add a version; the owner stays.
+    let (record, _) = upload("acme-map", Uploader::Operator { owner: None }).unwrap();
+    assert_eq!(record.owner.as_ref(), Some(&a));
+
+    // Only its tenant's sources may name it.
+    let mut own = source(&a, "acme-in");
+    own.mapper = name("acme-map");
+    store.create_source(&own).unwrap();
+    let mut foreign = source(&b, "bolt-in");
+    foreign.mapper = name("acme-map");
+    assert!(matches!(
+        store.create_source(&foreign),
+        Err(ConfigWriteError::Refused(
+            ConfigRefusal::MissingPlugin { .. }
+        ))
+    ));
+    // Shared plugins stay usable by everyone.
+    store.create_source(&source(&b, "bolt-gs")).unwrap();
 }

@@ -132,6 +132,7 @@ fn versions_count_up_and_the_world_is_fixed() {
         now_ms: 1,
         activate,
         allowed_hosts: Vec::new(),
+        uploader: Uploader::Operator { owner: None },
     };
     let (record, v1) = store.add_plugin_version(&name, new(b"a", false)).unwrap();
     assert_eq!((record.active_version, v1.version), (1, 1));
@@ -168,6 +169,7 @@ fn plugin_settings_change_only_what_is_given_and_outlive_versions() {
         now_ms: 1,
         activate: true,
         allowed_hosts: Vec::new(),
+        uploader: Uploader::Operator { owner: None },
     };
     let (record, _) = store.add_plugin_version(&name, new(b"a")).unwrap();
     assert_eq!(record.limits, LimitsOverride::default());

@@ -5,12 +5,14 @@
 //! not exist — a 404 — and B's lists never hold A's records; A's events
 //! never reach B's endpoint; a read-only key is refused every write route;
 //! the admin token switches tenants with `X-Wasmhook-Tenant`; a tenant over
-//! its ingest quota is answered 429 while another's callbacks go through.
+//! its ingest quota is answered 429 while another's callbacks go through; a
+//! tenant's private plugin is its own.
 
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use wasmhook_tests::plugin_bytes;
 use wasmhook_tests::receiver::TestReceiver;
 use wasmhook_tests::resource::{Answer, TestResource};
 use wasmhook_tests::server::{TestServer, json_of};
@@ -75,6 +77,33 @@ impl<'a> As<'a> {
     async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         self.send(Method::POST, path, Some(body)).await
     }
+
+    /// Uploads `bytes` as a version of plugin `name`.
+    async fn upload(&self, name: &str, bytes: Vec<u8>) -> (u16, Value) {
+        json_of(
+            self.request(Method::PUT, &format!("/v1/plugins/{name}"))
+                .header("content-type", "application/wasm")
+                .body(bytes)
+                .send()
+                .await
+                .expect("upload"),
+        )
+        .await
+    }
+}
+
+/// Lets tenant `name` upload private plugins.
+async fn allow_private_plugins(server: &TestServer, name: &str) {
+    let (status, body) = json_of(
+        server
+            .admin(Method::PATCH, &format!("/v1/tenants/{name}"))
+            .json(&json!({"allow_private_plugins": true}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
 }
 
 /// Creates tenant `name` and a key for it with `scopes`; returns the key.
@@ -126,6 +155,7 @@ async fn ingest(server: &TestServer, source: &str, token: &str, body: Vec<u8>) -
 
 /// Everything tenant A owns, by the path parameter that names it.
 struct Owned {
+    plugin: String,
     endpoint: String,
     connector: String,
     source: String,
@@ -139,6 +169,7 @@ impl Owned {
     /// The strings none of B's answers may contain.
     fn markers(&self) -> Vec<&str> {
         vec![
+            &self.plugin,
             &self.endpoint,
             &self.connector,
             &self.source,
@@ -150,15 +181,18 @@ impl Owned {
     }
 }
 
-/// Tenant A's account, made through A's own key: a connector, an endpoint
-/// to `receiver`, a source, a block calling `resource`, a published and an
-/// ingested event (delivered), and a rejected callback.
+/// Tenant A's account, made through A's own key: a private mapper, a
+/// connector, an endpoint to `receiver`, a source (mapping with the private
+/// mapper), a block calling `resource`, a published and an ingested event
+/// (delivered), and a rejected callback.
 async fn fill_tenant_a(
     server: &TestServer,
     a: &As<'_>,
     receiver: &TestReceiver,
     resource: &TestResource,
 ) -> Owned {
+    let (status, plugin) = a.upload("acme-map", plugin_bytes("gupshup")).await;
+    assert_eq!(status, 201, "{plugin}");
     let (status, connector) = a
         .post(
             "/v1/connectors",
@@ -174,7 +208,7 @@ async fn fill_tenant_a(
     let (status, source) = a
         .post(
             "/v1/sources",
-            &json!({"name": "acme-gs", "mapper": "gupshup", "ingest_token": token}),
+            &json!({"name": "acme-gs", "mapper": "acme-map", "ingest_token": token}),
         )
         .await;
     assert_eq!(status, 201, "{source}");
@@ -208,6 +242,7 @@ async fn fill_tenant_a(
         .await;
     assert_eq!(status, 200, "{deliveries}");
     Owned {
+        plugin: "acme-map".into(),
         endpoint: endpoint_id,
         connector: connector["id"].as_str().unwrap().to_owned(),
         source: "acme-gs".into(),
@@ -219,9 +254,9 @@ async fn fill_tenant_a(
 }
 
 /// The path with each `{param}` replaced by A's record of that kind;
-/// `None` for a route whose parameter names nothing a tenant owns
-/// (plugins and tenants are the operator's). A new route with a new
-/// parameter fails here, so no route escapes the isolation test.
+/// `None` for a route whose parameter names nothing a tenant owns (tenants
+/// are the operator's). A new route with a new parameter fails here, so no
+/// route escapes the isolation test.
 fn with_a_records(path: &str, a: &Owned) -> Option<String> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let resource = segments.get(1).copied().unwrap_or_default();
@@ -233,7 +268,8 @@ fn with_a_records(path: &str, a: &Owned) -> Option<String> {
         };
         let owner = segments[index - 1];
         let value = match (resource, owner, param) {
-            ("plugins" | "tenants", _, _) => return None,
+            ("tenants", _, _) => return None,
+            (_, "plugins", "name") => &a.plugin,
             (_, "endpoints", "id") => &a.endpoint,
             (_, "connectors", "id") => &a.connector,
             (_, "sources", "name") => &a.source,
@@ -267,6 +303,7 @@ fn body_for(method: &str, path: &str) -> Option<Value> {
     match (method, path) {
         ("get" | "delete", _) => None,
         ("post", "/v1/endpoints/{id}/replay") => Some(json!({"since": 0})),
+        ("post", "/v1/plugins/{name}/activate") => Some(json!({"version": 1})),
         ("post", "/v1/blocks/{name}/invoke" | "/v1/blocks/{name}/test") => {
             Some(json!({"event": {}}))
         }
@@ -315,6 +352,7 @@ async fn another_tenants_records_are_not_found_on_any_route_and_never_listed() {
     resource.route("/contacts", Answer::json(json!([{"id": 1}])));
     let all = ["read", "write", "deliveries", "blocks"];
     let a = As::key(&server, &tenant_with_key(&server, "acme", &all).await);
+    allow_private_plugins(&server, "acme").await;
     let b = As::key(&server, &tenant_with_key(&server, "bolt", &all).await);
     let (status, b_endpoint) = b
         .post("/v1/endpoints", &json!({"url": receiver_b.url("/bolt")}))
@@ -337,6 +375,18 @@ async fn another_tenants_records_are_not_found_on_any_route_and_never_listed() {
                     body.as_ref(),
                 )
                 .await;
+            if (method_name.as_str(), path.as_str()) == ("put", "/v1/plugins/{name}") {
+                // An upload creates a plugin, so it answers no 404; B (not
+                // allowed private plugins) is refused the same way whether
+                // or not A has the name.
+                assert_eq!(
+                    (status, &answer["code"]),
+                    (missing_status, &missing["code"]),
+                    "B's upload tells A's plugin from a missing one: {answer}"
+                );
+                checked += 1;
+                continue;
+            }
             assert_eq!(
                 status, 404,
                 "B's {method_name} {a_path} ({access}) answered {status}: {answer}"
@@ -368,6 +418,7 @@ async fn another_tenants_records_are_not_found_on_any_route_and_never_listed() {
 
     // A's records are all still there, unchanged by B's attempts.
     for path in [
+        format!("/v1/plugins/{}", owned.plugin),
         format!("/v1/endpoints/{}", owned.endpoint),
         format!("/v1/connectors/{}", owned.connector),
         format!("/v1/sources/{}", owned.source),
@@ -630,4 +681,134 @@ async fn a_tenant_over_its_quotas_is_refused_and_another_is_not() {
         .await;
         assert_eq!(status, 202, "{body}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_plugin_needs_the_operators_leave_and_stays_its_tenants() {
+    let server = server().await;
+    let all = ["read", "write", "deliveries", "blocks"];
+    let a = As::key(&server, &tenant_with_key(&server, "acme", &all).await);
+    let b = As::key(&server, &tenant_with_key(&server, "bolt", &all).await);
+    let mapper = || plugin_bytes("gupshup");
+
+    // Not until the operator allows it for the tenant.
+    let (status, answer) = a.upload("acme-map", mapper()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("private_plugins_not_allowed")),
+        "{answer}"
+    );
+    allow_private_plugins(&server, "acme").await;
+    allow_private_plugins(&server, "bolt").await;
+    let (status, uploaded) = a.upload("acme-map", mapper()).await;
+    assert_eq!(status, 201, "{uploaded}");
+    assert_eq!(uploaded["plugin"]["owner"], "acme", "{uploaded}");
+
+    // Shared plugins are the operator's to change.
+    let (status, answer) = a.upload("gupshup", mapper()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("operator_only")),
+        "{answer}"
+    );
+    for (method_name, path, body) in [
+        (
+            "post",
+            "/v1/plugins/gupshup/activate",
+            json!({"version": 1}),
+        ),
+        (
+            "put",
+            "/v1/plugins/gupshup/settings",
+            json!({"limits": {"timeout_ms": 100}}),
+        ),
+        ("delete", "/v1/plugins/gupshup", Value::Null),
+    ] {
+        let body = (!body.is_null()).then_some(body);
+        let (status, answer) = a.send(method(method_name), path, body.as_ref()).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (403, Some("operator_only")),
+            "{method_name} {path}: {answer}"
+        );
+    }
+    // Its own plugin's limits stay the operator's too.
+    let (status, answer) = a
+        .send(
+            Method::PUT,
+            "/v1/plugins/acme-map/settings",
+            Some(&json!({"limits": {"timeout_ms": 60_000}})),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (403, Some("operator_only")),
+        "{answer}"
+    );
+
+    // Another tenant: the name is taken, the plugin unseen and unusable,
+    // exactly like one that does not exist.
+    let (status, answer) = b.upload("acme-map", mapper()).await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (409, Some("name_taken")),
+        "{answer}"
+    );
+    let (_, listed) = b.get("/v1/plugins").await;
+    assert!(
+        !listed.to_string().contains("acme-map"),
+        "B lists A's plugin: {listed}"
+    );
+    let source = |name: &str, mapper: &str| json!({"name": name, "mapper": mapper, "ingest_token": "a-token-of-sixteen-chars"});
+    let (foreign_status, foreign) = b.post("/v1/sources", &source("bolt-in", "acme-map")).await;
+    let (missing_status, missing) = b.post("/v1/sources", &source("bolt-in", "nope-map")).await;
+    assert_eq!(foreign_status, 422, "{foreign}");
+    assert_eq!(
+        (foreign_status, &foreign["code"]),
+        (missing_status, &missing["code"]),
+        "{foreign} vs {missing}"
+    );
+    let (status, answer) = b
+        .post(
+            "/v1/render",
+            &json!({"plugin": "acme-map", "template": "{}", "format": "json"}),
+        )
+        .await;
+    assert_eq!(status, 404, "{answer}");
+
+    // Its own tenant maps callbacks with it.
+    let token = "acme-ingest-token-0123456789";
+    let (status, created) = a
+        .post(
+            "/v1/sources",
+            &json!({"name": "acme-gs", "mapper": "acme-map", "ingest_token": token}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, accepted) = ingest(&server, "acme-gs", token, gupshup_delivered("p-1")).await;
+    assert_eq!(status, 202, "{accepted}");
+    let (_, events) = a.get("/v1/events").await;
+    assert!(events.to_string().contains("p-1"), "{events}");
+
+    // The operator sees it, with its owner; the change is in A's audit log
+    // under the key's name.
+    let (_, all_plugins) = server.get("/v1/plugins").await;
+    let entry = all_plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|plugin| plugin["name"] == "acme-map")
+        .expect("the operator lists every plugin");
+    assert_eq!(entry["owner"], "acme");
+    let (status, log) = a.get("/v1/audit").await;
+    assert_eq!(status, 200, "{log}");
+    let upload = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["action"] == "plugin.upload")
+        .unwrap_or_else(|| panic!("no plugin.upload in {log}"))
+        .clone();
+    assert_eq!(upload["target"], "acme-map v1", "{upload}");
+    assert_eq!(upload["actor"]["kind"], "key", "{upload}");
 }
