@@ -187,11 +187,18 @@ impl Server {
         let engine = tokio::spawn(
             Arc::clone(&self.state.engine).run(shutdown.child_token(), attempts.clone()),
         );
+        let sweeper = tokio::spawn(crate::retention::run(
+            Arc::clone(&store),
+            self.state.engine.clock(),
+            std::time::Duration::from_secs(self.state.config.retention_sweep_secs),
+            shutdown.child_token(),
+        ));
         let limits = connection_limits(&self.state.config);
         let router = app(self.state);
         crate::connections::serve(listener, router, limits, shutdown).await;
         // Stop taking new attempts, let the ones in hand finish, then flush.
         let _ = engine.await;
+        let _ = sweeper.await;
         attempts.close();
         attempts.wait().await;
         let closing = Arc::clone(&store);

@@ -16,6 +16,7 @@ pub(crate) mod ids;
 pub(crate) mod ingest;
 pub(crate) mod outbound;
 pub(crate) mod registry;
+pub(crate) mod retention;
 pub mod runtime;
 pub(crate) mod shutdown;
 pub(crate) mod store;

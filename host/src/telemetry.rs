@@ -76,6 +76,17 @@ pub fn events_stored(tenant: &str, source: &str, count: u64) {
     .increment(count);
 }
 
+/// Records of `kind` (`event`, `delivery`, `rejected`) removed from
+/// `tenant` for being past its retention.
+pub fn records_expired(tenant: &str, kind: &'static str, count: u64) {
+    metrics::counter!(
+        "wasmhook_records_expired_total",
+        "tenant" => tenant.to_owned(),
+        "kind" => kind
+    )
+    .increment(count);
+}
+
 /// One plugin call: its latency, and its failure kind if it failed.
 pub fn plugin_call(plugin: &str, duration: Duration, failure: Option<&CallError>) {
     metrics::histogram!("wasmhook_plugin_call_seconds", "plugin" => plugin.to_owned())

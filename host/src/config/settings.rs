@@ -98,6 +98,10 @@ pub struct ServeConfig {
     /// Deadline of one delivery attempt, ms.
     #[arg(long, env = "WASMHOOK_DELIVERY_TIMEOUT_MS", default_value_t = 15_000)]
     pub delivery_timeout_ms: u64,
+    /// How often tenants' records older than their event retention are
+    /// removed, seconds.
+    #[arg(long, env = "WASMHOOK_RETENTION_SWEEP_SECS", default_value_t = 600)]
+    pub retention_sweep_secs: u64,
     /// The delivery clock runs this many times faster than real time (1 in
     /// production; tests run minutes of retries in seconds with it).
     #[arg(long, env = "WASMHOOK_CLOCK_SCALE", hide = true, default_value_t = 1.0)]

@@ -45,6 +45,9 @@ impl ServeConfig {
         if self.delivery_timeout_ms == 0 {
             return invalid("delivery_timeout_ms", "must be more than 0");
         }
+        if self.retention_sweep_secs == 0 {
+            return invalid("retention_sweep_secs", "must be more than 0");
+        }
         if !(self.clock_scale >= 1.0 && self.clock_scale <= 1_000_000.0) {
             return invalid("clock_scale", "must be between 1 and 1000000");
         }

@@ -85,6 +85,11 @@ impl std::fmt::Debug for DeliveryEngine {
 }
 
 impl DeliveryEngine {
+    /// The engine's clock (scaled in tests): what ages records too.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
+    }
+
     /// An engine over `store`, rendering with `registry`'s plugins and
     /// sending through `outbound`.
     pub fn new(

@@ -345,7 +345,7 @@ pub(super) fn split_stored(bytes: &[u8]) -> Result<(Name, &[u8]), StoreError> {
 /// own for the default tenant (as before tenants), else mixed with the
 /// tenant's name, so one tenant's published event is never taken for a
 /// resend of another's.
-fn dedupe_key(tenant: &Name, event: &CanonicalEvent) -> Option<[u8; 32]> {
+pub(super) fn dedupe_key(tenant: &Name, event: &CanonicalEvent) -> Option<[u8; 32]> {
     use sha2::{Digest, Sha256};
     let key = event.dedupe_key()?;
     if is_default(tenant) {

@@ -20,6 +20,7 @@ mod integrity;
 mod key_queues;
 pub mod plugins;
 mod rejected;
+pub mod retention;
 mod snapshot;
 mod sources;
 mod tenants;
@@ -104,8 +105,8 @@ pub struct Store {
     blobs: sled::Tree,
     sources: sled::Tree,
     events: sled::Tree,
-    /// Read by the store tests' direct inserts; the commit thread has its own handle.
-    #[cfg(test)]
+    /// Read by the store tests' direct inserts and by expiry; the commit
+    /// thread has its own handle.
     dedupe: sled::Tree,
     rejected: sled::Tree,
     endpoints: sled::Tree,
@@ -183,7 +184,6 @@ impl Store {
             blobs: tree("blobs")?,
             sources: tree("sources")?,
             events,
-            #[cfg(test)]
             dedupe,
             rejected: tree("rejected")?,
             endpoints: tree("endpoints")?,
@@ -345,6 +345,8 @@ impl Drop for Store {
 
 #[cfg(test)]
 mod config_tests;
+#[cfg(test)]
+mod retention_tests;
 #[cfg(test)]
 mod tenant_tests;
 #[cfg(test)]
