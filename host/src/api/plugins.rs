@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use wasmhook_sdk::{BlockInput, BodyFormat, Callback, LogLevel, RenderRequest};
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery, read_body};
 use crate::domain::Name;
@@ -360,6 +361,7 @@ struct Invoked {
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn invoke_plugin(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Invoke>,
 ) -> ApiResult<Json<Invoked>> {
@@ -459,7 +461,10 @@ async fn invoke_plugin(
         }
     };
     let plugin_name = plugin.id().name.clone();
-    let (result, stats) = call.run(&plugin).await;
+    let lane = state
+        .registry
+        .lane(caller.tenant(), format!("dry-run:{plugin_name}"));
+    let (result, stats) = call.run(&plugin, lane).await;
     let (result, error) = match result {
         Ok(value) => (Some(value), None),
         Err(error) => {
@@ -486,14 +491,15 @@ enum Call {
 }
 
 impl Call {
-    /// Runs the dry run in the plugin's own lane of the fair queue: a
-    /// slow dry run then queues behind that plugin's calls only.
+    /// Runs the dry run in `lane` of the fair queue (the plugin's dry-run
+    /// lane of the caller's tenant): a slow dry run then queues behind that
+    /// plugin's dry runs only.
     async fn run(
         self,
         plugin: &crate::runtime::Plugin,
+        lane: Lane,
     ) -> (Result<Value, crate::runtime::CallError>, CallStats) {
         let to_value = |value: serde_json::Result<Value>| value.unwrap_or(Value::Null);
-        let lane = Lane::new(format!("dry-run:{}", plugin.id().name));
         match self {
             Call::Map(callback, config) => {
                 let outcome = plugin.map_async(&lane, &callback, &config).await;

@@ -13,10 +13,11 @@ use utoipa_axum::routes;
 use wasmhook_sdk::{BodyFormat, RenderRequest};
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::ApiJson;
 use crate::domain::Name;
-use crate::runtime::{CallError, Lane, World};
+use crate::runtime::{CallError, World};
 use crate::telemetry;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -89,6 +90,7 @@ fn default_renderer(format: BodyFormat) -> &'static str {
         (status = 503, description = "The renderer could not run now (instance slots busy)", body = ErrorBody)))]
 async fn render(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(body): ApiJson<Render>,
 ) -> ApiResult<Json<Rendered>> {
     let plugin_text = body
@@ -123,7 +125,9 @@ async fn render(
         }),
         config: object(body.config),
     };
-    let lane = Lane::new(format!("render:{plugin_text}"));
+    let lane = state
+        .registry
+        .lane(caller.tenant(), format!("render:{plugin_text}"));
     let outcome = plugin.render_async(&lane, &request).await;
     telemetry::plugin_call(
         &plugin_text,
