@@ -11,7 +11,7 @@ use arc_swap::ArcSwap;
 use crate::domain::Name;
 use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorld};
 use crate::ids::now_ms;
-use crate::runtime::{LimitsOverride, LoadError, Plugin, PluginId, Runtime};
+use crate::runtime::{Lane, LimitsOverride, LoadError, Plugin, PluginId, Runtime};
 use crate::store::plugins::AddVersionError;
 use crate::store::{NewVersion, Store, StoreError, Uploader};
 
@@ -114,6 +114,18 @@ impl Registry {
     /// The runtime plugins are loaded with.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
+    }
+
+    /// The fair-queue lane `key` of `tenant`'s plugin calls, weighted by
+    /// the tenant's `quotas.plugin_share` (1 when unset, or for a tenant
+    /// that is gone).
+    pub fn lane(&self, tenant: &Name, key: impl AsRef<str>) -> Lane {
+        let weight = self
+            .store
+            .tenant(tenant)
+            .and_then(|tenant| tenant.quotas.plugin_share)
+            .unwrap_or(1);
+        Lane::of_tenant(tenant.as_str(), weight, key)
     }
 
     /// Validates (compiling, which also fills the cache) and stores a new

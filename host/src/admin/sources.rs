@@ -23,7 +23,7 @@ impl Admin {
         let config = body.config.unwrap_or_else(|| serde_json::json!({}));
         check_config(&config)?;
         self.ingest
-            .check_source_config(&body.mapper, &config)
+            .check_source_config(&by.tenant, &body.mapper, &config)
             .await?;
         let ingest_token = match &body.ingest_token {
             Some(token) => check_token(token)?,
@@ -65,7 +65,9 @@ impl Admin {
             let mapper = body.mapper.as_ref().unwrap_or(&current.mapper);
             let config = body.config.as_ref().unwrap_or(&current.config);
             check_config(config)?;
-            self.ingest.check_source_config(mapper, config).await?;
+            self.ingest
+                .check_source_config(&by.tenant, mapper, config)
+                .await?;
         }
         let source = self.store.update_source(&by.tenant, name, |source| {
             if let Some(token) = &body.ingest_token {

@@ -480,7 +480,10 @@ async fn invoke_plugin(
         }
     };
     let plugin_name = plugin.id().name.clone();
-    let (result, stats) = call.run(&plugin).await;
+    let lane = state
+        .registry
+        .lane(caller.tenant(), format!("dry-run:{plugin_name}"));
+    let (result, stats) = call.run(&plugin, lane).await;
     let (result, error) = match result {
         Ok(value) => (Some(value), None),
         Err(error) => {
@@ -507,14 +510,15 @@ enum Call {
 }
 
 impl Call {
-    /// Runs the dry run in the plugin's own lane of the fair queue: a
-    /// slow dry run then queues behind that plugin's calls only.
+    /// Runs the dry run in `lane` of the fair queue (the plugin's dry-run
+    /// lane of the caller's tenant): a slow dry run then queues behind that
+    /// plugin's dry runs only.
     async fn run(
         self,
         plugin: &crate::runtime::Plugin,
+        lane: Lane,
     ) -> (Result<Value, crate::runtime::CallError>, CallStats) {
         let to_value = |value: serde_json::Result<Value>| value.unwrap_or(Value::Null);
-        let lane = Lane::new(format!("dry-run:{}", plugin.id().name));
         match self {
             Call::Map(callback, config) => {
                 let outcome = plugin.map_async(&lane, &callback, &config).await;

@@ -18,7 +18,7 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::ApiJson;
 use super::plugin_access;
 use crate::domain::Name;
-use crate::runtime::{CallError, Lane, World};
+use crate::runtime::{CallError, World};
 use crate::telemetry;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -133,7 +133,9 @@ async fn render(
         }),
         config: object(body.config),
     };
-    let lane = Lane::new(format!("render:{plugin_text}"));
+    let lane = state
+        .registry
+        .lane(caller.tenant(), format!("render:{plugin_text}"));
     let outcome = plugin.render_async(&lane, &request).await;
     telemetry::plugin_call(
         &plugin_text,

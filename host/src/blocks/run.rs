@@ -20,7 +20,7 @@ use super::http::{
 use crate::domain::block::{Block, BlockName};
 use crate::outbound::OutboundClient;
 use crate::registry::{Registry, RegistryError};
-use crate::runtime::{CallError, CallPhase, HttpHandler, Lane};
+use crate::runtime::{CallError, CallPhase, HttpHandler};
 use crate::store::{Store, StoreError};
 use crate::telemetry;
 
@@ -321,7 +321,10 @@ impl BlockRunner {
         let handler: Arc<dyn HttpHandler> = Arc::clone(&http) as Arc<dyn HttpHandler>;
         // Each block is a lane of the fair queue: a slow block (or one whose
         // resources hang) delays only its own runs.
-        let lane = Lane::new(format!("block:{}/{}", block.tenant, block.name));
+        let lane = self.registry.lane(
+            &block.tenant,
+            format!("block:{}/{}", block.tenant, block.name),
+        );
         let outcome = loaded
             .plugin
             .run_block_async(&lane, &input, &block.config, handler)

@@ -14,7 +14,7 @@ use crate::domain::endpoint::{DEFAULT_RENDERER, Endpoint, HttpMethod};
 use crate::domain::{Name, NameError};
 use crate::ids::{ConnectorId, DeliveryId, EventId};
 use crate::registry::RegistryError;
-use crate::runtime::{CallError, Lane};
+use crate::runtime::CallError;
 use crate::store::StoreError;
 use crate::telemetry;
 
@@ -129,7 +129,9 @@ async fn render(
     let data_json = event.text().to_owned();
     // Each endpoint's renders are a lane of their own: a slow template on
     // one endpoint delays only that endpoint's deliveries.
-    let lane = Lane::new(format!("endpoint:{}", endpoint.id));
+    let lane = engine
+        .registry
+        .lane(&endpoint.tenant, format!("endpoint:{}", endpoint.id));
     let outcome = loaded
         .plugin
         .render_json_async(&lane, template, format, data_json, "{}".to_owned())

@@ -14,7 +14,7 @@ use crate::domain::rejected::{RejectedCallback, RejectedState, RejectionError, S
 use crate::domain::source::Source;
 use crate::ids::{EventId, RejectedId, now_ms};
 use crate::registry::RegistryError;
-use crate::runtime::{CallError, Lane};
+use crate::runtime::CallError;
 use crate::store::{Inserted, StoreError};
 use crate::telemetry;
 
@@ -226,7 +226,9 @@ impl IngestService {
             })?;
         // Each source is a lane of the fair queue: a hostile or slow mapper
         // delays only its own source's callbacks.
-        let lane = Lane::new(format!("source:{}", source.name));
+        let lane = self
+            .registry
+            .lane(&source.tenant, format!("source:{}", source.name));
         let outcome = loaded
             .plugin
             .map_async(&lane, &callback, &source.config)

@@ -6,7 +6,7 @@ use wasmhook_sdk::{Callback, ErrorKind};
 
 use super::IngestService;
 use crate::domain::Name;
-use crate::runtime::{CallError, Lane};
+use crate::runtime::CallError;
 
 /// The mapper refused the config.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,9 +27,10 @@ impl IngestService {
     /// `invalid-config` error, which is returned here. Any other outcome
     /// (events, a refusal of the empty body, a failure) says nothing about
     /// the config and passes, as does a mapper that does not load (whether
-    /// it exists is the caller's check).
+    /// it exists is the caller's check). The call is charged to `tenant`.
     pub async fn check_source_config(
         &self,
+        tenant: &Name,
         mapper: &Name,
         config: &serde_json::Value,
     ) -> Result<(), ConfigRefused> {
@@ -43,7 +44,7 @@ impl IngestService {
             content_type: Some("application/json".to_owned()),
             body: Vec::new(),
         };
-        let lane = Lane::new(format!("config-check:{mapper}"));
+        let lane = self.registry.lane(tenant, format!("config-check:{mapper}"));
         match loaded.plugin.map_async(&lane, &probe, config).await.result {
             Err(CallError::Plugin { error, .. }) if error.kind == ErrorKind::InvalidConfig => {
                 Err(ConfigRefused {

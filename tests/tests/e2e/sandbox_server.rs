@@ -42,7 +42,7 @@ async fn post(server: &TestServer, source: &str, token: &str, body: Vec<u8>) -> 
         .expect("ingest request")
 }
 
-/// The lane's running-calls gauge from `/metrics`.
+/// The running-calls gauge of the default tenant's `lane` from `/metrics`.
 async fn running_in(server: &TestServer, lane: &str) -> u32 {
     let metrics = server
         .client
@@ -53,7 +53,7 @@ async fn running_in(server: &TestServer, lane: &str) -> u32 {
         .text()
         .await
         .unwrap();
-    let series = format!("wasmhook_plugin_calls_running{{lane=\"{lane}\"}} ");
+    let series = format!("wasmhook_plugin_calls_running{{tenant=\"default\",lane=\"{lane}\"}} ");
     metrics
         .lines()
         .find_map(|line| line.strip_prefix(&series))
