@@ -67,6 +67,16 @@ pub enum Command {
     /// Render a message template on a server with event, contact and block
     /// data.
     Render(Box<client::RenderArgs>),
+    /// Tenants on a server: the operator's customers, their quotas, and
+    /// disabling, deleting and restoring them.
+    #[command(subcommand)]
+    Tenant(client::TenantCommand),
+    /// A tenant's API keys on a server (`--tenant` names the tenant).
+    #[command(subcommand)]
+    Key(client::KeyCommand),
+    /// The audit log of the current tenant on a server, newest first: every
+    /// configuration change and key use (who, what, when).
+    Audit(client::AuditArgs),
     /// Compile one component within limits, for a server (its child process).
     #[command(name = "__compile-plugin", hide = true)]
     CompilePlugin(CompilePluginArgs),
@@ -305,6 +315,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Block(command) => client::block(&command),
         Command::Workflow(command) => client::workflow(&command),
         Command::Render(args) => client::render(&args),
+        Command::Tenant(command) => client::tenant(&command),
+        Command::Key(command) => client::key(&command),
+        Command::Audit(args) => client::audit(&args),
         Command::CompilePlugin(args) => Ok(compile::compile_plugin(&args)),
     }
 }

@@ -3,9 +3,11 @@
 //! against a real server in this process, JSON on stdout, and one-line
 //! failures on stderr with exit code 1. The other resources (endpoint
 //! changes, deliveries, connectors, blocks, workflows, render, rejected
-//! callbacks) and `-o table|json` are in `resources`.
+//! callbacks) and `-o table|json` are in `resources`; tenants, keys, the
+//! audit log and `--tenant` in `tenants`.
 
 mod resources;
+mod tenants;
 
 use std::process::Output;
 
@@ -21,6 +23,7 @@ pub(super) async fn wasmhook(args: &[&str]) -> Output {
         .args(args)
         .env_remove("WASMHOOK_SERVER")
         .env_remove("WASMHOOK_TOKEN")
+        .env_remove("WASMHOOK_TENANT")
         // Loopback requests must not go through a proxy of the machine.
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env("no_proxy", "127.0.0.1,localhost")

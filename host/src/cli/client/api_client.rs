@@ -1,5 +1,6 @@
 //! The HTTP side of the client commands: one blocking request to a running
-//! server with the admin token, the answer's JSON back, and every failure
+//! server with the admin token or a tenant key (and `X-Wasmhook-Tenant`
+//! when `--tenant` names one), the answer's JSON back, and every failure
 //! turned into one line that names the request (or says the server is not
 //! there).
 
@@ -12,6 +13,7 @@ use serde_json::Value;
 
 use super::ClientArgs;
 use crate::cli::error::CliError;
+use crate::domain::tenant::TENANT_HEADER;
 
 /// How long to wait for a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -23,10 +25,12 @@ const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 /// How much of a non-JSON error body is quoted in the error line.
 const QUOTED_BODY_CHARS: usize = 200;
 
-/// The API of a running server, and the admin token to manage it.
+/// The API of a running server, the token to call it with, and the
+/// tenant the admin token acts in.
 pub(super) struct ApiClient {
     base: Url,
     token: String,
+    tenant: Option<String>,
     http: Client,
 }
 
@@ -82,7 +86,12 @@ impl ApiClient {
                 arg: "--server",
                 detail: format!("cannot set up an HTTP client: {}", innermost_cause(&error)),
             })?;
-        Ok(ApiClient { base, token, http })
+        Ok(ApiClient {
+            base,
+            token,
+            tenant: args.tenant.as_ref().map(ToString::to_string),
+            http,
+        })
     }
 
     /// `GET` the path made of `segments` (each percent-encoded), with the
@@ -143,6 +152,9 @@ impl ApiClient {
             .request(method, url)
             .bearer_auth(&self.token)
             .timeout(timeout);
+        if let Some(tenant) = &self.tenant {
+            request = request.header(TENANT_HEADER, tenant);
+        }
         if let Some(body) = body {
             request = request
                 .header(CONTENT_TYPE, body.content_type)
@@ -288,8 +300,13 @@ fn api_error(target: Target, status: StatusCode, body: &[u8]) -> CliError {
             (code, detail)
         }
     };
+    // The server names the header; people set it with a flag.
     let hint = if status == StatusCode::UNAUTHORIZED {
         " (check --token or WASMHOOK_TOKEN)"
+    } else if matches!(code.as_str(), "tenant_mismatch" | "invalid_tenant")
+        || detail.starts_with(TENANT_HEADER)
+    {
+        " (the tenant is --tenant or WASMHOOK_TENANT)"
     } else {
         ""
     };
@@ -338,6 +355,7 @@ mod tests {
         let server = ApiClient {
             base: parse_server_url("http://h/prefix/").unwrap(),
             token: "t".to_owned(),
+            tenant: None,
             http: Client::new(),
         };
         let url = server

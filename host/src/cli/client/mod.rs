@@ -1,13 +1,17 @@
 //! The client commands: `wasmhook plugin push|list|get|activate`,
 //! `wasmhook source|endpoint|delivery|event|connector|block|workflow|render
-//! ...` talk to a running server's `/v1` API with the admin token and print
-//! its answer on stdout: a table for a person at a terminal, indented JSON
-//! for a pipe (so `| jq` works), or as `-o table|json` says.
+//! |tenant|key|audit ...` talk to a running server's `/v1` API with the
+//! admin token or a tenant's API key (the admin token in the tenant
+//! `--tenant` names) and print its answer on stdout: a table for a person
+//! at a terminal, indented JSON for a pipe (so `| jq` works), or as `-o
+//! table|json` says.
 
 mod api_client;
 mod blocks;
 mod endpoints;
+mod keys;
 mod output;
+mod tenants;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,13 +25,15 @@ pub use self::blocks::{
     BlockCommand, ConnectorCommand, RenderArgs, WorkflowCommand, block, connector, render, workflow,
 };
 pub use self::endpoints::{DeliveryCommand, EndpointCommand, delivery, endpoint};
+pub use self::keys::{AuditArgs, KeyCommand, audit, key};
 pub use self::output::OutputFormat;
 use self::output::{Column, View};
+pub use self::tenants::{TenantCommand, tenant};
 use super::error::CliError;
 use super::input;
-use crate::domain::Secret;
+use crate::domain::{Name, Secret};
 
-/// Which server to talk to, and the admin token for it.
+/// Which server to talk to, with which token, in which tenant.
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
     /// The server's base URL.
@@ -39,7 +45,8 @@ pub struct ClientArgs {
     )]
     pub server: String,
     /// The server's admin token (a server started without one keeps a
-    /// generated one in DATA_DIR/admin_token).
+    /// generated one in DATA_DIR/admin_token), or a tenant's API key
+    /// (`whk_…`), which acts in its own tenant.
     #[arg(
         long,
         env = "WASMHOOK_TOKEN",
@@ -47,6 +54,11 @@ pub struct ClientArgs {
         value_parser = parse_secret
     )]
     pub token: Option<Secret>,
+    /// The tenant to act in with the admin token (sent as
+    /// `X-Wasmhook-Tenant`) [default: `default`]; the tenant whose keys
+    /// `wasmhook key` manages. A tenant key acts in its own tenant only.
+    #[arg(long, env = "WASMHOOK_TENANT", value_name = "NAME", value_parser = parse_name)]
+    pub tenant: Option<Name>,
     /// How to print the answer [default: table on a terminal, json otherwise].
     #[arg(long, short = 'o', value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
@@ -54,6 +66,12 @@ pub struct ClientArgs {
 
 fn parse_secret(text: &str) -> Result<Secret, std::convert::Infallible> {
     Ok(Secret::new(text))
+}
+
+/// A tenant's name, checked before any request so a typo is named as the
+/// flag's (or `WASMHOOK_TENANT`'s), not as an HTTP header's.
+fn parse_name(text: &str) -> Result<Name, crate::domain::NameError> {
+    text.trim().parse()
 }
 
 /// A command that names one thing by its name.

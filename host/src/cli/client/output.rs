@@ -203,14 +203,14 @@ fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
         .try_fold(value, |value, key| value.as_object()?.get(key))
 }
 
-/// One value as text: `-` for null, times (`*_at`, epoch ms) as UTC,
+/// One value as text: `-` for null, times (`at`, `*_at`, epoch ms) as UTC,
 /// lists of plain values joined, anything else compact JSON.
 fn cell(key: Option<&str>, value: &Value) -> String {
     match value {
         Value::Null => "-".to_owned(),
         Value::String(text) => text.clone(),
         Value::Number(number) => match number.as_u64() {
-            Some(ms) if key.is_some_and(|key| key.ends_with("_at")) => utc(ms),
+            Some(ms) if key.is_some_and(|key| key == "at" || key.ends_with("_at")) => utc(ms),
             _ => number.to_string(),
         },
         Value::Bool(flag) => flag.to_string(),
