@@ -48,11 +48,14 @@ pub struct Quotas {
     #[serde(default)]
     pub max_sources: Option<u32>,
     /// The tenant's weight in the plugin execution queue when plugins are
-    /// busy (default 1): a tenant of weight 2 gets twice the turns of one
-    /// of weight 1.
+    /// busy (default 1, at most 1000): a tenant of weight 2 gets twice the
+    /// turns of one of weight 1, and while others have calls waiting it
+    /// runs at most its weighted share of the instance pool.
     #[serde(default)]
     pub plugin_share: Option<u32>,
-    /// Days the tenant's events are kept.
+    /// Days the tenant's events, finished deliveries and rejected callbacks
+    /// are kept (default: forever); an event a delivery still waits on is
+    /// kept until it is finished.
     #[serde(default)]
     pub event_retention_days: Option<u32>,
 }
