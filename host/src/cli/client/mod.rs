@@ -245,6 +245,8 @@ const PLUGINS: &[Column] = &[
     Column("WORLD", "world"),
     Column("ACTIVE", "active_version"),
     Column("LATEST", "latest_version"),
+    // The tenant a private plugin belongs to; `-` for a shared one.
+    Column("OWNER", "owner"),
     Column("UPDATED", "updated_at"),
 ];
 const PLUGIN_VERSIONS: &[Column] = &[

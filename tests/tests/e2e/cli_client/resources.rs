@@ -546,7 +546,7 @@ async fn rejected_callbacks_listed_and_retried_and_tables_by_request() {
     let plugins = stdout_text(&client(&server, &["plugin", "list", "-o", "table"]).await);
     assert_eq!(
         headers(&plugins),
-        ["NAME", "WORLD", "ACTIVE", "LATEST", "UPDATED"]
+        ["NAME", "WORLD", "ACTIVE", "LATEST", "OWNER", "UPDATED"]
     );
     let sources = stdout_text(&client(&server, &["source", "list", "-o", "table"]).await);
     assert_eq!(
