@@ -670,5 +670,7 @@ async fn metrics_count_deliveries_and_attempts_per_endpoint_and_sample_the_queue
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     assert_eq!(receiver.count(), 3, "the parked endpoint got nothing");
-    assert!(metrics.contains("wasmhook_delivery_attempt_seconds_bucket{endpoint="));
+    assert!(
+        metrics.contains("wasmhook_delivery_attempt_seconds_bucket{tenant=\"default\",endpoint=")
+    );
 }
