@@ -20,9 +20,14 @@ pub fn env_or<T: FromStr>(name: &str, default: T) -> T {
 
 /// The server the benchmark runs: `BENCH_SERVER` when set (another build's
 /// `wasmhook`, for paired before/after runs with one load generator), else
-/// `this_build` (the bench's own `CARGO_BIN_EXE_wasmhook-e2e`).
+/// `this_build` (the bench's own `CARGO_BIN_EXE_wasmhook-e2e`). A relative
+/// `BENCH_SERVER` is taken from the repository root, where the README runs
+/// the benchmarks (cargo runs them in `tests/`).
 pub fn server_binary(this_build: &str) -> PathBuf {
-    std::env::var_os("BENCH_SERVER").map_or_else(|| PathBuf::from(this_build), PathBuf::from)
+    std::env::var_os("BENCH_SERVER").map_or_else(
+        || PathBuf::from(this_build),
+        |path| crate::repo_root().join(path),
+    )
 }
 
 /// The `p` quantile (0.0–1.0, nearest rank) of `sorted` latencies in
