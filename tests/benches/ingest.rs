@@ -33,7 +33,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use wasmhook_tests::bench::{env_or, percentile_ms, server_binary};
+use wasmhook_tests::bench::{cpu_seconds, env_or, percentile_ms, server_binary};
 use wasmhook_tests::process::{GupshupCallbacks, ServerProcess};
 use wasmhook_tests::server::ADMIN_TOKEN;
 
@@ -305,26 +305,4 @@ fn create_source(server: &ServerProcess) {
         "creating the source: {}",
         response.text().unwrap_or_default()
     );
-}
-
-/// User plus system CPU seconds of process `pid` so far (Linux `/proc`);
-/// 0 where that is not available.
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields of the whole line, in clock ticks (100 per second
-    // on Linux).
-    let Some((_, after_name)) = stat.rsplit_once(')') else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |index: usize| {
-        fields
-            .get(index)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
 }
