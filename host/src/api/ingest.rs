@@ -92,6 +92,8 @@ async fn handle(
                 408 => "timeout",
                 413 => "too_large",
                 415 => "unsupported_media_type",
+                429 => "over_quota",
+                403 => "tenant_disabled",
                 503 if error.code == "storage_unavailable" => "storage_unavailable",
                 503 => "busy",
                 _ => "error",

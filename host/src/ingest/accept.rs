@@ -156,8 +156,8 @@ impl IngestService {
         let Some(tenant) = self.store.tenant(&source.tenant).filter(|t| t.is_active()) else {
             return Err(IngestError::TenantDisabled);
         };
+        // Counted by the caller, with every other refusal.
         if !self.quotas.admit(&tenant) {
-            telemetry::ingest(tenant.name.as_str(), source_name, "over_quota");
             return Err(IngestError::OverQuota {
                 tenant: tenant.name.to_string(),
                 per_second: tenant.quotas.ingest_per_second.unwrap_or_default(),
