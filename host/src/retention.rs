@@ -103,11 +103,8 @@ mod tests {
     use std::future::Future;
     use std::pin::Pin;
 
-    use serde_json::json;
-    use wasmhook_sdk::{Channel, EventType, Reference, Status, StatusInfo};
-
     use super::*;
-    use crate::domain::event::{CanonicalEvent, EVENT_VERSION};
+    use crate::domain::endpoint::tests::event;
     use crate::domain::tenant::{Quotas, Tenant};
     use crate::ids::EventId;
     use crate::store::NewEvent;
@@ -127,27 +124,6 @@ mod tests {
 
         fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
             Box::pin(tokio::time::sleep(duration))
-        }
-    }
-
-    fn event(time_ms: u64, message: &str) -> CanonicalEvent {
-        CanonicalEvent {
-            id: EventId::new(time_ms),
-            version: EVENT_VERSION.into(),
-            event_type: EventType::Status,
-            channel: Channel::Sms,
-            channel_value: None,
-            distinct_id: None,
-            status: Some(StatusInfo::new(Status::Delivered)),
-            inbound_message: None,
-            reference: Reference {
-                vendor_message_id: Some(message.into()),
-                idempotency_key: None,
-            },
-            vendor_name: "acme".into(),
-            source: "api".into(),
-            received_at: time_ms,
-            vendor_response: json!(null),
         }
     }
 
@@ -172,7 +148,7 @@ mod tests {
             store
                 .insert_events(&[NewEvent {
                     tenant: tenant.clone(),
-                    event: event(now, message),
+                    event: event(EventId::new(now), message),
                     deliveries: Vec::new(),
                 }])
                 .unwrap();

@@ -5,15 +5,12 @@
 
 use std::collections::HashMap;
 
-use serde_json::json;
-use wasmhook_sdk::{Channel, EventType, Reference, Status, StatusInfo};
-
 use super::retention::SweepCursor;
 use super::*;
 use crate::domain::Name;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
 use crate::domain::endpoint::{Endpoint, EndpointConfig, SigningSecret};
-use crate::domain::event::{CanonicalEvent, EVENT_VERSION};
+use crate::domain::event::CanonicalEvent;
 use crate::domain::plugin::PluginWorld;
 use crate::domain::tenant::Tenant;
 use crate::ids::EventId;
@@ -24,25 +21,9 @@ fn name(text: &str) -> Name {
     text.parse().unwrap()
 }
 
+/// A status event stored at `time_ms` (its id's time).
 fn event(time_ms: u64, message_id: &str) -> CanonicalEvent {
-    CanonicalEvent {
-        id: EventId::new(time_ms),
-        version: EVENT_VERSION.into(),
-        event_type: EventType::Status,
-        channel: Channel::Whatsapp,
-        channel_value: None,
-        distinct_id: None,
-        status: Some(StatusInfo::new(Status::Delivered)),
-        inbound_message: None,
-        reference: Reference {
-            vendor_message_id: Some(message_id.into()),
-            idempotency_key: None,
-        },
-        vendor_name: "acme".into(),
-        source: "api".into(),
-        received_at: time_ms,
-        vendor_response: json!(null),
-    }
+    crate::domain::endpoint::tests::event(EventId::new(time_ms), message_id)
 }
 
 struct Fixture {

@@ -173,15 +173,11 @@ pub fn audit(args: &AuditArgs) -> Result<ExitCode, CliError> {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
-    use crate::cli::{Cli, Command};
+    use crate::cli::Command;
 
     fn parse(args: &[&str]) -> Command {
-        let mut all = vec!["wasmhook"];
-        all.extend(args);
-        Cli::try_parse_from(all).unwrap().command
+        super::super::parse_command(args).unwrap()
     }
 
     #[test]

@@ -549,6 +549,16 @@ fn text_arg(text: &str) -> Result<String, CliError> {
     }
 }
 
+/// `wasmhook <args>` as clap reads it, or clap's message: for the client
+/// commands' unit tests.
+#[cfg(test)]
+pub(super) fn parse_command(args: &[&str]) -> Result<crate::cli::Command, String> {
+    use clap::Parser;
+    crate::cli::Cli::try_parse_from(std::iter::once("wasmhook").chain(args.iter().copied()))
+        .map(|cli| cli.command)
+        .map_err(|error| error.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;

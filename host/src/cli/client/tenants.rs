@@ -340,15 +340,11 @@ fn update_body(args: &TenantUpdateArgs, current: Option<&Value>) -> Result<Value
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
-    use crate::cli::{Cli, Command};
+    use crate::cli::Command;
 
     fn parse(args: &[&str]) -> Command {
-        let mut all = vec!["wasmhook"];
-        all.extend(args);
-        Cli::try_parse_from(all).unwrap().command
+        super::super::parse_command(args).unwrap()
     }
 
     #[test]
@@ -410,11 +406,7 @@ mod tests {
 
     #[test]
     fn bad_names_scopes_and_limits_name_their_flag() {
-        let error = |args: &[&str]| {
-            let mut all = vec!["wasmhook"];
-            all.extend(args);
-            Cli::try_parse_from(all).unwrap_err().to_string()
-        };
+        let error = |args: &[&str]| super::super::parse_command(args).unwrap_err();
         let scope = error(&["key", "create", "--name", "ci", "--scope", "admin"]);
         assert!(
             scope.contains("--scope") && scope.contains("admin"),
