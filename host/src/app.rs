@@ -113,13 +113,13 @@ impl Server {
         }
         // Load every active plugin now, so the first callback does not pay
         // for it and a broken stored plugin shows at start.
-        for record in store.plugins()? {
+        for record in crate::store::wait(store.plugins())? {
             if let Err(error) = registry.active(&record.name) {
                 tracing::warn!(plugin = %record.name, %error, "active plugin version does not load");
             }
         }
         let admin_token = settle_admin_token(&config)?;
-        store.flush_now()?;
+        crate::store::wait(store.flush_now())?;
         let outbound = OutboundClient::new(OutboundConfig::for_server(&config))?;
         let blocks = Arc::new(block_runner(&config, &store, &registry)?);
         let clock: Arc<dyn Clock> = if config.clock_scale > 1.0 {
@@ -201,8 +201,9 @@ impl Server {
         let _ = sweeper.await;
         attempts.close();
         attempts.wait().await;
+        // Closing sled joins its threads and flushes: off the async workers.
         let closing = Arc::clone(&store);
-        let closed = tokio::task::spawn_blocking(move || closing.close())
+        let closed = tokio::task::spawn_blocking(move || crate::store::wait(closing.close()))
             .await
             .map_err(|error| ServeError::Serve(std::io::Error::other(error)))?;
         if closed.is_err() || !store.safe_to_drop() {

@@ -12,8 +12,8 @@ use crate::domain::Name;
 use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorld};
 use crate::ids::now_ms;
 use crate::runtime::{Lane, LimitsOverride, LoadError, Plugin, PluginId, Runtime};
-use crate::store::plugins::AddVersionError;
-use crate::store::{NewVersion, Store, StoreError, Uploader};
+use crate::store::AddVersionError;
+use crate::store::{self, NewVersion, Store, StoreError, Uploader};
 
 /// What went wrong in the registry.
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +155,7 @@ impl Registry {
     ) -> Result<(PluginRecord, PluginVersion), RegistryError> {
         let info = self.runtime.inspect(bytes)?;
         let world = PluginWorld::from(info.world);
-        let (record, version) = self.store.add_plugin_version(
+        let (record, version) = store::wait(self.store.add_plugin_version(
             name,
             NewVersion {
                 bytes,
@@ -166,7 +166,7 @@ impl Registry {
                 allowed_hosts: initial_hosts(world),
                 uploader,
             },
-        )?;
+        ))?;
         if record.active_version == version.version {
             self.load_into_active(name, version.version)?;
         }
@@ -177,10 +177,9 @@ impl Registry {
     /// Blocking: call from a blocking task.
     pub fn activate(&self, name: &Name, version: u32) -> Result<PluginRecord, RegistryError> {
         let loaded = self.load_version(name, version)?;
-        let record = self
-            .store
-            .activate_plugin(name, version, now_ms())?
-            .ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
+        let record = self.store.activate_plugin(name, version, now_ms());
+        let record =
+            store::wait(record)?.ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
         self.swap_in(name, loaded);
         Ok(record)
     }
@@ -190,9 +189,7 @@ impl Registry {
         if let Some(loaded) = self.active.load().get(name) {
             return Ok(loaded.clone());
         }
-        let record = self
-            .store
-            .plugin(name)?
+        let record = store::wait(self.store.plugin(name))?
             .ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
         self.load_into_active(name, record.active_version)
     }
@@ -249,8 +246,9 @@ impl Registry {
         let reload = limits.is_some();
         let record = self
             .store
-            .set_plugin_settings(name, allowed_hosts, limits, now_ms())?
-            .ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
+            .set_plugin_settings(name, allowed_hosts, limits, now_ms());
+        let record =
+            store::wait(record)?.ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
         if reload && self.active.load().contains_key(name) {
             self.load_into_active(name, record.active_version)?;
         }
@@ -279,9 +277,7 @@ impl Registry {
     }
 
     fn load_version(&self, name: &Name, version: u32) -> Result<LoadedPlugin, RegistryError> {
-        let record = self
-            .store
-            .plugin(name)?
+        let record = store::wait(self.store.plugin(name))?
             .ok_or_else(|| RegistryError::NotFound(name.to_string()))?;
         // The server's block limits, then the plugin's own settings.
         let limits = match record.world {
@@ -290,13 +286,12 @@ impl Registry {
         }
         .and_then(&record.limits);
         let id = PluginId::new(name.as_str(), version.to_string());
-        let bytes =
-            self.store
-                .plugin_bytes(name, version)?
-                .ok_or_else(|| RegistryError::NoVersion {
-                    name: name.to_string(),
-                    version,
-                })?;
+        let bytes = store::wait(self.store.plugin_bytes(name, version))?.ok_or_else(|| {
+            RegistryError::NoVersion {
+                name: name.to_string(),
+                version,
+            }
+        })?;
         if bytes.is_empty() {
             return Err(RegistryError::MissingBytes(id));
         }
@@ -330,9 +325,7 @@ impl Registry {
             let name: Name = stem
                 .parse()
                 .map_err(|e: crate::domain::NameError| fail(e.to_string()))?;
-            if self
-                .store
-                .plugin(&name)
+            if store::wait(self.store.plugin(&name))
                 .map_err(|e| fail(e.to_string()))?
                 .is_some()
             {

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::delivery::Clock;
 use crate::domain::Name;
-use crate::store::retention::{Expired, SweepCursor};
+use crate::store::{Expired, SweepCursor};
 use crate::store::{Store, StoreError};
 use crate::telemetry;
 
@@ -35,7 +35,11 @@ pub async fn run(
             () = tokio::time::sleep(every) => {}
         }
         let (store, now, stop) = (Arc::clone(&store), clock.now_ms(), shutdown.clone());
-        match tokio::task::spawn_blocking(move || sweep(&store, now, &stop)).await {
+        // A sweep reads many records: on a blocking thread, so the embedded
+        // store's reads never hold an async worker.
+        let swept =
+            tokio::task::spawn_blocking(move || crate::store::wait(sweep(&store, now, &stop)));
+        match swept.await {
             Ok(Ok(expired)) => report(&expired),
             Ok(Err(error)) => tracing::warn!(%error, "retention sweep failed; retrying next time"),
             Err(error) => tracing::warn!(%error, "retention sweep panicked"),
@@ -59,7 +63,7 @@ pub fn cutoffs(store: &Store, now_ms: u64) -> HashMap<Name, u64> {
 /// One full sweep at `now_ms`, batch after batch until done or `stop` is
 /// cancelled (shutdown need not wait for a long sweep); what it removed
 /// per tenant.
-pub fn sweep(
+pub async fn sweep(
     store: &Store,
     now_ms: u64,
     stop: &CancellationToken,
@@ -68,7 +72,7 @@ pub fn sweep(
     let mut cursor = SweepCursor::default();
     let mut total: HashMap<Name, Expired> = HashMap::new();
     loop {
-        let batch = store.expire(&cutoffs, &mut cursor, BATCH)?;
+        let batch = store.expire(&cutoffs, &mut cursor, BATCH).await?;
         for (tenant, expired) in batch.expired {
             let sum = total.entry(tenant).or_default();
             sum.events += expired.events;
@@ -127,7 +131,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_sweeper_removes_what_its_clock_says_is_past_retention() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path()).unwrap());
@@ -136,9 +140,10 @@ mod tests {
             event_retention_days: Some(1),
             ..Quotas::default()
         };
-        store.create_tenant(&brief).unwrap();
+        store.create_tenant(&brief).await.unwrap();
         store
             .create_tenant(&Tenant::new("keep".parse().unwrap(), 1))
+            .await
             .unwrap();
         let now = crate::ids::now_ms();
         for (tenant, message) in [
@@ -151,9 +156,10 @@ mod tests {
                     event: event(EventId::new(now), message),
                     deliveries: Vec::new(),
                 }])
+                .await
                 .unwrap();
         }
-        assert_eq!(store.event_count(), 2);
+        assert_eq!(store.event_count().await, 2);
 
         let shutdown = CancellationToken::new();
         let sweeper = tokio::spawn(run(
@@ -164,17 +170,19 @@ mod tests {
         ));
         // Wait for the state, bounded: brief's event goes, keep's stays.
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while store.event_count() != 1 {
+        while store.event_count().await != 1 {
             assert!(std::time::Instant::now() < deadline, "the sweep never ran");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         shutdown.cancel();
         sweeper.await.unwrap();
-        let kept = store.list_events(
-            &"keep".parse().unwrap(),
-            &crate::domain::event::EventFilter::default(),
-            10,
-        );
+        let kept = store
+            .list_events(
+                &"keep".parse().unwrap(),
+                &crate::domain::event::EventFilter::default(),
+                10,
+            )
+            .await;
         assert_eq!(kept.unwrap().data.len(), 1);
     }
 }

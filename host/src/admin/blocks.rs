@@ -30,8 +30,8 @@ impl Admin {
             deleted_at: None,
         };
         self.check_block(block.description.as_deref(), &block.plugin, &block.config)?;
-        self.store.create_block(&block)?;
-        self.audit(by, "block.create", &block.name)?;
+        self.store.create_block(&block).await?;
+        self.audit(by, "block.create", &block.name).await?;
         self.store.durable().await?;
         tracing::info!(block = %block.name, plugin = %block.plugin, "block created");
         Ok(block)
@@ -45,35 +45,40 @@ impl Admin {
         name: &BlockName,
         body: ReplaceBlock,
     ) -> Result<Block, AdminError> {
-        let block = self.store.update_block(&by.tenant, name, |block| {
-            if let Some(given) = &body.name
-                && *given != block.name
-            {
-                return Err(FieldError::new(
-                    "name",
-                    format!(
-                        "a block's name cannot change (this one is `{}`)",
-                        block.name
-                    ),
-                )
-                .into());
-            }
-            self.check_block(body.description.as_deref(), &body.plugin, &body.config)?;
-            block.description = body.description;
-            block.plugin = body.plugin;
-            block.config = body.config;
-            block.updated_at = now_ms();
-            Ok::<(), AdminError>(())
-        })?;
-        self.audit(by, "block.replace", name)?;
+        let block = self
+            .store
+            .update_block(&by.tenant, name, |block| {
+                if let Some(given) = &body.name
+                    && *given != block.name
+                {
+                    return Err(FieldError::new(
+                        "name",
+                        format!(
+                            "a block's name cannot change (this one is `{}`)",
+                            block.name
+                        ),
+                    )
+                    .into());
+                }
+                self.check_block(body.description.as_deref(), &body.plugin, &body.config)?;
+                block.description = body.description;
+                block.plugin = body.plugin;
+                block.config = body.config;
+                block.updated_at = now_ms();
+                Ok::<(), AdminError>(())
+            })
+            .await?;
+        self.audit(by, "block.replace", name).await?;
         self.store.durable().await?;
         Ok(block)
     }
 
     /// Soft-deletes block `name`: it leaves the list and can be restored.
     pub async fn delete_block(&self, by: &Principal, name: &BlockName) -> Result<(), AdminError> {
-        self.store.soft_delete_block(&by.tenant, name, now_ms())?;
-        self.audit(by, "block.delete", name)?;
+        self.store
+            .soft_delete_block(&by.tenant, name, now_ms())
+            .await?;
+        self.audit(by, "block.delete", name).await?;
         self.store.durable().await?;
         Ok(())
     }
@@ -84,8 +89,8 @@ impl Admin {
         by: &Principal,
         name: &BlockName,
     ) -> Result<Block, AdminError> {
-        let block = self.store.restore_block(&by.tenant, name, now_ms())?;
-        self.audit(by, "block.restore", name)?;
+        let block = self.store.restore_block(&by.tenant, name, now_ms()).await?;
+        self.audit(by, "block.restore", name).await?;
         self.store.durable().await?;
         Ok(block)
     }

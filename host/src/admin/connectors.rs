@@ -25,8 +25,8 @@ impl Admin {
             updated_at: now,
         };
         connector::validate(connector.description.as_deref(), &connector.auth)?;
-        self.store.create_connector(&connector)?;
-        self.audit(by, "connector.create", connector.id)?;
+        self.store.create_connector(&connector).await?;
+        self.audit(by, "connector.create", connector.id).await?;
         self.store.durable().await?;
         tracing::info!(connector = %connector.id, name = %connector.name, kind = ?connector.auth.kind(), "connector created");
         Ok(connector)
@@ -40,22 +40,25 @@ impl Admin {
         key: &str,
         body: UpdateConnector,
     ) -> Result<Connector, AdminError> {
-        let id = self.connector_id(by, key)?;
-        let connector = self.store.update_connector(&by.tenant, id, |connector| {
-            if let Some(name) = body.name {
-                connector.name = name;
-            }
-            if let Some(auth) = body.auth {
-                connector.auth = auth;
-            }
-            if body.description.is_some() {
-                connector.description = body.description;
-            }
-            connector::validate(connector.description.as_deref(), &connector.auth)?;
-            connector.updated_at = now_ms();
-            Ok::<(), AdminError>(())
-        })?;
-        self.audit(by, "connector.update", id)?;
+        let id = self.connector_id(by, key).await?;
+        let connector = self
+            .store
+            .update_connector(&by.tenant, id, |connector| {
+                if let Some(name) = body.name {
+                    connector.name = name;
+                }
+                if let Some(auth) = body.auth {
+                    connector.auth = auth;
+                }
+                if body.description.is_some() {
+                    connector.description = body.description;
+                }
+                connector::validate(connector.description.as_deref(), &connector.auth)?;
+                connector.updated_at = now_ms();
+                Ok::<(), AdminError>(())
+            })
+            .await?;
+        self.audit(by, "connector.update", id).await?;
         self.store.durable().await?;
         Ok(connector)
     }
@@ -63,15 +66,15 @@ impl Admin {
     /// Deletes connector `key` (id or name), refused while endpoints or
     /// blocks use it.
     pub async fn delete_connector(&self, by: &Principal, key: &str) -> Result<(), AdminError> {
-        let id = self.connector_id(by, key)?;
-        self.store.delete_connector(&by.tenant, id)?;
-        self.audit(by, "connector.delete", id)?;
+        let id = self.connector_id(by, key).await?;
+        self.store.delete_connector(&by.tenant, id).await?;
+        self.audit(by, "connector.delete", id).await?;
         self.store.durable().await?;
         Ok(())
     }
 
-    fn connector_id(&self, by: &Principal, key: &str) -> Result<ConnectorId, AdminError> {
-        match self.store.connector_by_key(&by.tenant, key)? {
+    async fn connector_id(&self, by: &Principal, key: &str) -> Result<ConnectorId, AdminError> {
+        match self.store.connector_by_key(&by.tenant, key).await? {
             Some(connector) => Ok(connector.id),
             None => Err(ConfigRefusal::NoConnector(key.to_owned()).into()),
         }

@@ -20,12 +20,12 @@ impl Admin {
         by: &Principal,
         id: DeliveryId,
     ) -> Result<Delivery, AdminError> {
-        let mut delivery = self.delivery(by, id)?;
+        let mut delivery = self.delivery(by, id).await?;
         if delivery.state == DeliveryState::Succeeded {
             return Err(AdminError::DeliverySucceeded(id));
         }
-        self.requeue(&mut delivery)?;
-        self.audit(by, "delivery.retry", id)?;
+        self.requeue(&mut delivery).await?;
+        self.audit(by, "delivery.retry", id).await?;
         self.store.durable().await?;
         self.engine.wake();
         Ok(delivery)
@@ -38,7 +38,7 @@ impl Admin {
         by: &Principal,
         id: DeliveryId,
     ) -> Result<Delivery, AdminError> {
-        let mut delivery = self.delivery(by, id)?;
+        let mut delivery = self.delivery(by, id).await?;
         if !delivery.held {
             return Err(AdminError::DeliveryNotHeld {
                 delivery: id,
@@ -47,8 +47,8 @@ impl Admin {
         }
         delivery.held = false;
         delivery.updated_at = now_ms();
-        self.store.update_delivery(&delivery, None)?;
-        self.audit(by, "delivery.release", id)?;
+        self.store.update_delivery(&delivery, None).await?;
+        self.audit(by, "delivery.release", id).await?;
         self.store.durable().await?;
         self.engine.wake();
         tracing::info!(delivery = %delivery.id, endpoint = %delivery.endpoint, "held delivery released");
@@ -65,7 +65,7 @@ impl Admin {
         since: u64,
         state: Option<DeliveryState>,
     ) -> Result<usize, AdminError> {
-        if self.store.endpoint(&by.tenant, endpoint)?.is_none() {
+        if self.store.endpoint(&by.tenant, endpoint).await?.is_none() {
             return Err(ConfigRefusal::NoEndpoint(endpoint.to_string()).into());
         }
         // Collected newest first (the listing order), queued again oldest
@@ -75,7 +75,8 @@ impl Admin {
         'pages: loop {
             let page = self
                 .store
-                .deliveries_of(endpoint, state, before, REPLAY_PAGE)?;
+                .deliveries_of(endpoint, state, before, REPLAY_PAGE)
+                .await?;
             let Some(last) = page.last().map(|d| d.id) else {
                 break;
             };
@@ -92,35 +93,36 @@ impl Admin {
         let mut queued = 0;
         for id in ids.into_iter().rev() {
             // Read again: it may have changed since it was listed.
-            if let Some(mut delivery) = self.store.delivery(id)?
+            if let Some(mut delivery) = self.store.delivery(id).await?
                 && delivery.state != DeliveryState::Pending
             {
-                self.requeue(&mut delivery)?;
+                self.requeue(&mut delivery).await?;
                 queued += 1;
             }
         }
-        self.audit(by, "endpoint.replay", endpoint)?;
+        self.audit(by, "endpoint.replay", endpoint).await?;
         self.store.durable().await?;
         self.engine.wake();
         Ok(queued)
     }
 
-    fn delivery(&self, by: &Principal, id: DeliveryId) -> Result<Delivery, AdminError> {
+    async fn delivery(&self, by: &Principal, id: DeliveryId) -> Result<Delivery, AdminError> {
         self.store
-            .delivery(id)?
+            .delivery(id)
+            .await?
             .filter(|delivery| delivery.tenant == by.tenant)
             .ok_or_else(|| AdminError::NoDelivery(id))
     }
 
     /// Makes `delivery` pending and due now, releasing what it held.
-    fn requeue(&self, delivery: &mut Delivery) -> Result<(), AdminError> {
+    async fn requeue(&self, delivery: &mut Delivery) -> Result<(), AdminError> {
         let now = now_ms();
         let previous_due = delivery.next_attempt_at;
         delivery.state = DeliveryState::Pending;
         delivery.held = false;
         delivery.next_attempt_at = Some(now);
         delivery.updated_at = now;
-        self.store.update_delivery(delivery, previous_due)?;
+        self.store.update_delivery(delivery, previous_due).await?;
         Ok(())
     }
 }

@@ -26,8 +26,8 @@ impl Admin {
             now_ms(),
         );
         self.check_endpoint_config(&endpoint.config)?;
-        self.store.create_endpoint(&endpoint)?;
-        self.audit(by, "endpoint.create", endpoint.id)?;
+        self.store.create_endpoint(&endpoint).await?;
+        self.audit(by, "endpoint.create", endpoint.id).await?;
         self.store.durable().await?;
         tracing::info!(endpoint = %endpoint.id, url = %endpoint.config.url, "endpoint created");
         Ok(endpoint)
@@ -40,13 +40,16 @@ impl Admin {
         id: EndpointId,
         update: UpdateEndpoint,
     ) -> Result<Endpoint, AdminError> {
-        let endpoint = self.store.update_endpoint(&by.tenant, id, |endpoint| {
-            endpoint.config.apply(update);
-            self.check_endpoint_config(&endpoint.config)?;
-            endpoint.updated_at = now_ms();
-            Ok::<(), AdminError>(())
-        })?;
-        self.audit(by, "endpoint.update", id)?;
+        let endpoint = self
+            .store
+            .update_endpoint(&by.tenant, id, |endpoint| {
+                endpoint.config.apply(update);
+                self.check_endpoint_config(&endpoint.config)?;
+                endpoint.updated_at = now_ms();
+                Ok::<(), AdminError>(())
+            })
+            .await?;
+        self.audit(by, "endpoint.update", id).await?;
         self.store.durable().await?;
         // Re-enabled, or paced differently: waiting deliveries may go now.
         self.engine.wake();
@@ -55,8 +58,8 @@ impl Admin {
 
     /// Deletes endpoint `id`; its pending deliveries fail, visibly.
     pub async fn delete_endpoint(&self, by: &Principal, id: EndpointId) -> Result<(), AdminError> {
-        self.store.delete_endpoint(&by.tenant, id, now_ms())?;
-        self.audit(by, "endpoint.delete", id)?;
+        self.store.delete_endpoint(&by.tenant, id, now_ms()).await?;
+        self.audit(by, "endpoint.delete", id).await?;
         self.store.durable().await?;
         Ok(())
     }
@@ -80,11 +83,14 @@ impl Admin {
             .into());
         }
         let next = secret.unwrap_or_else(SigningSecret::generate);
-        let endpoint = self.store.update_endpoint(&by.tenant, id, |endpoint| {
-            endpoint.rotate_secret(next, grace_secs, now_ms());
-            Ok::<(), AdminError>(())
-        })?;
-        self.audit(by, "endpoint.rotate_secret", id)?;
+        let endpoint = self
+            .store
+            .update_endpoint(&by.tenant, id, |endpoint| {
+                endpoint.rotate_secret(next, grace_secs, now_ms());
+                Ok::<(), AdminError>(())
+            })
+            .await?;
+        self.audit(by, "endpoint.rotate_secret", id).await?;
         self.store.durable().await?;
         tracing::info!(endpoint = %endpoint.id, grace_secs, "endpoint secret rotated");
         Ok(endpoint)

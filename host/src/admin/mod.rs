@@ -140,21 +140,23 @@ impl Admin {
     /// Records in `by`'s tenant's audit log that `by` did `action` to
     /// `target`. Written before the change's durability wait, so the two
     /// are on disk together.
-    fn audit(
+    async fn audit(
         &self,
         by: &Principal,
         action: &str,
         target: impl std::fmt::Display,
     ) -> Result<(), AdminError> {
         let now = now_ms();
-        self.store.record_audit(&AuditEntry {
-            id: AuditId::new(now),
-            tenant: by.tenant.clone(),
-            actor: by.actor.clone(),
-            action: action.to_owned(),
-            target: target.to_string(),
-            at: now,
-        })?;
+        self.store
+            .record_audit(&AuditEntry {
+                id: AuditId::new(now),
+                tenant: by.tenant.clone(),
+                actor: by.actor.clone(),
+                action: action.to_owned(),
+                target: target.to_string(),
+                at: now,
+            })
+            .await?;
         Ok(())
     }
 

@@ -33,7 +33,8 @@ impl Admin {
             registry.upload(&upload_name, &bytes, activate, uploader)
         })
         .await??;
-        self.audit_plugin(by, &plugin, "plugin.upload", Some(version.version))?;
+        self.audit_plugin(by, &plugin, "plugin.upload", Some(version.version))
+            .await?;
         self.store.durable().await?;
         tracing::info!(plugin = %name, version = version.version, world = version.world.as_str(), "plugin uploaded");
         Ok((plugin, version))
@@ -47,11 +48,12 @@ impl Admin {
         name: &Name,
         version: u32,
     ) -> Result<PluginRecord, AdminError> {
-        self.plugin(name)?;
+        self.plugin(name).await?;
         let (registry, name) = (self.registry.clone(), name.clone());
         let record =
             tokio::task::spawn_blocking(move || registry.activate(&name, version)).await??;
-        self.audit_plugin(by, &record, "plugin.activate", Some(version))?;
+        self.audit_plugin(by, &record, "plugin.activate", Some(version))
+            .await?;
         self.store.durable().await?;
         Ok(record)
     }
@@ -66,7 +68,7 @@ impl Admin {
         allowed_hosts: Option<Vec<HostPattern>>,
         limits: Option<LimitsOverride>,
     ) -> Result<PluginRecord, AdminError> {
-        let record = self.plugin(name)?;
+        let record = self.plugin(name).await?;
         if allowed_hosts.is_none() && limits.is_none() {
             return Err(
                 FieldError::new("settings", "give `allowed_hosts`, `limits` or both").into(),
@@ -83,7 +85,8 @@ impl Admin {
             registry.set_settings(&name, allowed_hosts, limits)
         })
         .await??;
-        self.audit_plugin(by, &record, "plugin.settings", None)?;
+        self.audit_plugin(by, &record, "plugin.settings", None)
+            .await?;
         self.store.durable().await?;
         tracing::info!(
             plugin = %record.name,
@@ -97,9 +100,10 @@ impl Admin {
     /// Deletes a plugin and all its versions, refused while a source,
     /// endpoint or block uses it.
     pub async fn delete_plugin(&self, by: &Principal, name: &Name) -> Result<(), AdminError> {
-        let record = self.plugin(name)?;
-        self.store.delete_plugin(name)?;
-        self.audit_plugin(by, &record, "plugin.delete", None)?;
+        let record = self.plugin(name).await?;
+        self.store.delete_plugin(name).await?;
+        self.audit_plugin(by, &record, "plugin.delete", None)
+            .await?;
         self.registry.forget(name);
         self.store.durable().await?;
         Ok(())
@@ -107,7 +111,7 @@ impl Admin {
 
     /// Records a change to `plugin` in its owner's audit log, or the
     /// caller's tenant's for a shared plugin.
-    fn audit_plugin(
+    async fn audit_plugin(
         &self,
         by: &Principal,
         plugin: &PluginRecord,
@@ -122,12 +126,13 @@ impl Admin {
             Some(version) => format!("{} v{version}", plugin.name),
             None => plugin.name.to_string(),
         };
-        self.audit(&logged_in, action, target)
+        self.audit(&logged_in, action, target).await
     }
 
-    fn plugin(&self, name: &Name) -> Result<PluginRecord, AdminError> {
+    async fn plugin(&self, name: &Name) -> Result<PluginRecord, AdminError> {
         self.store
-            .plugin(name)?
+            .plugin(name)
+            .await?
             .ok_or_else(|| ConfigRefusal::NoPlugin(name.clone()).into())
     }
 }

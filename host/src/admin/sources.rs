@@ -42,8 +42,8 @@ impl Admin {
             created_at: now,
             updated_at: now,
         };
-        self.store.create_source(&source)?;
-        self.audit(by, "source.create", &source.name)?;
+        self.store.create_source(&source).await?;
+        self.audit(by, "source.create", &source.name).await?;
         self.store.durable().await?;
         Ok(source)
     }
@@ -69,37 +69,40 @@ impl Admin {
                 .check_source_config(&by.tenant, mapper, config)
                 .await?;
         }
-        let source = self.store.update_source(&by.tenant, name, |source| {
-            if let Some(token) = &body.ingest_token {
-                source.ingest_token = check_token(token)?;
-            }
-            if let Some(mapper) = body.mapper {
-                source.mapper = mapper;
-            }
-            if let Some(config) = body.config {
-                source.config = config;
-            }
-            if let Some(vendor) = body.vendor {
-                source.vendor = vendor;
-            }
-            if body.channel.is_some() {
-                source.channel = body.channel;
-            }
-            if body.description.is_some() {
-                source.description = body.description;
-            }
-            source.updated_at = now_ms();
-            Ok::<(), AdminError>(())
-        })?;
-        self.audit(by, "source.update", name)?;
+        let source = self
+            .store
+            .update_source(&by.tenant, name, |source| {
+                if let Some(token) = &body.ingest_token {
+                    source.ingest_token = check_token(token)?;
+                }
+                if let Some(mapper) = body.mapper {
+                    source.mapper = mapper;
+                }
+                if let Some(config) = body.config {
+                    source.config = config;
+                }
+                if let Some(vendor) = body.vendor {
+                    source.vendor = vendor;
+                }
+                if body.channel.is_some() {
+                    source.channel = body.channel;
+                }
+                if body.description.is_some() {
+                    source.description = body.description;
+                }
+                source.updated_at = now_ms();
+                Ok::<(), AdminError>(())
+            })
+            .await?;
+        self.audit(by, "source.update", name).await?;
         self.store.durable().await?;
         Ok(source)
     }
 
     /// Deletes a source. Its events stay.
     pub async fn delete_source(&self, by: &Principal, name: &Name) -> Result<(), AdminError> {
-        self.store.delete_source(&by.tenant, name)?;
-        self.audit(by, "source.delete", name)?;
+        self.store.delete_source(&by.tenant, name).await?;
+        self.audit(by, "source.delete", name).await?;
         self.store.durable().await?;
         Ok(())
     }

@@ -22,12 +22,13 @@ impl Admin {
         tenant.display_name = body.display_name;
         tenant.quotas = body.quotas;
         tenant.allow_private_plugins = body.allow_private_plugins;
-        self.store.create_tenant(&tenant)?;
+        self.store.create_tenant(&tenant).await?;
         self.audit(
             &Principal::admin(tenant.name.clone()),
             "tenant.create",
             &tenant.name,
-        )?;
+        )
+        .await?;
         self.store.durable().await?;
         tracing::info!(tenant = %tenant.name, "tenant created");
         Ok(tenant)
@@ -50,11 +51,15 @@ impl Admin {
                 FieldError::new("disabled", "the default tenant cannot be disabled").into(),
             );
         }
-        let tenant = self.store.update_tenant(name, |tenant| {
-            update.apply(tenant, now_ms());
-            Ok::<(), AdminError>(())
-        })?;
-        self.audit(&Principal::admin(name.clone()), "tenant.update", name)?;
+        let tenant = self
+            .store
+            .update_tenant(name, |tenant| {
+                update.apply(tenant, now_ms());
+                Ok::<(), AdminError>(())
+            })
+            .await?;
+        self.audit(&Principal::admin(name.clone()), "tenant.update", name)
+            .await?;
         self.store.durable().await?;
         self.engine.wake();
         Ok(tenant)
@@ -70,33 +75,41 @@ impl Admin {
                 "the default tenant cannot be deleted".into(),
             ));
         }
-        let tenant = self.store.update_tenant(name, |tenant| {
-            if tenant.deleted_at.is_some() {
-                return Err(AdminError::TenantState(format!(
-                    "tenant `{name}` is already deleted"
-                )));
-            }
-            tenant.deleted_at = Some(now_ms());
-            Ok(())
-        })?;
-        self.audit(&Principal::admin(name.clone()), "tenant.delete", name)?;
+        let tenant = self
+            .store
+            .update_tenant(name, |tenant| {
+                if tenant.deleted_at.is_some() {
+                    return Err(AdminError::TenantState(format!(
+                        "tenant `{name}` is already deleted"
+                    )));
+                }
+                tenant.deleted_at = Some(now_ms());
+                Ok(())
+            })
+            .await?;
+        self.audit(&Principal::admin(name.clone()), "tenant.delete", name)
+            .await?;
         self.store.durable().await?;
         Ok(tenant)
     }
 
     /// Brings the soft-deleted tenant `name` back.
     pub async fn restore_tenant(&self, name: &Name) -> Result<Tenant, AdminError> {
-        let tenant = self.store.update_tenant(name, |tenant| {
-            if tenant.deleted_at.is_none() {
-                return Err(AdminError::TenantState(format!(
-                    "tenant `{name}` is not deleted"
-                )));
-            }
-            tenant.deleted_at = None;
-            tenant.updated_at = now_ms();
-            Ok(())
-        })?;
-        self.audit(&Principal::admin(name.clone()), "tenant.restore", name)?;
+        let tenant = self
+            .store
+            .update_tenant(name, |tenant| {
+                if tenant.deleted_at.is_none() {
+                    return Err(AdminError::TenantState(format!(
+                        "tenant `{name}` is not deleted"
+                    )));
+                }
+                tenant.deleted_at = None;
+                tenant.updated_at = now_ms();
+                Ok(())
+            })
+            .await?;
+        self.audit(&Principal::admin(name.clone()), "tenant.restore", name)
+            .await?;
         self.store.durable().await?;
         Ok(tenant)
     }
@@ -116,8 +129,9 @@ impl Admin {
         scopes.dedup();
         let (key, secret) =
             ApiKey::generate(name.clone(), body.name.trim().to_owned(), scopes, now_ms());
-        self.store.create_key(&key)?;
-        self.audit(&Principal::admin(name.clone()), "key.create", key.id)?;
+        self.store.create_key(&key).await?;
+        self.audit(&Principal::admin(name.clone()), "key.create", key.id)
+            .await?;
         self.store.durable().await?;
         tracing::info!(tenant = %name, key = %key.id, "tenant key created");
         Ok((key, secret))
@@ -125,8 +139,9 @@ impl Admin {
 
     /// Revokes tenant `name`'s key `id`: refused from now on.
     pub async fn revoke_key(&self, name: &Name, id: KeyId) -> Result<ApiKey, AdminError> {
-        let key = self.store.revoke_key(name, id, now_ms())?;
-        self.audit(&Principal::admin(name.clone()), "key.revoke", id)?;
+        let key = self.store.revoke_key(name, id, now_ms()).await?;
+        self.audit(&Principal::admin(name.clone()), "key.revoke", id)
+            .await?;
         self.store.durable().await?;
         Ok(key)
     }

@@ -154,12 +154,12 @@ pub async fn authenticate(
         |m| m.as_str().to_owned(),
     );
     let access = access_for(request.method(), &path);
-    let principal = principal(&state, request.headers(), access, request.method(), &path)?;
+    let principal = principal(&state, request.headers(), access, request.method(), &path).await?;
     request.extensions_mut().insert(Caller(principal));
     Ok(next.run(request).await)
 }
 
-fn principal(
+async fn principal(
     state: &AppState,
     headers: &HeaderMap,
     access: Access,
@@ -239,7 +239,7 @@ fn principal(
             target: format!("{method} {path}"),
             at: now,
         };
-        if let Err(error) = state.store.record_audit(&entry) {
+        if let Err(error) = state.store.record_audit(&entry).await {
             tracing::debug!(%error, "audit: a key's use was not recorded");
         }
     }

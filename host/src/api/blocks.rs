@@ -44,7 +44,8 @@ async fn list_blocks(
 ) -> ApiResult<Json<Vec<Block>>> {
     let blocks = state
         .store
-        .blocks(caller.tenant())?
+        .blocks(caller.tenant())
+        .await?
         .into_iter()
         .filter(|block| block.is_deleted() == params.deleted)
         .collect();
@@ -76,7 +77,7 @@ async fn get_block(
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Block>> {
-    Ok(Json(lookup_block(&state, caller.tenant(), &name)?))
+    Ok(Json(lookup_block(&state, caller.tenant(), &name).await?))
 }
 
 /// Replace a block's description, plugin and config (validated as on

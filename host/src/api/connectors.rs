@@ -20,10 +20,11 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The caller's connector by id (`conn_…`) or by name.
-fn lookup(state: &AppState, caller: &Caller, key: &str) -> ApiResult<Connector> {
+async fn lookup(state: &AppState, caller: &Caller, key: &str) -> ApiResult<Connector> {
     state
         .store
-        .connector_by_key(caller.tenant(), key)?
+        .connector_by_key(caller.tenant(), key)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no connector `{key}`")))
 }
 
@@ -37,7 +38,8 @@ async fn list_connectors(
     Ok(Json(
         state
             .store
-            .connectors(caller.tenant())?
+            .connectors(caller.tenant())
+            .await?
             .iter()
             .map(ConnectorView::from)
             .collect(),
@@ -69,7 +71,9 @@ async fn get_connector(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConnectorView>> {
-    Ok(Json(ConnectorView::from(&lookup(&state, &caller, &id)?)))
+    Ok(Json(ConnectorView::from(
+        &lookup(&state, &caller, &id).await?,
+    )))
 }
 
 /// Change a connector; only the fields given change. `auth` is replaced

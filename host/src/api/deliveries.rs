@@ -40,10 +40,11 @@ async fn test_endpoint(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TestSend>> {
-    let endpoint_id = endpoint_id(&state, &caller, &id)?;
+    let endpoint_id = endpoint_id(&state, &caller, &id).await?;
     let endpoint = state
         .store
-        .endpoint(caller.tenant(), endpoint_id)?
+        .endpoint(caller.tenant(), endpoint_id)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no endpoint `{id}`")))?;
     Ok(Json(
         test_send::send_sample_event(&state.engine, &endpoint).await,
@@ -51,12 +52,13 @@ async fn test_endpoint(
 }
 
 /// The id of the caller's endpoint `id`; 404 when it has none.
-fn endpoint_id(state: &AppState, caller: &Caller, id: &str) -> ApiResult<EndpointId> {
+async fn endpoint_id(state: &AppState, caller: &Caller, id: &str) -> ApiResult<EndpointId> {
     let not_found = || ApiError::not_found(format!("no endpoint `{id}`"));
     let parsed: EndpointId = id.parse().map_err(|_| not_found())?;
     state
         .store
-        .endpoint(caller.tenant(), parsed)?
+        .endpoint(caller.tenant(), parsed)
+        .await?
         .ok_or_else(not_found)?;
     Ok(parsed)
 }
@@ -67,8 +69,8 @@ fn parse_id(id: &str) -> ApiResult<DeliveryId> {
 }
 
 /// The caller's delivery `id`; 404 when it has none.
-fn lookup(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Delivery> {
-    caller.own(state.store.delivery(parse_id(id)?)?, || {
+async fn lookup(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Delivery> {
+    caller.own(state.store.delivery(parse_id(id)?).await?, || {
         ApiError::not_found(format!("no delivery `{id}`"))
     })
 }
@@ -95,14 +97,14 @@ async fn list_deliveries(
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<DeliveryParams>,
 ) -> ApiResult<Json<Vec<Delivery>>> {
-    let endpoint = endpoint_id(&state, &caller, &id)?;
+    let endpoint = endpoint_id(&state, &caller, &id).await?;
     let limit = page_limit(params.limit)?;
-    Ok(Json(state.store.deliveries_of(
-        endpoint,
-        params.state,
-        params.before,
-        limit,
-    )?))
+    Ok(Json(
+        state
+            .store
+            .deliveries_of(endpoint, params.state, params.before, limit)
+            .await?,
+    ))
 }
 
 /// A delivery with every attempt.
@@ -124,8 +126,8 @@ async fn get_delivery(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeliveryDetail>> {
-    let delivery = lookup(&state, &caller, &id)?;
-    let attempts = state.store.attempts(delivery.id)?;
+    let delivery = lookup(&state, &caller, &id).await?;
+    let attempts = state.store.attempts(delivery.id).await?;
     Ok(Json(DeliveryDetail { delivery, attempts }))
 }
 
@@ -200,7 +202,7 @@ async fn replay_endpoint(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Replay>,
 ) -> ApiResult<Json<Replayed>> {
-    let endpoint = endpoint_id(&state, &caller, &id)?;
+    let endpoint = endpoint_id(&state, &caller, &id).await?;
     let queued = state
         .admin
         .replay_deliveries(caller.by(), endpoint, body.since, body.state)

@@ -90,10 +90,11 @@ fn parse_id(id: &str) -> ApiResult<EndpointId> {
 }
 
 /// The caller's endpoint `id`; 404 when it has none.
-fn lookup(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Endpoint> {
+async fn lookup(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Endpoint> {
     state
         .store
-        .endpoint(caller.tenant(), parse_id(id)?)?
+        .endpoint(caller.tenant(), parse_id(id)?)
+        .await?
         .ok_or_else(|| not_found(id))
 }
 
@@ -107,7 +108,8 @@ async fn list_endpoints(
     Ok(Json(
         state
             .store
-            .endpoints(caller.tenant())?
+            .endpoints(caller.tenant())
+            .await?
             .iter()
             .map(EndpointView::from)
             .collect(),
@@ -179,7 +181,9 @@ async fn get_endpoint(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EndpointView>> {
-    Ok(Json(EndpointView::from(&lookup(&state, &caller, &id)?)))
+    Ok(Json(EndpointView::from(
+        &lookup(&state, &caller, &id).await?,
+    )))
 }
 
 /// Change an endpoint; only the fields given change.
@@ -196,7 +200,7 @@ async fn update_endpoint(
     ApiJson(body): ApiJson<UpdateEndpoint>,
 ) -> ApiResult<Json<EndpointView>> {
     if params.verify {
-        let mut preview = lookup(&state, &caller, &id)?;
+        let mut preview = lookup(&state, &caller, &id).await?;
         preview.config.apply(body.clone());
         verify(&state, &preview.config.url).await?;
     }
@@ -232,7 +236,7 @@ async fn get_secret(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EndpointSecret>> {
-    let endpoint = lookup(&state, &caller, &id)?;
+    let endpoint = lookup(&state, &caller, &id).await?;
     Ok(Json(EndpointSecret::of(&endpoint, now_ms())))
 }
 

@@ -179,7 +179,8 @@ async fn get_event(
     let event_id: EventId = id.parse().map_err(|_| not_found())?;
     state
         .store
-        .event(caller.tenant(), event_id)?
+        .event(caller.tenant(), event_id)
+        .await?
         .map(Json)
         .ok_or_else(not_found)
 }
@@ -202,9 +203,10 @@ async fn list_events(
             "since: must be before until",
         ));
     }
-    Ok(Json(state.store.list_events(
-        caller.tenant(),
-        &filter,
-        limit,
-    )?))
+    Ok(Json(
+        state
+            .store
+            .list_events(caller.tenant(), &filter, limit)
+            .await?,
+    ))
 }

@@ -150,7 +150,7 @@ async fn invoke_block(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Invoke>,
 ) -> ApiResult<Json<InvokeResult>> {
-    let block = lookup_live_block(&state, caller.tenant(), &name)?;
+    let block = lookup_live_block(&state, caller.tenant(), &name).await?;
     let input = input(object("event", body.event)?, body.contact, body.data)?;
     let run = state.blocks.run(&block, input).await?;
     Ok(Json(run.invoke_result()))
@@ -173,7 +173,7 @@ async fn test_block(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<Test>,
 ) -> ApiResult<Json<TestResult>> {
-    let block = lookup_live_block(&state, caller.tenant(), &name)?;
+    let block = lookup_live_block(&state, caller.tenant(), &name).await?;
     let event = match (body.event_id, body.event) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid(
@@ -181,7 +181,7 @@ async fn test_block(
                 "event_id: give either `event` or `event_id`, not both",
             ));
         }
-        (Some(id), None) => stored_event(&state, &caller, &id)?,
+        (Some(id), None) => stored_event(&state, &caller, &id).await?,
         (None, event) => object("event", event)?,
     };
     let input = input(event, body.contact, body.data)?;
@@ -190,12 +190,13 @@ async fn test_block(
 }
 
 /// The stored event `id` as the block sees it (the canonical event JSON).
-fn stored_event(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Value> {
+async fn stored_event(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Value> {
     let unknown = || ApiError::invalid("invalid_field", format!("event_id: no event `{id}`"));
     let event_id: EventId = id.parse().map_err(|_| unknown())?;
     let event = state
         .store
-        .event(caller.tenant(), event_id)?
+        .event(caller.tenant(), event_id)
+        .await?
         .ok_or_else(unknown)?;
     serde_json::to_value(&event).map_err(|error| ApiError::internal(&error))
 }
@@ -222,12 +223,16 @@ async fn run_workflow(
     }
     let mut blocks: Vec<Block> = Vec::with_capacity(body.blocks.len());
     for (index, name) in body.blocks.iter().enumerate() {
-        let block = state.store.block(caller.tenant(), name)?.ok_or_else(|| {
-            ApiError::invalid(
-                "invalid_field",
-                format!("blocks[{index}]: no block named `{name}`"),
-            )
-        })?;
+        let block = state
+            .store
+            .block(caller.tenant(), name)
+            .await?
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "invalid_field",
+                    format!("blocks[{index}]: no block named `{name}`"),
+                )
+            })?;
         if block.is_deleted() {
             let error = block_deleted(&block.name);
             return Err(ApiError::conflict(format!(

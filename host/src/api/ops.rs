@@ -68,7 +68,7 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     responses((status = 200, body = Health),
         (status = 503, description = "Not ready; each failed check names why", body = Health)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let store = if state.store.is_ready() {
+    let store = if state.store.is_ready().await {
         state.store.write_problem()
     } else {
         Some("the store does not answer reads".to_owned())

@@ -23,22 +23,27 @@ pub(super) fn sees(caller: &Caller, plugin: &PluginRecord) -> bool {
 }
 
 /// The plugin `name` if it exists and `caller` sees it, else 404.
-pub(super) fn visible(state: &AppState, caller: &Caller, name: &Name) -> ApiResult<PluginRecord> {
+pub(super) async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    name: &Name,
+) -> ApiResult<PluginRecord> {
     state
         .store
-        .plugin(name)?
+        .plugin(name)
+        .await?
         .filter(|plugin| sees(caller, plugin))
         .ok_or_else(|| ApiError::not_found(format!("no plugin named `{name}`")))
 }
 
 /// The plugin `name` if `caller` may change it (activate, settings,
 /// delete): 404 when unseen, 403 for a tenant key on a shared plugin.
-pub(super) fn changeable(
+pub(super) async fn changeable(
     state: &AppState,
     caller: &Caller,
     name: &Name,
 ) -> ApiResult<PluginRecord> {
-    let plugin = visible(state, caller, name)?;
+    let plugin = visible(state, caller, name).await?;
     if !is_operator(caller) && plugin.owner.is_none() {
         return Err(shared_refusal(name));
     }
@@ -48,7 +53,11 @@ pub(super) fn changeable(
 /// Who an upload by `caller` to `name` is, refused up front (before the
 /// component is compiled) when a tenant key may not upload it. The store
 /// checks the owner again when it writes, so a race cannot slip past.
-pub(super) fn uploader(state: &AppState, caller: &Caller, name: &Name) -> ApiResult<Uploader> {
+pub(super) async fn uploader(
+    state: &AppState,
+    caller: &Caller,
+    name: &Name,
+) -> ApiResult<Uploader> {
     let tenant = caller.tenant();
     if is_operator(caller) {
         // The operator acting in a tenant (`X-Wasmhook-Tenant`) creates
@@ -69,7 +78,7 @@ pub(super) fn uploader(state: &AppState, caller: &Caller, name: &Name) -> ApiRes
             ),
         ));
     }
-    match state.store.plugin(name)? {
+    match state.store.plugin(name).await? {
         Some(plugin) if plugin.owner.is_none() => Err(shared_refusal(name)),
         Some(plugin) if !plugin.usable_by(tenant) => Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,

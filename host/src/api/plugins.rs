@@ -85,7 +85,7 @@ async fn list_plugins(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<Vec<PluginRecord>>> {
-    let mut plugins = state.store.plugins()?;
+    let mut plugins = state.store.plugins().await?;
     plugins.retain(|plugin| plugin_access::sees(&caller, plugin));
     Ok(Json(plugins))
 }
@@ -100,8 +100,8 @@ async fn get_plugin(
     Path(name): Path<String>,
 ) -> ApiResult<Json<PluginDetail>> {
     let name = parse_name(&name)?;
-    let plugin = plugin_access::visible(&state, &caller, &name)?;
-    let versions = state.store.plugin_versions(&name)?;
+    let plugin = plugin_access::visible(&state, &caller, &name).await?;
+    let versions = state.store.plugin_versions(&name).await?;
     Ok(Json(PluginDetail { plugin, versions }))
 }
 
@@ -131,7 +131,7 @@ async fn upload_plugin(
     let name: Name = name.parse().map_err(|error: crate::domain::NameError| {
         ApiError::bad_request("invalid_name", error.to_string())
     })?;
-    let uploader = plugin_access::uploader(&state, &caller, &name)?;
+    let uploader = plugin_access::uploader(&state, &caller, &name).await?;
     let bytes = read_body(request, &()).await?;
     let (plugin, version) = state
         .admin
@@ -154,7 +154,7 @@ async fn activate_plugin(
     ApiJson(body): ApiJson<Activate>,
 ) -> ApiResult<Json<PluginRecord>> {
     let name = parse_name(&name)?;
-    plugin_access::changeable(&state, &caller, &name)?;
+    plugin_access::changeable(&state, &caller, &name).await?;
     Ok(Json(
         state
             .admin
@@ -198,7 +198,7 @@ async fn put_settings(
     ApiJson(body): ApiJson<Settings>,
 ) -> ApiResult<Json<PluginRecord>> {
     let name = parse_name(&name)?;
-    plugin_access::changeable(&state, &caller, &name)?;
+    plugin_access::changeable(&state, &caller, &name).await?;
     plugin_access::check_settings(&caller, body.limits.is_some())?;
     let record = state
         .admin
@@ -219,7 +219,7 @@ async fn delete_plugin(
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
     let name = parse_name(&name)?;
-    plugin_access::changeable(&state, &caller, &name)?;
+    plugin_access::changeable(&state, &caller, &name).await?;
     state.admin.delete_plugin(caller.by(), &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -385,7 +385,7 @@ async fn invoke_plugin(
     ApiJson(body): ApiJson<Invoke>,
 ) -> ApiResult<Json<Invoked>> {
     let name = parse_name(&name)?;
-    let record = plugin_access::visible(&state, &caller, &name)?;
+    let record = plugin_access::visible(&state, &caller, &name).await?;
     let registry = state.registry.clone();
     let version = body.version.unwrap_or(record.active_version);
     let loaded = tokio::task::spawn_blocking(move || registry.version(&name, version))

@@ -102,7 +102,8 @@ async fn render(
     // Another tenant's private renderer is answered like a missing one.
     if !state
         .store
-        .plugin(&plugin_name)?
+        .plugin(&plugin_name)
+        .await?
         .is_some_and(|plugin| plugin_access::sees(&caller, &plugin))
     {
         return Err(missing());

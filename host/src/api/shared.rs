@@ -60,17 +60,22 @@ pub(super) fn parse_block_name(name: &str) -> ApiResult<BlockName> {
 }
 
 /// `tenant`'s block by name, live or soft-deleted; 404 when there is none.
-pub(super) fn lookup_block(state: &AppState, tenant: &Name, name: &str) -> ApiResult<Block> {
+pub(super) async fn lookup_block(state: &AppState, tenant: &Name, name: &str) -> ApiResult<Block> {
     state
         .store
-        .block(tenant, &parse_block_name(name)?)?
+        .block(tenant, &parse_block_name(name)?)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no block named `{name}`")))
 }
 
 /// `tenant`'s live block by name: 404 when there is none, 409 when it is
 /// deleted.
-pub(super) fn lookup_live_block(state: &AppState, tenant: &Name, name: &str) -> ApiResult<Block> {
-    let block = lookup_block(state, tenant, name)?;
+pub(super) async fn lookup_live_block(
+    state: &AppState,
+    tenant: &Name,
+    name: &str,
+) -> ApiResult<Block> {
+    let block = lookup_block(state, tenant, name).await?;
     if block.is_deleted() {
         return Err(block_deleted(&block.name));
     }

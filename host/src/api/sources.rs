@@ -46,7 +46,8 @@ async fn list_sources(
     Ok(Json(
         state
             .store
-            .sources(caller.tenant())?
+            .sources(caller.tenant())
+            .await?
             .iter()
             .map(SourceView::from)
             .collect(),
@@ -133,12 +134,12 @@ async fn list_rejected(
 ) -> ApiResult<Json<Vec<RejectedCallback>>> {
     lookup(&state, &caller, &name)?;
     let limit = page_limit(params.limit)?;
-    Ok(Json(state.store.rejected_of(
-        caller.tenant(),
-        &name,
-        params.state,
-        limit,
-    )?))
+    Ok(Json(
+        state
+            .store
+            .rejected_of(caller.tenant(), &name, params.state, limit)
+            .await?,
+    ))
 }
 
 /// The result of a successful retry.

@@ -183,7 +183,8 @@ async fn list_keys(
     Ok(Json(
         state
             .store
-            .keys(&tenant.name)?
+            .keys(&tenant.name)
+            .await?
             .iter()
             .map(KeyView::from)
             .collect(),
@@ -270,9 +271,10 @@ async fn audit_log(
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> ApiResult<Json<AuditPage>> {
     let limit = page_limit(params.limit)?;
-    Ok(Json(state.store.audit_log(
-        caller.tenant(),
-        params.before,
-        limit,
-    )?))
+    Ok(Json(
+        state
+            .store
+            .audit_log(caller.tenant(), params.before, limit)
+            .await?,
+    ))
 }

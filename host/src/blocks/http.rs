@@ -212,7 +212,7 @@ impl BlockHttp {
     /// what is added (the credential, masked) so it stays the request sent.
     /// The request's shape is checked first, on the request as handed over;
     /// its headers and body then move into the outbound request uncopied.
-    fn prepare(
+    async fn prepare(
         &self,
         request: HttpRequest,
         shown: &mut ShownRequest,
@@ -241,7 +241,7 @@ impl BlockHttp {
             .map(str::trim)
             .filter(|name| !name.is_empty());
         if let Some(connector) = connector {
-            let credential = self.credential_of(connector)?;
+            let credential = self.credential_of(connector).await?;
             // The connector's header wins: a block cannot send a second
             // `Authorization` beside (or instead of) the stored one.
             headers.retain(|(existing, _)| !credential.replaces(existing));
@@ -303,10 +303,10 @@ impl BlockHttp {
         Ok(())
     }
 
-    fn credential_of(&self, connector: &str) -> Result<Credential, HttpError> {
+    async fn credential_of(&self, connector: &str) -> Result<Credential, HttpError> {
         let unknown = || HttpError::Refused(format!("no connector named `{}`", cut(connector, 64)));
         let name: Name = connector.parse().map_err(|_| unknown())?;
-        match self.store.connector_by_name(&self.tenant, &name) {
+        match self.store.connector_by_name(&self.tenant, &name).await {
             Ok(Some(found)) => Ok(Credential::of(&found.auth)),
             Ok(None) => Err(unknown()),
             Err(error) => {
@@ -389,7 +389,7 @@ impl BlockHttp {
         );
         let mut shown = Self::shown(&request);
         let asked_timeout = request.timeout_ms;
-        let (response, answer) = match self.prepare(request, &mut shown) {
+        let (response, answer) = match self.prepare(request, &mut shown).await {
             Err(error) => (None, Err(error)),
             Ok(outbound) => {
                 let timeout = self.timeout(asked_timeout, remaining);

@@ -307,7 +307,8 @@ impl BlockRunner {
             .map_err(|error| NotRun::Lost(error.to_string()))??;
         let allowed_hosts = self
             .store
-            .plugin(&block.plugin)?
+            .plugin(&block.plugin)
+            .await?
             .map(|record| record.allowed_hosts)
             .unwrap_or_default();
         let http = Arc::new(BlockHttp::new(

@@ -35,7 +35,7 @@ async fn attempt(
     slot: &mut EndpointSlot<'_>,
 ) -> Result<(), crate::store::StoreError> {
     let store = &engine.store;
-    let Some(mut delivery) = store.delivery(due.id)? else {
+    let Some(mut delivery) = store.delivery(due.id).await? else {
         slot.not_sent();
         return Ok(());
     };
@@ -161,7 +161,7 @@ async fn attempt(
         .commit_attempt(&delivery, &attempt, previous_due)
         .await?;
     if disable {
-        disable_endpoint(engine, endpoint)?;
+        disable_endpoint(engine, endpoint).await?;
     }
     Ok(())
 }
@@ -174,19 +174,21 @@ async fn prepare_attempt(
 ) -> Result<Built, PrepareError> {
     let event = engine
         .store
-        .event_json(delivery.event)?
+        .event_json(delivery.event)
+        .await?
         .map(EventJson::from_text)
         .ok_or(PrepareError::EventMissing(delivery.event))?;
     prepare(engine, endpoint, &event, delivery.id, engine.clock.now_ms()).await
 }
 
-fn disable_endpoint(
+async fn disable_endpoint(
     engine: &DeliveryEngine,
     endpoint: &Endpoint,
 ) -> Result<(), crate::store::StoreError> {
     if engine
         .store
-        .disable_endpoint(endpoint.id, engine.clock.now_ms())?
+        .disable_endpoint(endpoint.id, engine.clock.now_ms())
+        .await?
     {
         tracing::warn!(endpoint = %endpoint.id, "endpoint answered 410 Gone; disabled");
     }

@@ -130,14 +130,14 @@ impl DeliveryEngine {
         let mut markers_left = true;
         loop {
             if markers_left {
-                match self.fan_out_marked_events() {
+                match self.fan_out_marked_events().await {
                     Ok(_) => markers_left = false,
                     Err(error) => {
                         tracing::error!(%error, "fan-out of marked events failed; retrying")
                     }
                 }
             }
-            let next = match self.dispatch(&tracker) {
+            let next = match self.dispatch(&tracker).await {
                 Ok(next) => next,
                 Err(error) => {
                     tracing::error!(%error, "dispatch failed; retrying");
@@ -161,10 +161,10 @@ impl DeliveryEngine {
     /// of their deliveries (nothing writes markers now, so this runs until
     /// it has once succeeded), in batches, each batch with the removal of
     /// its markers in one transaction.
-    pub fn fan_out_marked_events(&self) -> Result<usize, StoreError> {
+    pub async fn fan_out_marked_events(&self) -> Result<usize, StoreError> {
         let mut made = 0;
         loop {
-            let events = self.store.unfanned_events(512)?;
+            let events = self.store.unfanned_events(512).await?;
             if events.is_empty() {
                 return Ok(made);
             }
@@ -176,7 +176,7 @@ impl DeliveryEngine {
                 .collect();
             made += deliveries.len();
             let ids: Vec<_> = events.iter().map(|(_, event)| event.id).collect();
-            self.store.record_fanout(&deliveries, &ids)?;
+            self.store.record_fanout(&deliveries, &ids).await?;
         }
     }
 
@@ -184,7 +184,7 @@ impl DeliveryEngine {
     /// returns when the loop should look again at the latest. The work per
     /// round is one short read per endpoint plus the attempts started, so a
     /// backlog on one endpoint does not slow the others' dispatch.
-    fn dispatch(self: &Arc<Self>, tracker: &TaskTracker) -> Result<Option<u64>, StoreError> {
+    async fn dispatch(self: &Arc<Self>, tracker: &TaskTracker) -> Result<Option<u64>, StoreError> {
         let now = self.clock.now_ms();
         let mut wake_at: Option<u64> = None;
         let mut wake_no_later = |at: u64| wake_at = Some(wake_at.map_or(at, |w| w.min(at)));
@@ -201,7 +201,7 @@ impl DeliveryEngine {
             let mode = endpoint.config.ordering.mode;
             let candidates = match mode {
                 OrderingMode::Endpoint if busy > 0 => continue,
-                OrderingMode::Endpoint => match self.strict_head(id)? {
+                OrderingMode::Endpoint => match self.strict_head(id).await? {
                     Some(head) if head.at_ms <= now => vec![head],
                     Some(head) => {
                         wake_no_later(head.at_ms);
@@ -217,12 +217,12 @@ impl DeliveryEngine {
                     }
                     // Room plus what may be in flight already (sending, or
                     // sent and being recorded), which is skipped.
-                    self.store.due_deliveries(id, now, room + in_flight)?
+                    self.store.due_deliveries(id, now, room + in_flight).await?
                 }
             };
             if candidates.is_empty()
                 && mode != OrderingMode::Endpoint
-                && let Some(at) = self.store.next_due_at(id)?.filter(|at| *at > now)
+                && let Some(at) = self.store.next_due_at(id).await?.filter(|at| *at > now)
             {
                 wake_no_later(at);
             }
@@ -278,11 +278,11 @@ impl DeliveryEngine {
 
     /// An `endpoint`-ordered endpoint's only candidate: the pending delivery of its
     /// earliest event, with when it is due.
-    fn strict_head(&self, endpoint: EndpointId) -> Result<Option<Due>, StoreError> {
-        let Some(head) = self.store.endpoint_head(endpoint)? else {
+    async fn strict_head(&self, endpoint: EndpointId) -> Result<Option<Due>, StoreError> {
+        let Some(head) = self.store.endpoint_head(endpoint).await? else {
             return Ok(None);
         };
-        Ok(self.store.delivery(head)?.and_then(|delivery| {
+        Ok(self.store.delivery(head).await?.and_then(|delivery| {
             delivery.next_attempt_at.map(|at| Due {
                 at_ms: at,
                 id: head,
@@ -298,7 +298,7 @@ impl DeliveryEngine {
         loop {
             let engine = Arc::clone(&self);
             let _ = tokio::task::spawn_blocking(move || {
-                engine.sample_queue(engine.clock.now_ms());
+                crate::store::wait(engine.sample_queue(engine.clock.now_ms()));
             })
             .await;
             tokio::select! {
@@ -309,15 +309,18 @@ impl DeliveryEngine {
     }
 
     /// Queue depth and the oldest due delivery's wait, for `/metrics`.
-    fn sample_queue(&self, now: u64) {
-        let oldest = self
-            .store
-            .endpoint_snapshot()
-            .iter()
-            .filter_map(|endpoint| self.store.next_due_at(endpoint.id).ok().flatten())
-            .min()
-            .map_or(0, |at| now.saturating_sub(at));
-        telemetry::delivery_queue(self.store.pending_count(), Duration::from_millis(oldest));
+    async fn sample_queue(&self, now: u64) {
+        let mut oldest_due: Option<u64> = None;
+        for endpoint in self.store.endpoint_snapshot().iter() {
+            if let Ok(Some(at)) = self.store.next_due_at(endpoint.id).await {
+                oldest_due = Some(oldest_due.map_or(at, |oldest| oldest.min(at)));
+            }
+        }
+        let oldest = oldest_due.map_or(0, |at| now.saturating_sub(at));
+        telemetry::delivery_queue(
+            self.store.pending_count().await,
+            Duration::from_millis(oldest),
+        );
     }
 
     /// The attempt of `item` is over and recorded: it may be picked again.

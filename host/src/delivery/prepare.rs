@@ -97,7 +97,8 @@ pub async fn prepare(
         Some(id) => Some(
             engine
                 .store
-                .connector(&endpoint.tenant, id)?
+                .connector(&endpoint.tenant, id)
+                .await?
                 .ok_or(PrepareError::ConnectorMissing(id))?,
         ),
     };

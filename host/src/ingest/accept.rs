@@ -197,7 +197,7 @@ impl IngestService {
                     state: RejectedState::Pending,
                     event_ids: Vec::new(),
                 };
-                self.store.put_rejected(&rejected)?;
+                self.store.put_rejected(&rejected).await?;
                 self.store.durable().await?;
                 telemetry::ingest(source.tenant.as_str(), source_name, "rejected");
                 tracing::info!(rejected_id = %rejected.id, error = %error, "callback rejected by the mapper");

@@ -80,7 +80,8 @@ impl IngestService {
         let rejected_id: RejectedId = id.parse().map_err(|_| not_found())?;
         let mut rejected = self
             .store
-            .rejected(rejected_id)?
+            .rejected(rejected_id)
+            .await?
             .filter(|r| r.source == source.name && &r.tenant == tenant)
             .ok_or_else(not_found)?;
         if rejected.state == RejectedState::Resolved {
@@ -98,7 +99,7 @@ impl IngestService {
             Mapped::Stored { inserted, .. } => {
                 rejected.state = RejectedState::Resolved;
                 rejected.event_ids = inserted.iter().map(|i| i.id).collect();
-                self.store.put_rejected(&rejected)?;
+                self.store.put_rejected(&rejected).await?;
                 self.store.durable().await?;
                 telemetry::ingest(tenant.as_str(), source_name, "retried");
                 Ok(Retried { rejected, inserted })
@@ -112,7 +113,7 @@ impl IngestService {
                 rejected.error.code = telemetry::call_error_code(&error).to_owned();
                 rejected.error.detail = detail;
                 rejected.error.plugin_version = version;
-                self.store.put_rejected(&rejected)?;
+                self.store.put_rejected(&rejected).await?;
                 self.store.durable().await?;
                 Err(RetryError::StillFails {
                     detail: rejected.error.detail,

@@ -13,10 +13,11 @@ use crate::domain::source::Source;
 use crate::domain::tenant::default_tenant;
 use crate::domain::{Name, Secret};
 use crate::ids::{ConnectorId, EndpointId};
+use crate::store::{ConfigRefusal, ConfigWriteError, NewVersion, Uploader};
 
-fn store() -> (tempfile::TempDir, Store) {
+fn store() -> (tempfile::TempDir, SledStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     (dir, store)
 }
 
@@ -24,7 +25,7 @@ fn name(text: &str) -> Name {
     text.parse().unwrap()
 }
 
-fn add_plugin(store: &Store, plugin: &str, world: PluginWorld) {
+fn add_plugin(store: &SledStore, plugin: &str, world: PluginWorld) {
     let bytes = plugin.as_bytes();
     store
         .add_plugin_version(

@@ -8,17 +8,17 @@
 use std::sync::Arc;
 
 use super::codec;
-use super::integrity::{ConfigRefusal, ConfigWriteError};
-use super::{Store, StoreError};
+use super::{SledStore, StoreError};
 use crate::domain::Name;
 use crate::domain::endpoint::{Endpoint, EndpointConfig};
 use crate::domain::plugin::PluginWorld;
 use crate::ids::EndpointId;
+use crate::store::{ConfigRefusal, ConfigWriteError};
 
 /// Why the deliveries of a deleted endpoint failed.
 const ENDPOINT_DELETED: &str = "endpoint_deleted: the endpoint was deleted before delivery";
 
-impl Store {
+impl SledStore {
     /// Endpoint `id` of `tenant`.
     pub fn endpoint(&self, tenant: &Name, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
         Ok(self
@@ -54,7 +54,7 @@ impl Store {
     }
 
     /// Stores a new endpoint, refused when its connector or renderer is
-    /// missing. Not durable until [`Store::durable`] returns.
+    /// missing. Not durable until [`SledStore::durable`] returns.
     pub fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), ConfigWriteError> {
         let _guard = self.config_lock();
         self.check_count_quota(&endpoint.tenant, true)?;
@@ -65,7 +65,7 @@ impl Store {
     /// Changes endpoint `id` with `change` and stores it, refused when
     /// there is no such endpoint, when `change` refuses, or when the
     /// changed endpoint's connector or renderer is missing. Returns the
-    /// endpoint as stored. Not durable until [`Store::durable`] returns.
+    /// endpoint as stored. Not durable until [`SledStore::durable`] returns.
     /// `change` runs under the config lock: it must not write.
     pub fn update_endpoint<E>(
         &self,
@@ -104,7 +104,7 @@ impl Store {
 
     /// Removes an endpoint and fails its pending deliveries visibly (nothing
     /// would ever attempt them); they stay readable. Not durable until
-    /// [`Store::durable`] returns.
+    /// [`SledStore::durable`] returns.
     pub fn delete_endpoint(
         &self,
         tenant: &Name,

@@ -2,7 +2,7 @@
 //! refused while in use" and "rename refused while blocks name it". Each
 //! resource that names plugins or connectors adds its users here.
 
-use super::{Store, StoreError};
+use super::{SledStore, StoreError};
 use crate::domain::Name;
 use crate::domain::block::Block;
 use crate::domain::connector::Connector;
@@ -10,7 +10,7 @@ use crate::domain::endpoint::Endpoint;
 use crate::domain::tenant::is_default;
 use crate::ids::ConnectorId;
 
-impl Store {
+impl SledStore {
     /// Descriptions of everything that uses `plugin` (`source `gs``, …),
     /// sorted; empty when nothing does. Call under the config lock.
     pub(super) fn plugin_dependents(&self, plugin: &Name) -> Result<Vec<String>, StoreError> {

@@ -15,9 +15,10 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::codec::{self, decode, encode};
-use super::{Store, StoreError, key_queues};
+use super::{SledStore, StoreError, key_queues};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
 use crate::ids::{DeliveryId, EndpointId, EventId};
+use crate::store::Due;
 
 /// The trees of the delivery engine. Cheap to clone (sled trees are
 /// handles): the commit thread writes events' deliveries itself.
@@ -79,7 +80,7 @@ fn id_at(bytes: &[u8], offset: usize) -> Option<[u8; 16]> {
 }
 
 /// An attempt and the delivery's new state, encoded, ready to be written in
-/// one transaction (see [`Store::commit_attempt`]).
+/// one transaction (see [`SledStore::commit_attempt`]).
 pub(crate) struct AttemptWrite {
     delivery: Delivery,
     delivery_bytes: Vec<u8>,
@@ -119,17 +120,6 @@ impl AttemptWrite {
         attempts.insert(&self.attempt_key[..], self.attempt_bytes.as_slice())?;
         Ok(())
     }
-}
-
-/// A delivery due for an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Due {
-    /// When it is due, epoch ms.
-    pub at_ms: u64,
-    /// The delivery.
-    pub id: DeliveryId,
-    /// Its endpoint.
-    pub endpoint: EndpointId,
 }
 
 pub(super) type Abort = ConflictableTransactionError<StoreError>;
@@ -220,7 +210,7 @@ fn put_indexed_encoded(
     Ok(())
 }
 
-impl Store {
+impl SledStore {
     /// Events stored but not yet fanned out, with their tenants, oldest id
     /// first, at most `limit`. A marker whose event is gone (a resend
     /// removed again) is dropped.

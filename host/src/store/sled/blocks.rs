@@ -6,13 +6,13 @@
 //! is an uploaded block plugin and the connector the config names exists.
 
 use super::codec;
-use super::integrity::{ConfigRefusal, ConfigWriteError};
-use super::{Store, StoreError};
+use super::{SledStore, StoreError};
 use crate::domain::Name;
 use crate::domain::block::{Block, BlockName};
 use crate::domain::plugin::PluginWorld;
+use crate::store::{ConfigRefusal, ConfigWriteError};
 
-impl Store {
+impl SledStore {
     /// `tenant`'s block by name, live or soft-deleted.
     pub fn block(&self, tenant: &Name, name: &BlockName) -> Result<Option<Block>, StoreError> {
         codec::get(&self.blocks, block_key(tenant, name))
@@ -52,7 +52,7 @@ impl Store {
 
     /// Stores a new block, refused when its name is taken (by a live or a
     /// soft-deleted block) or its plugin or connector is missing. Not
-    /// durable until [`Store::durable`] returns.
+    /// durable until [`SledStore::durable`] returns.
     pub fn create_block(&self, block: &Block) -> Result<(), ConfigWriteError> {
         let _guard = self.config_lock();
         if let Some(existing) = self.block(&block.tenant, &block.name)? {
@@ -80,7 +80,7 @@ impl Store {
     /// when there is no such block, when it is deleted, when `change`
     /// refuses, or when the changed block's plugin or connector is
     /// missing. Returns the block as stored. Not durable until
-    /// [`Store::durable`] returns. `change` runs under the config lock: it
+    /// [`SledStore::durable`] returns. `change` runs under the config lock: it
     /// must not write.
     pub fn update_block<E>(
         &self,
@@ -105,7 +105,7 @@ impl Store {
 
     /// Soft-deletes the block `name`: it stays readable and restorable.
     /// Refused when there is none or it is deleted already. Not durable
-    /// until [`Store::durable`] returns.
+    /// until [`SledStore::durable`] returns.
     pub fn soft_delete_block(
         &self,
         tenant: &Name,
@@ -123,7 +123,7 @@ impl Store {
     }
 
     /// Brings the soft-deleted block `name` back. Refused when there is
-    /// none or it is not deleted. Not durable until [`Store::durable`]
+    /// none or it is not deleted. Not durable until [`SledStore::durable`]
     /// returns.
     pub fn restore_block(
         &self,

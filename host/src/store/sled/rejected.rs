@@ -1,12 +1,12 @@
 //! Rejected callbacks, keyed by their time-ordered id.
 
 use super::codec::{self, decode};
-use super::{Store, StoreError};
+use super::{SledStore, StoreError};
 use crate::domain::Name;
 use crate::domain::rejected::{RejectedCallback, RejectedState};
 use crate::ids::RejectedId;
 
-impl Store {
+impl SledStore {
     /// Stores (or replaces) a rejected callback.
     pub fn put_rejected(&self, rejected: &RejectedCallback) -> Result<(), StoreError> {
         self.writable()?;

@@ -6,13 +6,13 @@
 //! not deleted, and one that blocks name (by name) is not renamed.
 
 use super::codec;
-use super::integrity::{ConfigRefusal, ConfigWriteError};
-use super::{Store, StoreError};
+use super::{SledStore, StoreError};
 use crate::domain::Name;
 use crate::domain::connector::Connector;
 use crate::ids::ConnectorId;
+use crate::store::{ConfigRefusal, ConfigWriteError};
 
-impl Store {
+impl SledStore {
     /// Connector `id` of `tenant`.
     pub fn connector(
         &self,
@@ -60,7 +60,7 @@ impl Store {
     }
 
     /// Stores a new connector, refused when its name is taken. Not durable
-    /// until [`Store::durable`] returns.
+    /// until [`SledStore::durable`] returns.
     pub fn create_connector(&self, connector: &Connector) -> Result<(), ConfigWriteError> {
         let _guard = self.config_lock();
         self.check_connector_name_free(&connector.tenant, &connector.name, None)?;
@@ -71,7 +71,7 @@ impl Store {
     /// there is no such connector, when `change` refuses, or when it
     /// renames the connector to a taken name or while blocks name it.
     /// Returns the connector as stored. Not durable until
-    /// [`Store::durable`] returns. `change` runs under the config lock: it
+    /// [`SledStore::durable`] returns. `change` runs under the config lock: it
     /// must not write.
     pub fn update_connector<E>(
         &self,
@@ -99,7 +99,7 @@ impl Store {
     }
 
     /// Removes connector `id`, refused while endpoints or blocks use it.
-    /// Not durable until [`Store::durable`] returns.
+    /// Not durable until [`SledStore::durable`] returns.
     pub fn delete_connector(&self, tenant: &Name, id: ConnectorId) -> Result<(), ConfigWriteError> {
         let _guard = self.config_lock();
         let connector = self

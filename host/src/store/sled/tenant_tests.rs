@@ -16,11 +16,13 @@ use crate::domain::source::Source;
 use crate::domain::tenant::{ApiKey, Quotas, Scope, Tenant, default_tenant, hash_key};
 use crate::domain::{Name, Secret};
 use crate::ids::{ConnectorId, EventId};
-use crate::store::plugins::AddVersionError;
+use crate::store::{
+    AddVersionError, ConfigRefusal, ConfigWriteError, NewEvent, NewVersion, Uploader,
+};
 
-fn store() -> (tempfile::TempDir, Store) {
+fn store() -> (tempfile::TempDir, SledStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     (dir, store)
 }
 
@@ -28,7 +30,7 @@ fn name(text: &str) -> Name {
     text.parse().unwrap()
 }
 
-fn tenant(store: &Store, tenant: &str, quotas: Quotas) -> Name {
+fn tenant(store: &SledStore, tenant: &str, quotas: Quotas) -> Name {
     let mut record = Tenant::new(name(tenant), 1);
     record.quotas = quotas;
     store.create_tenant(&record).unwrap();
@@ -85,7 +87,7 @@ fn event(time_ms: u64, message_id: &str) -> CanonicalEvent {
     }
 }
 
-fn add_plugin(store: &Store, plugin: &str, world: PluginWorld) {
+fn add_plugin(store: &SledStore, plugin: &str, world: PluginWorld) {
     store
         .add_plugin_version(
             &name(plugin),
@@ -271,7 +273,7 @@ fn a_data_dir_from_before_tenants_opens_with_everything_in_default() {
         );
         db.flush().unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let default = default_tenant();
     assert!(
         store.tenant(&default).is_some(),
@@ -291,7 +293,7 @@ fn a_data_dir_from_before_tenants_opens_with_everything_in_default() {
     store.close().unwrap();
     drop(store);
     // The migration ran once; opening again changes nothing.
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     assert_eq!(store.blocks(&default).unwrap().len(), 1);
 }
 

@@ -6,11 +6,12 @@ use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
 use super::codec::{self, decode, encode};
-use super::integrity::{ConfigRefusal, ConfigWriteError};
-use super::{Store, StoreError};
+use super::{SledStore, StoreError};
 use crate::domain::Name;
-use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorld};
+use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion};
 use crate::runtime::LimitsOverride;
+use crate::store::{AddVersionError, NewVersion, Uploader};
+use crate::store::{ConfigRefusal, ConfigWriteError};
 
 fn version_key(name: &Name, version: u32) -> Vec<u8> {
     let mut key = name.as_str().as_bytes().to_vec();
@@ -25,78 +26,7 @@ fn versions_prefix(name: &Name) -> Vec<u8> {
     key
 }
 
-/// A component about to become a new version.
-#[derive(Debug)]
-pub struct NewVersion<'a> {
-    /// Its bytes.
-    pub bytes: &'a [u8],
-    /// SHA-256, hex.
-    pub sha256: String,
-    /// Its world.
-    pub world: PluginWorld,
-    /// Now, epoch ms.
-    pub now_ms: u64,
-    /// Make it the active version (always so for a plugin's first version).
-    pub activate: bool,
-    /// The allowed hosts of a plugin this upload creates (a new version of
-    /// an existing plugin keeps the plugin's own).
-    pub allowed_hosts: Vec<HostPattern>,
-    /// Who uploads: which plugins the upload may extend, and whose a plugin
-    /// it creates is.
-    pub uploader: Uploader,
-}
-
-/// Who uploads a version, which decides which existing plugin it may
-/// extend and who owns a plugin it creates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Uploader {
-    /// The operator: may extend any plugin; one it creates is shared, or
-    /// private to `owner`.
-    Operator {
-        /// The tenant a new plugin is private to; `None`: shared.
-        owner: Option<Name>,
-    },
-    /// A tenant: may extend only its own private plugins; one it creates is
-    /// private to it.
-    Tenant(Name),
-}
-
-impl Uploader {
-    /// The owner of a plugin this upload creates.
-    fn owner_of_new(&self) -> Option<Name> {
-        match self {
-            Uploader::Operator { owner } => owner.clone(),
-            Uploader::Tenant(tenant) => Some(tenant.clone()),
-        }
-    }
-}
-
-/// Why a new version was not added.
-#[derive(Debug, thiserror::Error)]
-pub enum AddVersionError {
-    /// The plugin's earlier versions target another world.
-    #[error("plugin `{name}` is a {existing}; a {uploaded} cannot be a new version of it")]
-    WorldMismatch {
-        /// The plugin.
-        name: Name,
-        /// Its world.
-        existing: &'static str,
-        /// The upload's world.
-        uploaded: &'static str,
-    },
-    /// A tenant uploaded under the name of a shared plugin.
-    #[error("plugin `{0}` is shared; only the operator uploads its versions")]
-    Shared(Name),
-    /// A tenant uploaded under the name of another tenant's private plugin.
-    /// Plugin names are unique across the server, like source names.
-    #[error("the plugin name `{0}` is taken; choose another")]
-    NameTaken(Name),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl Store {
+impl SledStore {
     /// A plugin's record.
     pub fn plugin(&self, name: &Name) -> Result<Option<PluginRecord>, StoreError> {
         codec::get(&self.plugins, name.as_str())
@@ -263,7 +193,7 @@ impl Store {
 
     /// Removes a plugin, its versions and the bytes no other version uses;
     /// refused while a source, endpoint or block uses it. Not durable
-    /// until [`Store::durable`] returns.
+    /// until [`SledStore::durable`] returns.
     pub fn delete_plugin(&self, name: &Name) -> Result<(), ConfigWriteError> {
         let _guard = self.config_lock();
         let users = self.plugin_dependents(name)?;

@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::codec;
-use super::integrity::{ConfigRefusal, ConfigWriteError};
-use super::{Store, StoreError};
+use super::{SledStore, StoreError};
 use crate::domain::Name;
 use crate::domain::tenant::{ApiKey, AuditEntry, Tenant, default_tenant};
 use crate::ids::{AuditId, KeyId};
+use crate::store::{AuditPage, ConfigRefusal, ConfigWriteError};
 
 /// Every tenant by name and every live key by the hash of its secret, as
 /// of the last change.
@@ -22,16 +22,7 @@ pub(super) struct Directory {
     keys_by_hash: HashMap<String, Arc<ApiKey>>,
 }
 
-/// One page of a tenant's audit log.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct AuditPage {
-    /// Newest first.
-    pub data: Vec<AuditEntry>,
-    /// Pass as `before` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
-
-impl Store {
+impl SledStore {
     /// Tenant `name`, live, disabled or deleted.
     pub fn tenant(&self, name: &Name) -> Option<Arc<Tenant>> {
         self.directory.load().tenants.get(name).cloned()
@@ -59,7 +50,7 @@ impl Store {
     }
 
     /// Stores a new tenant, refused when the name is taken (by a live or a
-    /// deleted one). Not durable until [`Store::durable`] returns.
+    /// deleted one). Not durable until [`SledStore::durable`] returns.
     pub fn create_tenant(&self, tenant: &Tenant) -> Result<(), ConfigWriteError> {
         let _guard = self.config_lock();
         self.writable()?;
@@ -74,7 +65,7 @@ impl Store {
     }
 
     /// Changes tenant `name` with `change`; its name stays. Not durable
-    /// until [`Store::durable`] returns. `change` runs under the config
+    /// until [`SledStore::durable`] returns. `change` runs under the config
     /// lock: it must not write.
     pub fn update_tenant<E>(
         &self,
@@ -141,7 +132,7 @@ impl Store {
         }
     }
 
-    /// Stores a new key. Not durable until [`Store::durable`] returns.
+    /// Stores a new key. Not durable until [`SledStore::durable`] returns.
     pub fn create_key(&self, key: &ApiKey) -> Result<(), ConfigWriteError> {
         let _guard = self.config_lock();
         if self.tenant(&key.tenant).is_none() {
@@ -163,7 +154,7 @@ impl Store {
 
     /// Revokes `tenant`'s key `id` at `now_ms`; it is refused from then on.
     /// Revoking a revoked key changes nothing. Not durable until
-    /// [`Store::durable`] returns.
+    /// [`SledStore::durable`] returns.
     pub fn revoke_key(
         &self,
         tenant: &Name,
@@ -184,7 +175,7 @@ impl Store {
     }
 
     /// Appends `entry` to its tenant's audit log. Durable with the change
-    /// it records (the caller waits for [`Store::durable`]).
+    /// it records (the caller waits for [`SledStore::durable`]).
     pub fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         self.writable()?;
         codec::put(&self.audit, audit_key(&entry.tenant, entry.id), entry)

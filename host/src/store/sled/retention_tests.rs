@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use super::retention::SweepCursor;
 use super::*;
 use crate::domain::Name;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
@@ -14,6 +13,7 @@ use crate::domain::event::CanonicalEvent;
 use crate::domain::plugin::PluginWorld;
 use crate::domain::tenant::Tenant;
 use crate::ids::EventId;
+use crate::store::{NewEvent, NewVersion, Sweep, SweepCursor, Uploader};
 
 const DAY_MS: u64 = 86_400_000;
 
@@ -28,7 +28,7 @@ fn event(time_ms: u64, message_id: &str) -> CanonicalEvent {
 
 struct Fixture {
     _dir: tempfile::TempDir,
-    store: Store,
+    store: SledStore,
     brief: Name,
     keep: Name,
     endpoints: HashMap<Name, Endpoint>,
@@ -36,7 +36,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     store
         .add_plugin_version(
             &name("json-renderer"),
@@ -111,10 +111,10 @@ impl Fixture {
         delivery
     }
 
-    fn sweep_at(&self, now_ms: u64, budget: usize) -> retention::Sweep {
+    fn sweep_at(&self, now_ms: u64, budget: usize) -> Sweep {
         let cutoffs = HashMap::from([(self.brief.clone(), now_ms - DAY_MS)]);
         let mut cursor = SweepCursor::default();
-        let mut total = retention::Sweep::default();
+        let mut total = Sweep::default();
         loop {
             let batch = self.store.expire(&cutoffs, &mut cursor, budget).unwrap();
             for (tenant, expired) in batch.expired {

@@ -7,52 +7,17 @@
 //! `{"tenant":"acme","event":{…}}`, from which the event's text is sliced
 //! without decoding.
 
-use serde::Serialize;
-use utoipa::ToSchema;
-
 use sled::Transactional;
 use sled::transaction::ConflictableTransactionError;
 
 use super::codec::{decode, encode};
 use super::deliveries::{AttemptWrite, DeliveryTrees, put_indexed};
-use super::{Store, StoreError};
+use super::{SledStore, StoreError};
 use crate::domain::Name;
-use crate::domain::delivery::Delivery;
 use crate::domain::event::{CanonicalEvent, EventFilter};
 use crate::domain::tenant::{default_tenant, is_default};
 use crate::ids::EventId;
-
-/// What became of one event handed to [`Store::insert_events`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-pub struct Inserted {
-    /// The stored event's id; for a duplicate, the id of the event stored
-    /// the first time.
-    pub id: EventId,
-    /// The same event was already stored.
-    pub duplicate: bool,
-}
-
-/// One page of a listing.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct EventPage {
-    /// The events, newest first.
-    pub data: Vec<CanonicalEvent>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<EventId>,
-}
-
-/// An event to store with the deliveries it fans out to (see
-/// [`crate::delivery::fan_out`]): both go in in one transaction, the
-/// deliveries only when the event is not a resend of a stored one.
-#[derive(Debug, Clone)]
-pub struct NewEvent {
-    /// Its tenant (the source's, or the publisher's).
-    pub tenant: Name,
-    /// The event.
-    pub event: CanonicalEvent,
-    /// One per endpoint that wants it.
-    pub deliveries: Vec<Delivery>,
-}
+use crate::store::{EventPage, Inserted, NewEvent};
 
 /// One result per request of a batch (its events' fates), and the result
 /// of the batch's attempt records.
@@ -207,7 +172,7 @@ impl EventTrees {
     }
 }
 
-impl Store {
+impl SledStore {
     #[cfg(test)]
     fn event_trees(&self) -> EventTrees {
         EventTrees {
@@ -219,8 +184,8 @@ impl Store {
 
     #[cfg(test)]
     /// Stores events with their deliveries unless they are resends of
-    /// stored ones. Not durable until [`Store::durable`] returns;
-    /// [`Store::commit_events`] does both.
+    /// stored ones. Not durable until [`SledStore::durable`] returns;
+    /// [`SledStore::commit_events`] does both.
     pub fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError> {
         self.writable()?;
         self.event_trees().insert(events)

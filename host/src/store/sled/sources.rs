@@ -8,16 +8,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::codec;
-use super::integrity::{ConfigRefusal, ConfigWriteError};
-use super::{Store, StoreError};
+use super::{SledStore, StoreError};
 use crate::domain::Name;
 use crate::domain::plugin::PluginWorld;
 use crate::domain::source::Source;
+use crate::store::{ConfigRefusal, ConfigWriteError};
 
 /// Every source by name, as of the last change.
 pub(super) type SourcesByName = HashMap<String, Arc<Source>>;
 
-impl Store {
+impl SledStore {
     /// A source by name, whoever's, from the snapshot: no store read, no
     /// decoding (what ingest reads).
     pub fn source(&self, name: &str) -> Option<Arc<Source>> {
@@ -48,7 +48,7 @@ impl Store {
     }
 
     /// Stores a new source, refused when its name is taken or its mapper
-    /// is not an uploaded mapper. Not durable until [`Store::durable`]
+    /// is not an uploaded mapper. Not durable until [`SledStore::durable`]
     /// returns.
     pub fn create_source(&self, source: &Source) -> Result<(), ConfigWriteError> {
         let _guard = self.config_lock();
@@ -76,7 +76,7 @@ impl Store {
     /// Changes the source `name` with `change` and stores it, refused
     /// when there is no such source, when `change` refuses, or when the
     /// changed source's mapper is not an uploaded mapper. Returns the
-    /// source as stored. Not durable until [`Store::durable`] returns.
+    /// source as stored. Not durable until [`SledStore::durable`] returns.
     /// `change` runs under the config lock: it must not write.
     pub fn update_source<E>(
         &self,
@@ -108,7 +108,7 @@ impl Store {
     }
 
     /// Removes a source; its events stay. Not durable until
-    /// [`Store::durable`] returns.
+    /// [`SledStore::durable`] returns.
     pub fn delete_source(&self, tenant: &Name, name: &Name) -> Result<(), ConfigWriteError> {
         let _guard = self.config_lock();
         if self.tenant_source(tenant, name.as_str()).is_none() {

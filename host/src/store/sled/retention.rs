@@ -17,56 +17,27 @@ use sled::transaction::ConflictableTransactionError;
 
 use super::codec::decode;
 use super::events::{dedupe_key, split_stored};
-use super::{Store, StoreError};
+use super::{SledStore, StoreError};
 use crate::domain::Name;
 use crate::domain::delivery::{Delivery, DeliveryState};
 use crate::domain::endpoint::Endpoint;
 use crate::domain::event::CanonicalEvent;
 use crate::domain::rejected::RejectedCallback;
 use crate::ids::{DeliveryId, EventId, RejectedId};
-
-/// What one sweep removed for one tenant.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Expired {
-    /// Events (with their dedupe entries).
-    pub events: u64,
-    /// Finished deliveries (with their attempts).
-    pub deliveries: u64,
-    /// Rejected callbacks.
-    pub rejected: u64,
-}
-
-/// What one call of [`Store::expire`] did.
-#[derive(Debug, Default)]
-pub struct Sweep {
-    /// Removed records, per tenant.
-    pub expired: HashMap<Name, Expired>,
-    /// Whether the call stopped at its budget with more to look at: call
-    /// again with the same cursor.
-    pub more: bool,
-}
-
-/// Where a sweep goes on from: the last key read of each kind. A new
-/// (default) cursor starts from the oldest records.
-#[derive(Debug, Default, Clone)]
-pub struct SweepCursor {
-    deliveries: Option<sled::IVec>,
-    events: Option<sled::IVec>,
-    rejected: Option<sled::IVec>,
-}
+use crate::store::{Expired, Sweep, SweepCursor};
 
 /// Reads `tree` from after `cursor` up to `end` (excluded), at most
 /// `budget` entries, handing each to `each`; moves `cursor` along. True
 /// when it stopped at the budget.
 fn scan(
     tree: &sled::Tree,
-    cursor: &mut Option<sled::IVec>,
+    cursor: &mut Option<Vec<u8>>,
     end: [u8; 16],
     budget: usize,
     mut each: impl FnMut(&sled::IVec, &sled::IVec) -> Result<(), StoreError>,
 ) -> Result<bool, StoreError> {
     let start = match cursor.take() {
-        Some(last) => Bound::Excluded(last),
+        Some(last) => Bound::Excluded(sled::IVec::from(last)),
         None => Bound::Unbounded,
     };
     let end = Bound::Excluded(sled::IVec::from(&end[..]));
@@ -76,12 +47,12 @@ fn scan(
         }
         let (key, bytes) = entry?;
         each(&key, &bytes)?;
-        *cursor = Some(key);
+        *cursor = Some(key.to_vec());
     }
     Ok(false)
 }
 
-impl Store {
+impl SledStore {
     /// Removes the records older than their tenant's cutoff (epoch ms; a
     /// tenant absent from `cutoffs` keeps everything), oldest first from
     /// `cursor`, reading at most `budget` records of each kind;
@@ -113,7 +84,7 @@ impl Store {
         &self,
         cutoff_of: &impl Fn(&Name) -> Option<u64>,
         latest: u64,
-        cursor: &mut Option<sled::IVec>,
+        cursor: &mut Option<Vec<u8>>,
         budget: usize,
         expired: &mut HashMap<Name, Expired>,
     ) -> Result<bool, StoreError> {
@@ -150,7 +121,7 @@ impl Store {
         &self,
         cutoff_of: &impl Fn(&Name) -> Option<u64>,
         latest: u64,
-        cursor: &mut Option<sled::IVec>,
+        cursor: &mut Option<Vec<u8>>,
         budget: usize,
         expired: &mut HashMap<Name, Expired>,
     ) -> Result<bool, StoreError> {
@@ -220,7 +191,7 @@ impl Store {
         &self,
         cutoff_of: &impl Fn(&Name) -> Option<u64>,
         latest: u64,
-        cursor: &mut Option<sled::IVec>,
+        cursor: &mut Option<Vec<u8>>,
         budget: usize,
         expired: &mut HashMap<Name, Expired>,
     ) -> Result<bool, StoreError> {

@@ -9,10 +9,11 @@ use crate::domain::event::{CanonicalEvent, EVENT_VERSION, EventFilter};
 use crate::domain::plugin::PluginWorld;
 use crate::domain::tenant::default_tenant;
 use crate::ids::EventId;
+use crate::store::{NewEvent, NewVersion, Uploader};
 
-fn store() -> (tempfile::TempDir, Store) {
+fn store() -> (tempfile::TempDir, SledStore) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     (dir, store)
 }
 
@@ -213,7 +214,7 @@ fn a_plugin_record_kept_before_limits_existed_still_reads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_share_flushes_and_all_become_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+    let store = std::sync::Arc::new(SledStore::open(dir.path()).unwrap());
     let tasks: Vec<_> = (0..64)
         .map(|i| {
             let store = std::sync::Arc::clone(&store);
@@ -229,14 +230,14 @@ async fn concurrent_writers_share_flushes_and_all_become_durable() {
     }
     store.close().unwrap();
     drop(store);
-    let reopened = Store::open(dir.path()).unwrap();
+    let reopened = SledStore::open(dir.path()).unwrap();
     assert_eq!(reopened.event_count(), 64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_events_are_deduplicated_across_a_batch_and_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+    let store = std::sync::Arc::new(SledStore::open(dir.path()).unwrap());
     // 32 requests resend one callback and 32 send their own, all at once:
     // they share batches, and resends within one batch must still collapse.
     let tasks: Vec<_> = (0..64u64)
@@ -270,7 +271,7 @@ async fn committed_events_are_deduplicated_across_a_batch_and_durable() {
     assert_eq!(first_ids.len(), 1, "every resend points at the one stored");
     store.close().unwrap();
     drop(store);
-    let reopened = Store::open(dir.path()).unwrap();
+    let reopened = SledStore::open(dir.path()).unwrap();
     assert_eq!(reopened.event_count(), 33);
     let first = *first_ids.iter().next().unwrap();
     assert!(reopened.event(&default_tenant(), first).unwrap().is_some());
@@ -291,13 +292,13 @@ async fn an_event_is_committed_with_its_deliveries_and_a_resend_adds_none() {
     let resend = with_delivery(event(20, "m1", Status::Sent, Channel::Sms));
     let delivery = first.deliveries[0].id;
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         let inserted = store.commit_events(vec![first, resend]).await.unwrap();
         assert!(inserted[1].duplicate);
         assert_eq!(store.pending_count(), 1, "the resend made no delivery");
         store.close().unwrap();
     }
-    let reopened = Store::open(dir.path()).unwrap();
+    let reopened = SledStore::open(dir.path()).unwrap();
     assert_eq!(reopened.event_count(), 1);
     let stored = reopened.delivery(delivery).unwrap().unwrap();
     assert_eq!(stored.endpoint, endpoint);
@@ -345,7 +346,7 @@ mod key_queues {
             .keyed(Some(key.to_owned()))
     }
 
-    fn due(store: &Store, endpoint: EndpointId) -> Vec<crate::ids::DeliveryId> {
+    fn due(store: &SledStore, endpoint: EndpointId) -> Vec<crate::ids::DeliveryId> {
         let mut ids: Vec<_> = store
             .due_deliveries(endpoint, u64::MAX / 2, 100)
             .unwrap()
@@ -362,7 +363,12 @@ mod key_queues {
     }
 
     /// Records `delivery` as done in `state` (held or not).
-    fn finish(store: &Store, delivery: &Delivery, state: DeliveryState, held: bool) -> Delivery {
+    fn finish(
+        store: &SledStore,
+        delivery: &Delivery,
+        state: DeliveryState,
+        held: bool,
+    ) -> Delivery {
         let mut done = store.delivery(delivery.id).unwrap().unwrap();
         let previous_due = done.next_attempt_at;
         done.state = state;
@@ -379,7 +385,7 @@ mod key_queues {
         let [a1, b1, a2, a3, b2] = [(10, "a"), (11, "b"), (12, "a"), (13, "a"), (14, "b")]
             .map(|(time, key)| keyed(endpoint, time, key));
         {
-            let store = Store::open(dir.path()).unwrap();
+            let store = SledStore::open(dir.path()).unwrap();
             store
                 .record_fanout(&[a1.clone(), b1.clone(), a2.clone()], &[])
                 .unwrap();
@@ -398,7 +404,7 @@ mod key_queues {
             store.close().unwrap();
         }
         // Reopened (as after a crash): the same queues.
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         assert_eq!(due(&store, endpoint), vec![b2.id]);
         // Released: the held delivery stays failed, the next of its key goes.
         finish(&store, &a2, DeliveryState::Failed, false);

@@ -27,8 +27,9 @@ use tokio::sync::oneshot;
 
 use super::StoreError;
 use super::deliveries::AttemptWrite;
-use super::events::{EventTrees, Inserted, NewEvent};
+use super::events::EventTrees;
 use super::health::{FLUSH_DEADLINE, Health};
+use crate::store::{Inserted, NewEvent};
 
 /// The most requests one batch answers, so a burst cannot hold the first
 /// of them for long.
