@@ -6,6 +6,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 pub mod bench;
+pub mod database;
 pub mod logged;
 pub mod process;
 pub mod receiver;

@@ -46,6 +46,11 @@ impl LoggedServer {
             .arg("--cache-dir")
             .arg(shared_cache_dir())
             .args(["--admin-token", ADMIN_TOKEN])
+            .args(
+                crate::database::database_for(data_dir.path())
+                    .map(|url| vec!["--database-url".to_owned(), url])
+                    .unwrap_or_default(),
+            )
             .args([
                 "--allow-plain-http-blocks",
                 "--outbound-allowlist",

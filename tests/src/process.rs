@@ -45,6 +45,11 @@ impl ServerProcess {
             .arg("--cache-dir")
             .arg(shared_cache_dir())
             .args(["--admin-token", ADMIN_TOKEN])
+            .args(
+                crate::database::database_for(data_dir)
+                    .map(|url| vec!["--database-url".to_owned(), url])
+                    .unwrap_or_default(),
+            )
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -52,6 +52,7 @@ pub fn test_config(data_dir: PathBuf) -> ServeConfig {
     // child; tests of compilation limits point `compile_program` at the
     // package's `wasmhook-e2e` and turn this off.
     config.compile_in_process = true;
+    config.database_url = crate::database::database_for(&config.data_dir).map(Secret::new);
     config
 }
 
@@ -176,6 +177,7 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        crate::database::drop_database_of(self.data_dir.path());
     }
 }
 

@@ -34,8 +34,21 @@ pub struct ServeConfig {
         default_value = "wasmhook-data"
     )]
     pub data_dir: PathBuf,
+    /// PostgreSQL database shared by every node (`postgres://user:pass@host/db`)
+    /// [default: the embedded store in DATA_DIR, one node]. DATA_DIR then
+    /// keeps only this node's compile cache.
+    #[arg(long, env = "WASMHOOK_DATABASE_URL", hide_env_values = true, value_parser = secret)]
+    pub database_url: Option<Secret>,
+    /// Connections this node keeps to the database.
+    #[arg(long, env = "WASMHOOK_DATABASE_POOL_SIZE", default_value_t = 16)]
+    pub database_pool_size: u32,
+    /// How long a node holds a delivery it is attempting before another node
+    /// may take it over (the node died), ms; longer than an attempt.
+    #[arg(long, env = "WASMHOOK_DELIVERY_LEASE_MS", default_value_t = 30_000)]
+    pub delivery_lease_ms: u64,
     /// Admin token for `/v1`, at least 16 characters [default: generated on
-    /// first start, kept in DATA_DIR/admin_token].
+    /// first start, kept in DATA_DIR/admin_token; required, the same on every
+    /// node, with --database-url].
     #[arg(long, env = "WASMHOOK_ADMIN_TOKEN", hide_env_values = true, value_parser = secret)]
     pub admin_token: Option<Secret>,
     /// Folder of first-party `<name>.wasm` components, each installed (as

@@ -276,6 +276,34 @@ fn connection_and_disk_settings_layer_and_are_checked() {
 }
 
 #[test]
+fn database_settings_need_a_postgres_url_a_shared_token_and_a_lease_longer_than_an_attempt() {
+    let defaults = resolve(&[]).unwrap();
+    assert!(defaults.database_url.is_none());
+    assert_eq!(defaults.database_pool_size, 16);
+    assert_eq!(defaults.delivery_lease_ms, 30_000);
+
+    let token = ["--admin-token", "a-token-of-16-chars-or-more"];
+    let url = "postgres://wasmhook@127.0.0.1:5432/wasmhook";
+    let config = resolve(&[&["--database-url", url][..], &token].concat()).unwrap();
+    assert_eq!(config.database_url.unwrap().expose(), url);
+
+    let error = failure(&[&["--database-url", "mysql://db/x"][..], &token].concat());
+    assert!(
+        error.contains("database_url") && error.contains("PostgreSQL URL"),
+        "{error}"
+    );
+    let error = failure(&["--database-url", url]);
+    assert!(
+        error.contains("admin_token") && error.contains("every node"),
+        "{error}"
+    );
+    let error = failure(&["--delivery-timeout-ms", "40000"]);
+    assert!(error.contains("delivery_lease_ms"), "{error}");
+    let error = failure(&["--database-pool-size", "0"]);
+    assert!(error.contains("database_pool_size"), "{error}");
+}
+
+#[test]
 fn every_setting_is_a_documented_flag_with_its_variable() {
     let command = <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve"));
     let mut settings = 0;
@@ -295,5 +323,5 @@ fn every_setting_is_a_documented_flag_with_its_variable() {
     }
     // `--config` and every setting but `compile_in_process`, which is set
     // in code only.
-    assert_eq!(settings, 36);
+    assert_eq!(settings, 39);
 }

@@ -188,6 +188,8 @@ impl DeliveryEngine {
         let now = self.clock.now_ms();
         let mut wake_at: Option<u64> = None;
         let mut wake_no_later = |at: u64| wake_at = Some(wake_at.map_or(at, |w| w.min(at)));
+        // A shared store paces endpoints across nodes in its claims.
+        let shared = self.store.is_shared();
         for endpoint in self.store.endpoint_snapshot().iter() {
             if !endpoint.config.enabled {
                 continue;
@@ -198,34 +200,31 @@ impl DeliveryEngine {
                 let busy = gates.per_endpoint.get(&id).copied().unwrap_or(0);
                 (busy, gates.in_flight.len())
             };
-            let mode = endpoint.config.ordering.mode;
-            let candidates = match mode {
+            let room = match endpoint.config.ordering.mode {
                 OrderingMode::Endpoint if busy > 0 => continue,
-                OrderingMode::Endpoint => match self.strict_head(id).await? {
-                    Some(head) if head.at_ms <= now => vec![head],
-                    Some(head) => {
-                        wake_no_later(head.at_ms);
-                        Vec::new()
-                    }
-                    None => Vec::new(),
-                },
-                // With `key`, only each key's head is in the due index.
+                OrderingMode::Endpoint => 1,
                 OrderingMode::None | OrderingMode::Key => {
-                    let room = self.config.per_endpoint_concurrency.saturating_sub(busy);
-                    if room == 0 {
-                        continue;
-                    }
-                    // Room plus what may be in flight already (sending, or
-                    // sent and being recorded), which is skipped.
-                    self.store.due_deliveries(id, now, room + in_flight).await?
+                    self.config.per_endpoint_concurrency.saturating_sub(busy)
                 }
             };
-            if candidates.is_empty()
-                && mode != OrderingMode::Endpoint
-                && let Some(at) = self.store.next_due_at(id).await?.filter(|at| *at > now)
-            {
+            let limit = if shared {
+                // What is claimed is leased to this node: never more than
+                // it can start now.
+                room.min(self.workers.available_permits())
+            } else {
+                // Room plus what may be in flight already (sending, or sent
+                // and being recorded), which the embedded store still lists
+                // as due and the loop skips.
+                room + in_flight
+            };
+            if limit == 0 {
+                continue;
+            }
+            let claimed = self.store.claim_due(endpoint, now, limit).await?;
+            if let Some(at) = claimed.look_again_at {
                 wake_no_later(at);
             }
+            let candidates = claimed.due;
             if candidates.is_empty() {
                 continue;
             }
@@ -239,8 +238,8 @@ impl DeliveryEngine {
                 let Ok(permit) = Arc::clone(&self.workers).try_acquire_owned() else {
                     return Ok(wake_at);
                 };
-                let rate_limited = endpoint.config.rate_limit.is_some();
-                if let Some(per_second) = endpoint.config.rate_limit {
+                let rate_limited = endpoint.config.rate_limit.is_some() && !shared;
+                if let Some(per_second) = endpoint.config.rate_limit.filter(|_| !shared) {
                     let monotonic = self.clock.monotonic_ms();
                     let gate = gates.rate.entry(id).or_default();
                     match gate.try_take(monotonic, per_second) {
@@ -274,21 +273,6 @@ impl DeliveryEngine {
             }
         }
         Ok(wake_at)
-    }
-
-    /// An `endpoint`-ordered endpoint's only candidate: the pending delivery of its
-    /// earliest event, with when it is due.
-    async fn strict_head(&self, endpoint: EndpointId) -> Result<Option<Due>, StoreError> {
-        let Some(head) = self.store.endpoint_head(endpoint).await? else {
-            return Ok(None);
-        };
-        Ok(self.store.delivery(head).await?.and_then(|delivery| {
-            delivery.next_attempt_at.map(|at| Due {
-                at_ms: at,
-                id: head,
-                endpoint,
-            })
-        }))
     }
 
     /// Samples the queue every `period` until `shutdown`, off the loop:

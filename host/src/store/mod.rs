@@ -25,8 +25,8 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use records::{
-    AddVersionError, AuditPage, Due, EventPage, Expired, Inserted, NewEvent, NewVersion, Sweep,
-    SweepCursor, Uploader,
+    AddVersionError, AuditPage, Claimed, Due, EventPage, Expired, Inserted, NewEvent, NewVersion,
+    Sweep, SweepCursor, Uploader,
 };
 pub use refusal::{ConfigRefusal, ConfigWriteError};
 pub use sled::health;
@@ -85,9 +85,22 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Whether other nodes may share this store. Then its claims lease the
+    /// deliveries they hand out and hold each endpoint's ordering,
+    /// concurrency cap and rate limit across every node, so the delivery
+    /// engine leaves pacing to them; otherwise the engine paces endpoints
+    /// itself, in memory.
+    pub fn is_shared(&self) -> bool {
+        match &self.backend {
+            Backend::Sled(_) => false,
+        }
+    }
+}
+
 /// Port methods answered from memory by every backend.
 macro_rules! in_memory {
-    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;)*) => {
         impl Store {
             $(
                 $(#[$doc])*
@@ -104,7 +117,7 @@ macro_rules! in_memory {
 /// Port methods the embedded backend answers without waiting (a sled read
 /// or write is a memory operation; durability is [`Store::durable`]'s).
 macro_rules! sled_answers_at_once {
-    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;)*) => {
         impl Store {
             $(
                 $(#[$doc])*
@@ -120,7 +133,7 @@ macro_rules! sled_answers_at_once {
 
 /// Port methods every backend answers asynchronously.
 macro_rules! both_wait {
-    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;)*) => {
         impl Store {
             $(
                 $(#[$doc])*
@@ -137,213 +150,292 @@ macro_rules! both_wait {
 // Served from memory: the records every request reads, kept in step with
 // the store by its writers.
 in_memory! {
-        /// Tenant `name`, live, disabled or deleted.
-        fn tenant(&self, name: &Name) -> Option<Arc<Tenant>>;
-        /// Every tenant, by name.
-        fn tenants(&self) -> Vec<Tenant>;
-        /// The live key whose secret hashes to `hash`, with its tenant.
-        fn key_by_hash(&self, hash: &str) -> Option<(Arc<ApiKey>, Arc<Tenant>)>;
-        /// How many sources and endpoints `tenant` has (its quotas' counts).
-        fn tenant_usage(&self, tenant: &Name) -> (usize, usize);
-        /// A source by name, whoever's, from the snapshot: no store read, no
-        /// decoding (what ingest reads).
-        fn source(&self, name: &str) -> Option<Arc<Source>>;
-        /// `tenant`'s source `name`.
-        fn tenant_source(&self, tenant: &Name, name: &str) -> Option<Arc<Source>>;
-        /// Every endpoint as of the last change, oldest first, without reading
-        /// the store: what the delivery engine matches each event against.
-        fn endpoint_snapshot(&self) -> Arc<Vec<Endpoint>>;
-        /// Whether dropping the store's last handle is safe: sled flushes when
-        /// its last handle drops, and after a failed write that flush may never
-        /// return (see [`health`]). A caller about to drop the store after a
-        /// failure keeps it alive instead (the process is ending anyway).
-        fn safe_to_drop(&self) -> bool;
-        /// Ok when the store takes writes now: enough free space, no failed
-        /// write. Every write the API makes starts with this.
-        fn writable(&self) -> Result<(), StoreError>;
-        /// Why writes are refused, if they are (`/readyz`).
-        fn write_problem(&self) -> Option<String>;
-        /// Why only a restart can make the store write again, if so
-        /// (`/healthz`).
-        fn needs_restart(&self) -> Option<String>;
+    /// Tenant `name`, live, disabled or deleted.
+    fn tenant(&self, name: &Name) -> Option<Arc<Tenant>>;
+    /// Every tenant, by name.
+    fn tenants(&self) -> Vec<Tenant>;
+    /// The live key whose secret hashes to `hash`, with its tenant.
+    fn key_by_hash(&self, hash: &str) -> Option<(Arc<ApiKey>, Arc<Tenant>)>;
+    /// How many sources and endpoints `tenant` has (its quotas' counts).
+    fn tenant_usage(&self, tenant: &Name) -> (usize, usize);
+    /// A source by name, whoever's, from the snapshot: no store read, no
+    /// decoding (what ingest reads).
+    fn source(&self, name: &str) -> Option<Arc<Source>>;
+    /// `tenant`'s source `name`.
+    fn tenant_source(&self, tenant: &Name, name: &str) -> Option<Arc<Source>>;
+    /// Every endpoint as of the last change, oldest first, without reading
+    /// the store: what the delivery engine matches each event against.
+    fn endpoint_snapshot(&self) -> Arc<Vec<Endpoint>>;
+    /// Whether dropping the store's last handle is safe: sled flushes when
+    /// its last handle drops, and after a failed write that flush may never
+    /// return (see [`health`]). A caller about to drop the store after a
+    /// failure keeps it alive instead (the process is ending anyway).
+    fn safe_to_drop(&self) -> bool;
+    /// Ok when the store takes writes now: enough free space, no failed
+    /// write. Every write the API makes starts with this.
+    fn writable(&self) -> Result<(), StoreError>;
+    /// Why writes are refused, if they are (`/readyz`).
+    fn write_problem(&self) -> Option<String>;
+    /// Why only a restart can make the store write again, if so
+    /// (`/healthz`).
+    fn needs_restart(&self) -> Option<String>;
 }
 
 // The sled backend answers these without waiting.
 sled_answers_at_once! {
-        /// Stores a new tenant, refused when the name is taken (by a live or a
-        /// deleted one). Not durable until [`Store::durable`] returns.
-        fn create_tenant(&self, tenant: &Tenant) -> Result<(), ConfigWriteError>;
-        /// Stores a new key. Not durable until [`Store::durable`] returns.
-        fn create_key(&self, key: &ApiKey) -> Result<(), ConfigWriteError>;
-        /// `tenant`'s keys, revoked ones included, oldest first.
-        fn keys(&self, tenant: &Name) -> Result<Vec<ApiKey>, StoreError>;
-        /// Revokes `tenant`'s key `id` at `now_ms`; it is refused from then on.
-        /// Revoking a revoked key changes nothing. Not durable until
-        /// [`Store::durable`] returns.
-        fn revoke_key(&self, tenant: &Name, id: KeyId, now_ms: u64) -> Result<ApiKey, ConfigWriteError>;
-        /// Appends `entry` to its tenant's audit log. Durable with the change
-        /// it records (the caller waits for [`Store::durable`]).
-        fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
-        /// `tenant`'s audit log, newest first, before the cursor `before`, at
-        /// most `limit` entries.
-        fn audit_log(&self, tenant: &Name, before: Option<AuditId>, limit: usize) -> Result<AuditPage, StoreError>;
-        /// A plugin's record.
-        fn plugin(&self, name: &Name) -> Result<Option<PluginRecord>, StoreError>;
-        /// Every plugin, by name.
-        fn plugins(&self) -> Result<Vec<PluginRecord>, StoreError>;
-        /// A plugin's versions, oldest first.
-        fn plugin_versions(&self, name: &Name) -> Result<Vec<PluginVersion>, StoreError>;
-        /// The component bytes of a version.
-        fn plugin_bytes(&self, name: &Name, version: u32) -> Result<Option<Vec<u8>>, StoreError>;
-        /// Adds the next version of `name` (creating the plugin on its first
-        /// upload), atomically with its bytes and record.
-        fn add_plugin_version(&self, name: &Name, new: NewVersion<'_>) -> Result<(PluginRecord, PluginVersion), AddVersionError>;
-        /// Makes `version` the active one. `None` when the plugin or version
-        /// does not exist.
-        fn activate_plugin(&self, name: &Name, version: u32, now_ms: u64) -> Result<Option<PluginRecord>, StoreError>;
-        /// Replaces a plugin's allowed hosts and/or limits (`None` keeps
-        /// what is set). `None` when there is no such plugin.
-        fn set_plugin_settings(&self, name: &Name, allowed_hosts: Option<Vec<HostPattern>>, limits: Option<LimitsOverride>, now_ms: u64) -> Result<Option<PluginRecord>, StoreError>;
-        /// Removes a plugin, its versions and the bytes no other version uses;
-        /// refused while a source, endpoint or block uses it. Not durable
-        /// until [`Store::durable`] returns.
-        fn delete_plugin(&self, name: &Name) -> Result<(), ConfigWriteError>;
-        /// `tenant`'s sources, by name.
-        fn sources(&self, tenant: &Name) -> Result<Vec<Source>, StoreError>;
-        /// Stores a new source, refused when its name is taken or its mapper
-        /// is not an uploaded mapper. Not durable until [`Store::durable`]
-        /// returns.
-        fn create_source(&self, source: &Source) -> Result<(), ConfigWriteError>;
-        /// Removes a source; its events stay. Not durable until
-        /// [`Store::durable`] returns.
-        fn delete_source(&self, tenant: &Name, name: &Name) -> Result<(), ConfigWriteError>;
-        /// Endpoint `id` of `tenant`.
-        fn endpoint(&self, tenant: &Name, id: EndpointId) -> Result<Option<Endpoint>, StoreError>;
-        /// `tenant`'s endpoints, oldest first.
-        fn endpoints(&self, tenant: &Name) -> Result<Vec<Endpoint>, StoreError>;
-        /// Stores a new endpoint, refused when its connector or renderer is
-        /// missing. Not durable until [`Store::durable`] returns.
-        fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), ConfigWriteError>;
-        /// Disables endpoint `id` (its receiver answered 410 Gone); `false`
-        /// when it is gone from the store too.
-        fn disable_endpoint(&self, id: EndpointId, now_ms: u64) -> Result<bool, StoreError>;
-        /// Removes an endpoint and fails its pending deliveries visibly (nothing
-        /// would ever attempt them); they stay readable. Not durable until
-        /// [`Store::durable`] returns.
-        fn delete_endpoint(&self, tenant: &Name, id: EndpointId, now_ms: u64) -> Result<(), ConfigWriteError>;
-        /// Connector `id` of `tenant`.
-        fn connector(&self, tenant: &Name, id: ConnectorId) -> Result<Option<Connector>, StoreError>;
-        /// `tenant`'s connector named `name`.
-        fn connector_by_name(&self, tenant: &Name, name: &Name) -> Result<Option<Connector>, StoreError>;
-        /// `tenant`'s connector `key` names: an id (`conn_…`) or a name.
-        fn connector_by_key(&self, tenant: &Name, key: &str) -> Result<Option<Connector>, StoreError>;
-        /// `tenant`'s connectors, oldest first.
-        fn connectors(&self, tenant: &Name) -> Result<Vec<Connector>, StoreError>;
-        /// Stores a new connector, refused when its name is taken. Not durable
-        /// until [`Store::durable`] returns.
-        fn create_connector(&self, connector: &Connector) -> Result<(), ConfigWriteError>;
-        /// Removes connector `id`, refused while endpoints or blocks use it.
-        /// Not durable until [`Store::durable`] returns.
-        fn delete_connector(&self, tenant: &Name, id: ConnectorId) -> Result<(), ConfigWriteError>;
-        /// `tenant`'s block by name, live or soft-deleted.
-        fn block(&self, tenant: &Name, name: &BlockName) -> Result<Option<Block>, StoreError>;
-        /// `tenant`'s blocks, live and soft-deleted, by name.
-        fn blocks(&self, tenant: &Name) -> Result<Vec<Block>, StoreError>;
-        /// Stores a new block, refused when its name is taken (by a live or a
-        /// soft-deleted block) or its plugin or connector is missing. Not
-        /// durable until [`Store::durable`] returns.
-        fn create_block(&self, block: &Block) -> Result<(), ConfigWriteError>;
-        /// Soft-deletes the block `name`: it stays readable and restorable.
-        /// Refused when there is none or it is deleted already. Not durable
-        /// until [`Store::durable`] returns.
-        fn soft_delete_block(&self, tenant: &Name, name: &BlockName, now_ms: u64) -> Result<(), ConfigWriteError>;
-        /// Brings the soft-deleted block `name` back. Refused when there is
-        /// none or it is not deleted. Not durable until [`Store::durable`]
-        /// returns.
-        fn restore_block(&self, tenant: &Name, name: &BlockName, now_ms: u64) -> Result<Block, ConfigWriteError>;
-        /// Stores events with their deliveries unless they are resends of
-        /// stored ones. Not durable until [`Store::durable`] returns;
-        /// [`Store::commit_events`] does both.
-        #[cfg(test)]
-        fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError>;
-        /// `tenant`'s event `id`.
-        fn event(&self, tenant: &Name, id: EventId) -> Result<Option<CanonicalEvent>, StoreError>;
-        /// One event (whoever's) as the JSON text of its canonical shape: what
-        /// renderers and request templates see, without decoding it at all.
-        fn event_json(&self, id: EventId) -> Result<Option<String>, StoreError>;
-        /// Number of events stored.
-        #[cfg(test)]
-        fn event_count(&self) -> usize;
-        /// `tenant`'s events passing `filter`, newest first, one page.
-        fn list_events(&self, tenant: &Name, filter: &EventFilter, limit: usize) -> Result<EventPage, StoreError>;
-        /// Stores (or replaces) a rejected callback.
-        fn put_rejected(&self, rejected: &RejectedCallback) -> Result<(), StoreError>;
-        /// One rejected callback.
-        fn rejected(&self, id: RejectedId) -> Result<Option<RejectedCallback>, StoreError>;
-        /// `tenant`'s source's rejected callbacks, newest first, optionally
-        /// only those in `state`, at most `limit`. (A source's name can pass to
-        /// another tenant once it is deleted; its callbacks do not.)
-        fn rejected_of(&self, tenant: &Name, source: &str, state: Option<RejectedState>, limit: usize) -> Result<Vec<RejectedCallback>, StoreError>;
-        /// Events stored but not yet fanned out, with their tenants, oldest id
-        /// first, at most `limit`. A marker whose event is gone (a resend
-        /// removed again) is dropped.
-        fn unfanned_events(&self, limit: usize) -> Result<Vec<(crate::domain::Name, crate::domain::event::CanonicalEvent)>, StoreError>;
-        /// Stores the deliveries made from `events` and removes their markers,
-        /// in one transaction: a crash leaves either both or neither, so no
-        /// event is fanned out twice or never.
-        fn record_fanout(&self, deliveries: &[Delivery], events: &[EventId]) -> Result<(), StoreError>;
-        /// `endpoint`'s deliveries due at or before `now_ms`, earliest first,
-        /// at most `limit`.
-        fn due_deliveries(&self, endpoint: EndpointId, now_ms: u64, limit: usize) -> Result<Vec<Due>, StoreError>;
-        /// When `endpoint`'s earliest pending delivery is due, if it has one.
-        fn next_due_at(&self, endpoint: EndpointId) -> Result<Option<u64>, StoreError>;
-        /// Pending deliveries in all (those waiting behind a key's head and
-        /// those held included), for the queue-depth metric.
-        fn pending_count(&self) -> usize;
-        /// The endpoint's pending delivery of the earliest event: the only one
-        /// an endpoint ordered as a whole (`endpoint`) may attempt.
-        fn endpoint_head(&self, endpoint: EndpointId) -> Result<Option<DeliveryId>, StoreError>;
-        /// One delivery.
-        fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError>;
-        /// A delivery's attempts, in order.
-        fn attempts(&self, id: DeliveryId) -> Result<Vec<Attempt>, StoreError>;
-        /// Replaces a delivery's state (manual retry, replay), re-indexing it.
-        fn update_delivery(&self, delivery: &Delivery, previous_due: Option<u64>) -> Result<(), StoreError>;
-        /// An endpoint's deliveries, newest first, optionally in one state,
-        /// created before `before` (a cursor), at most `limit`.
-        fn deliveries_of(&self, endpoint: EndpointId, state: Option<DeliveryState>, before: Option<DeliveryId>, limit: usize) -> Result<Vec<Delivery>, StoreError>;
-        /// Removes the records older than their tenant's cutoff (epoch ms; a
-        /// tenant absent from `cutoffs` keeps everything), oldest first from
-        /// `cursor`, reading at most `budget` records of each kind;
-        /// [`Sweep::more`] says whether to call again.
-        fn expire(&self, cutoffs: &HashMap<Name, u64>, cursor: &mut SweepCursor, budget: usize) -> Result<Sweep, StoreError>;
-        /// Flushes now, blocking (startup, shutdown, the CLI), for at most
-        /// [`health::FLUSH_DEADLINE`].
-        fn flush_now(&self) -> Result<(), StoreError>;
-        /// Stops the flush and watcher threads and flushes what is left.
-        /// Called on shutdown.
-        fn close(&self) -> Result<(), StoreError>;
-        /// Whether the database answers reads (for `/readyz`).
-        fn is_ready(&self) -> bool;
+    /// Stores a new tenant, refused when the name is taken (by a live or a
+    /// deleted one). Not durable until [`Store::durable`] returns.
+    fn create_tenant(&self, tenant: &Tenant) -> Result<(), ConfigWriteError>;
+    /// Stores a new key. Not durable until [`Store::durable`] returns.
+    fn create_key(&self, key: &ApiKey) -> Result<(), ConfigWriteError>;
+    /// `tenant`'s keys, revoked ones included, oldest first.
+    fn keys(&self, tenant: &Name) -> Result<Vec<ApiKey>, StoreError>;
+    /// Revokes `tenant`'s key `id` at `now_ms`; it is refused from then on.
+    /// Revoking a revoked key changes nothing. Not durable until
+    /// [`Store::durable`] returns.
+    fn revoke_key(&self, tenant: &Name, id: KeyId, now_ms: u64) -> Result<ApiKey, ConfigWriteError>;
+    /// Appends `entry` to its tenant's audit log. Durable with the change
+    /// it records (the caller waits for [`Store::durable`]).
+    fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// `tenant`'s audit log, newest first, before the cursor `before`, at
+    /// most `limit` entries.
+    fn audit_log(
+        &self,
+        tenant: &Name,
+        before: Option<AuditId>,
+        limit: usize,
+    ) -> Result<AuditPage, StoreError>;
+    /// A plugin's record.
+    fn plugin(&self, name: &Name) -> Result<Option<PluginRecord>, StoreError>;
+    /// Every plugin, by name.
+    fn plugins(&self) -> Result<Vec<PluginRecord>, StoreError>;
+    /// A plugin's versions, oldest first.
+    fn plugin_versions(&self, name: &Name) -> Result<Vec<PluginVersion>, StoreError>;
+    /// The component bytes of a version.
+    fn plugin_bytes(&self, name: &Name, version: u32) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Adds the next version of `name` (creating the plugin on its first
+    /// upload), atomically with its bytes and record.
+    fn add_plugin_version(
+        &self,
+        name: &Name,
+        new: NewVersion<'_>,
+    ) -> Result<(PluginRecord, PluginVersion), AddVersionError>;
+    /// Makes `version` the active one. `None` when the plugin or version
+    /// does not exist.
+    fn activate_plugin(
+        &self,
+        name: &Name,
+        version: u32,
+        now_ms: u64,
+    ) -> Result<Option<PluginRecord>, StoreError>;
+    /// Replaces a plugin's allowed hosts and/or limits (`None` keeps
+    /// what is set). `None` when there is no such plugin.
+    fn set_plugin_settings(
+        &self,
+        name: &Name,
+        allowed_hosts: Option<Vec<HostPattern>>,
+        limits: Option<LimitsOverride>,
+        now_ms: u64,
+    ) -> Result<Option<PluginRecord>, StoreError>;
+    /// Removes a plugin, its versions and the bytes no other version uses;
+    /// refused while a source, endpoint or block uses it. Not durable
+    /// until [`Store::durable`] returns.
+    fn delete_plugin(&self, name: &Name) -> Result<(), ConfigWriteError>;
+    /// `tenant`'s sources, by name.
+    fn sources(&self, tenant: &Name) -> Result<Vec<Source>, StoreError>;
+    /// Stores a new source, refused when its name is taken or its mapper
+    /// is not an uploaded mapper. Not durable until [`Store::durable`]
+    /// returns.
+    fn create_source(&self, source: &Source) -> Result<(), ConfigWriteError>;
+    /// Removes a source; its events stay. Not durable until
+    /// [`Store::durable`] returns.
+    fn delete_source(&self, tenant: &Name, name: &Name) -> Result<(), ConfigWriteError>;
+    /// Endpoint `id` of `tenant`.
+    fn endpoint(&self, tenant: &Name, id: EndpointId) -> Result<Option<Endpoint>, StoreError>;
+    /// `tenant`'s endpoints, oldest first.
+    fn endpoints(&self, tenant: &Name) -> Result<Vec<Endpoint>, StoreError>;
+    /// Stores a new endpoint, refused when its connector or renderer is
+    /// missing. Not durable until [`Store::durable`] returns.
+    fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), ConfigWriteError>;
+    /// Disables endpoint `id` (its receiver answered 410 Gone); `false`
+    /// when it is gone from the store too.
+    fn disable_endpoint(&self, id: EndpointId, now_ms: u64) -> Result<bool, StoreError>;
+    /// Removes an endpoint and fails its pending deliveries visibly (nothing
+    /// would ever attempt them); they stay readable. Not durable until
+    /// [`Store::durable`] returns.
+    fn delete_endpoint(
+        &self,
+        tenant: &Name,
+        id: EndpointId,
+        now_ms: u64,
+    ) -> Result<(), ConfigWriteError>;
+    /// Connector `id` of `tenant`.
+    fn connector(&self, tenant: &Name, id: ConnectorId) -> Result<Option<Connector>, StoreError>;
+    /// `tenant`'s connector named `name`.
+    fn connector_by_name(
+        &self,
+        tenant: &Name,
+        name: &Name,
+    ) -> Result<Option<Connector>, StoreError>;
+    /// `tenant`'s connector `key` names: an id (`conn_…`) or a name.
+    fn connector_by_key(&self, tenant: &Name, key: &str) -> Result<Option<Connector>, StoreError>;
+    /// `tenant`'s connectors, oldest first.
+    fn connectors(&self, tenant: &Name) -> Result<Vec<Connector>, StoreError>;
+    /// Stores a new connector, refused when its name is taken. Not durable
+    /// until [`Store::durable`] returns.
+    fn create_connector(&self, connector: &Connector) -> Result<(), ConfigWriteError>;
+    /// Removes connector `id`, refused while endpoints or blocks use it.
+    /// Not durable until [`Store::durable`] returns.
+    fn delete_connector(&self, tenant: &Name, id: ConnectorId) -> Result<(), ConfigWriteError>;
+    /// `tenant`'s block by name, live or soft-deleted.
+    fn block(&self, tenant: &Name, name: &BlockName) -> Result<Option<Block>, StoreError>;
+    /// `tenant`'s blocks, live and soft-deleted, by name.
+    fn blocks(&self, tenant: &Name) -> Result<Vec<Block>, StoreError>;
+    /// Stores a new block, refused when its name is taken (by a live or a
+    /// soft-deleted block) or its plugin or connector is missing. Not
+    /// durable until [`Store::durable`] returns.
+    fn create_block(&self, block: &Block) -> Result<(), ConfigWriteError>;
+    /// Soft-deletes the block `name`: it stays readable and restorable.
+    /// Refused when there is none or it is deleted already. Not durable
+    /// until [`Store::durable`] returns.
+    fn soft_delete_block(
+        &self,
+        tenant: &Name,
+        name: &BlockName,
+        now_ms: u64,
+    ) -> Result<(), ConfigWriteError>;
+    /// Brings the soft-deleted block `name` back. Refused when there is
+    /// none or it is not deleted. Not durable until [`Store::durable`]
+    /// returns.
+    fn restore_block(
+        &self,
+        tenant: &Name,
+        name: &BlockName,
+        now_ms: u64,
+    ) -> Result<Block, ConfigWriteError>;
+    /// Stores events with their deliveries unless they are resends of
+    /// stored ones. Not durable until [`Store::durable`] returns;
+    /// [`Store::commit_events`] does both.
+    #[cfg(test)]
+    fn insert_events(&self, events: &[NewEvent]) -> Result<Vec<Inserted>, StoreError>;
+    /// `tenant`'s event `id`.
+    fn event(&self, tenant: &Name, id: EventId) -> Result<Option<CanonicalEvent>, StoreError>;
+    /// One event (whoever's) as the JSON text of its canonical shape: what
+    /// renderers and request templates see, without decoding it at all.
+    fn event_json(&self, id: EventId) -> Result<Option<String>, StoreError>;
+    /// Number of events stored.
+    #[cfg(test)]
+    fn event_count(&self) -> usize;
+    /// `tenant`'s events passing `filter`, newest first, one page.
+    fn list_events(
+        &self,
+        tenant: &Name,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<EventPage, StoreError>;
+    /// Stores (or replaces) a rejected callback.
+    fn put_rejected(&self, rejected: &RejectedCallback) -> Result<(), StoreError>;
+    /// One rejected callback.
+    fn rejected(&self, id: RejectedId) -> Result<Option<RejectedCallback>, StoreError>;
+    /// `tenant`'s source's rejected callbacks, newest first, optionally
+    /// only those in `state`, at most `limit`. (A source's name can pass to
+    /// another tenant once it is deleted; its callbacks do not.)
+    fn rejected_of(
+        &self,
+        tenant: &Name,
+        source: &str,
+        state: Option<RejectedState>,
+        limit: usize,
+    ) -> Result<Vec<RejectedCallback>, StoreError>;
+    /// Events stored but not yet fanned out, with their tenants, oldest id
+    /// first, at most `limit`. A marker whose event is gone (a resend
+    /// removed again) is dropped.
+    fn unfanned_events(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(crate::domain::Name, crate::domain::event::CanonicalEvent)>, StoreError>;
+    /// Stores the deliveries made from `events` and removes their markers,
+    /// in one transaction: a crash leaves either both or neither, so no
+    /// event is fanned out twice or never.
+    fn record_fanout(&self, deliveries: &[Delivery], events: &[EventId]) -> Result<(), StoreError>;
+    /// Takes up to `limit` of `endpoint`'s deliveries due at `now_ms` for
+    /// this node to attempt, as its ordering allows: with `endpoint`
+    /// ordering only the delivery of its earliest pending event, with
+    /// `key` ordering only each key's head. A store other nodes share
+    /// also holds the endpoint's concurrency cap and rate limit across
+    /// them and leases what it hands out (see [`Store::is_shared`]).
+    fn claim_due(
+        &self,
+        endpoint: &Endpoint,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Claimed, StoreError>;
+    /// When `endpoint`'s earliest pending delivery is due, if it has one.
+    fn next_due_at(&self, endpoint: EndpointId) -> Result<Option<u64>, StoreError>;
+    /// Pending deliveries in all (those waiting behind a key's head and
+    /// those held included), for the queue-depth metric.
+    fn pending_count(&self) -> usize;
+    /// One delivery.
+    fn delivery(&self, id: DeliveryId) -> Result<Option<Delivery>, StoreError>;
+    /// A delivery's attempts, in order.
+    fn attempts(&self, id: DeliveryId) -> Result<Vec<Attempt>, StoreError>;
+    /// Replaces a delivery's state (manual retry, replay), re-indexing it.
+    fn update_delivery(
+        &self,
+        delivery: &Delivery,
+        previous_due: Option<u64>,
+    ) -> Result<(), StoreError>;
+    /// An endpoint's deliveries, newest first, optionally in one state,
+    /// created before `before` (a cursor), at most `limit`.
+    fn deliveries_of(
+        &self,
+        endpoint: EndpointId,
+        state: Option<DeliveryState>,
+        before: Option<DeliveryId>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+    /// Removes the records older than their tenant's cutoff (epoch ms; a
+    /// tenant absent from `cutoffs` keeps everything), oldest first from
+    /// `cursor`, reading at most `budget` records of each kind;
+    /// [`Sweep::more`] says whether to call again.
+    fn expire(
+        &self,
+        cutoffs: &HashMap<Name, u64>,
+        cursor: &mut SweepCursor,
+        budget: usize,
+    ) -> Result<Sweep, StoreError>;
+    /// Flushes now, blocking (startup, shutdown, the CLI), for at most
+    /// [`health::FLUSH_DEADLINE`].
+    fn flush_now(&self) -> Result<(), StoreError>;
+    /// Stops the flush and watcher threads and flushes what is left.
+    /// Called on shutdown.
+    fn close(&self) -> Result<(), StoreError>;
+    /// Whether the database answers reads (for `/readyz`).
+    fn is_ready(&self) -> bool;
 }
 
 // Both backends wait for these.
 both_wait! {
-        /// Stores events with their deliveries unless they are resends of
-        /// stored ones, and returns once they are on disk. The inserts run on
-        /// the store's commit thread, with other requests' inserts in one
-        /// transaction under one flush.
-        fn commit_events(&self, events: Vec<NewEvent>) -> Result<Vec<Inserted>, StoreError>;
-        /// Records an attempt and the delivery's new state (and due time) at
-        /// once. The write joins the commit thread's next transaction with
-        /// everything else written at the time: a transaction locks the whole
-        /// database, so one per attempt would stall every reader under load.
-        /// Returns once written, without waiting for the disk: an attempt lost
-        /// to a crash is made again (deliveries are at least once).
-        fn commit_attempt(&self, delivery: &Delivery, attempt: &Attempt, previous_due: Option<u64>) -> Result<(), StoreError>;
-        /// Returns once everything the caller wrote is on disk; concurrent
-        /// callers share flushes.
-        fn durable(&self) -> Result<(), StoreError>;
+    /// Stores events with their deliveries unless they are resends of
+    /// stored ones, and returns once they are on disk. The inserts run on
+    /// the store's commit thread, with other requests' inserts in one
+    /// transaction under one flush.
+    fn commit_events(&self, events: Vec<NewEvent>) -> Result<Vec<Inserted>, StoreError>;
+    /// Records an attempt and the delivery's new state (and due time) at
+    /// once. The write joins the commit thread's next transaction with
+    /// everything else written at the time: a transaction locks the whole
+    /// database, so one per attempt would stall every reader under load.
+    /// Returns once written, without waiting for the disk: an attempt lost
+    /// to a crash is made again (deliveries are at least once).
+    fn commit_attempt(
+        &self,
+        delivery: &Delivery,
+        attempt: &Attempt,
+        previous_due: Option<u64>,
+    ) -> Result<(), StoreError>;
+    /// Returns once everything the caller wrote is on disk; concurrent
+    /// callers share flushes.
+    fn durable(&self) -> Result<(), StoreError>;
 }
 
 /// A configuration change that reads the record, lets the caller change
@@ -351,7 +443,7 @@ both_wait! {
 macro_rules! read_change_write {
     ($(
         $(#[$doc:meta])*
-        fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $record:ty;
+        fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $record:ty;
     )*) => {
         impl Store {
             $(

@@ -27,6 +27,16 @@ pub struct Due {
     pub endpoint: EndpointId,
 }
 
+/// What [`super::Store::claim_due`] took for this node to attempt.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claimed {
+    /// The deliveries to attempt now, earliest due first.
+    pub due: Vec<Due>,
+    /// When the endpoint has something due next, if nothing was taken
+    /// because it is not due yet (or its pace forbids it until then).
+    pub look_again_at: Option<u64>,
+}
+
 /// What became of one event handed to [`Store::insert_events`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Inserted {

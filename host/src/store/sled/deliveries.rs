@@ -17,8 +17,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use super::codec::{self, decode, encode};
 use super::{SledStore, StoreError, key_queues};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
+use crate::domain::endpoint::{Endpoint, OrderingMode};
 use crate::ids::{DeliveryId, EndpointId, EventId};
-use crate::store::Due;
+use crate::store::{Claimed, Due};
 
 /// The trees of the delivery engine. Cheap to clone (sled trees are
 /// handles): the commit thread writes events' deliveries itself.
@@ -271,7 +272,7 @@ impl SledStore {
 
     /// `endpoint`'s deliveries due at or before `now_ms`, earliest first,
     /// at most `limit`.
-    pub fn due_deliveries(
+    pub(super) fn due_deliveries(
         &self,
         endpoint: EndpointId,
         now_ms: u64,
@@ -290,6 +291,50 @@ impl SledStore {
             });
         }
         Ok(found)
+    }
+
+    /// `endpoint`'s deliveries this (only) node may attempt now: the head of
+    /// an endpoint ordered as a whole, else the earliest due. Nothing is
+    /// leased: the delivery engine of the one process using the store
+    /// keeps its attempts in flight in memory, and `limit` leaves room for
+    /// those it will skip.
+    pub fn claim_due(
+        &self,
+        endpoint: &Endpoint,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Claimed, StoreError> {
+        let id = endpoint.id;
+        if endpoint.config.ordering.mode == OrderingMode::Endpoint {
+            let head = match self.endpoint_head(id)? {
+                Some(head) => self.delivery(head)?,
+                None => None,
+            };
+            return Ok(
+                match head.and_then(|d| d.next_attempt_at.map(|at| (d.id, at))) {
+                    Some((head, at)) if at <= now_ms => Claimed {
+                        due: vec![Due {
+                            at_ms: at,
+                            id: head,
+                            endpoint: id,
+                        }],
+                        look_again_at: None,
+                    },
+                    Some((_, at)) => Claimed {
+                        due: Vec::new(),
+                        look_again_at: Some(at),
+                    },
+                    None => Claimed::default(),
+                },
+            );
+        }
+        let due = self.due_deliveries(id, now_ms, limit)?;
+        let look_again_at = if due.is_empty() {
+            self.next_due_at(id)?.filter(|at| *at > now_ms)
+        } else {
+            None
+        };
+        Ok(Claimed { due, look_again_at })
     }
 
     /// When `endpoint`'s earliest pending delivery is due, if it has one.
@@ -315,7 +360,10 @@ impl SledStore {
 
     /// The endpoint's pending delivery of the earliest event: the only one
     /// an endpoint ordered as a whole (`endpoint`) may attempt.
-    pub fn endpoint_head(&self, endpoint: EndpointId) -> Result<Option<DeliveryId>, StoreError> {
+    pub(super) fn endpoint_head(
+        &self,
+        endpoint: EndpointId,
+    ) -> Result<Option<DeliveryId>, StoreError> {
         Ok(self
             .deliveries
             .pending

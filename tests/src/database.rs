@@ -1,0 +1,95 @@
+//! The store the test servers run on: the embedded one by default, or a
+//! PostgreSQL database of their own when `WASMHOOK_TEST_STORE=postgres`
+//! (the cluster's URL in `WASMHOOK_TEST_DATABASE_URL`; `tests/run.sh`
+//! starts one). A data dir's database is made on first use and named in
+//! the data dir, so a server restarted on the same data dir finds its
+//! records again, as it would in its sled store.
+
+use std::path::Path;
+
+use tokio_postgres::NoTls;
+
+/// The file in a data dir naming its test database.
+const DATABASE_FILE: &str = "test-database-url";
+
+/// Whether the test servers run on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("WASMHOOK_TEST_STORE").is_ok_and(|store| store == "postgres")
+}
+
+/// The database URL of `data_dir`'s server, made on first use, when the
+/// servers run on PostgreSQL; `None` when they run on the embedded store.
+pub fn database_for(data_dir: &Path) -> Option<String> {
+    if !on_postgres() {
+        return None;
+    }
+    let file = data_dir.join(DATABASE_FILE);
+    if let Ok(url) = std::fs::read_to_string(&file) {
+        return Some(url.trim().to_owned());
+    }
+    let cluster = std::env::var("WASMHOOK_TEST_DATABASE_URL").expect(
+        "WASMHOOK_TEST_STORE=postgres needs WASMHOOK_TEST_DATABASE_URL (tests/postgres.sh start \
+         prints one)",
+    );
+    let name = format!(
+        "wasmhook_test_{}",
+        ulid::Ulid::new().to_string().to_lowercase()
+    );
+    run_on(&cluster, format!("CREATE DATABASE {name}"));
+    let url = with_database(&cluster, &name);
+    std::fs::create_dir_all(data_dir).expect("create the data dir");
+    std::fs::write(&file, &url).expect("record the test database");
+    Some(url)
+}
+
+/// Drops `data_dir`'s database, if it has one (best effort: a leftover
+/// database only costs disk in the test cluster).
+pub fn drop_database_of(data_dir: &Path) {
+    let Ok(url) = std::fs::read_to_string(data_dir.join(DATABASE_FILE)) else {
+        return;
+    };
+    let Ok(cluster) = std::env::var("WASMHOOK_TEST_DATABASE_URL") else {
+        return;
+    };
+    let Some(name) = url.trim().rsplit('/').next().map(str::to_owned) else {
+        return;
+    };
+    // FORCE: a server's connections may still be closing.
+    let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    std::thread::spawn(move || {
+        let _ = try_run_on(&cluster, statement);
+    });
+}
+
+/// `cluster` with its database part replaced by `name`.
+fn with_database(cluster: &str, name: &str) -> String {
+    let mut url = url::Url::parse(cluster).expect("WASMHOOK_TEST_DATABASE_URL is a URL");
+    url.set_path(name);
+    url.to_string()
+}
+
+/// Runs `statement` on `cluster` from a thread of its own (callers may be
+/// on an async runtime or not); panics with the database's message.
+fn run_on(cluster: &str, statement: String) {
+    let cluster = cluster.to_owned();
+    let shown = statement.clone();
+    std::thread::spawn(move || try_run_on(&cluster, statement))
+        .join()
+        .expect("the statement's thread")
+        .unwrap_or_else(|error| panic!("`{shown}` on the test cluster failed: {error}"));
+}
+
+fn try_run_on(cluster: &str, statement: String) -> Result<(), tokio_postgres::Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the test database");
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(cluster, NoTls).await?;
+        let connection = tokio::spawn(connection);
+        let result = client.batch_execute(&statement).await;
+        drop(client);
+        let _ = connection.await;
+        result
+    })
+}
