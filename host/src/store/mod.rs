@@ -15,6 +15,10 @@
 //! atomically, and refuse with a [`ConfigRefusal`].
 
 mod error;
+// Selected by the server's startup (`--database-url`), which lands apart;
+// until then only the tests construct it.
+#[cfg_attr(not(test), allow(dead_code))]
+mod postgres;
 mod records;
 mod refusal;
 mod sled;
@@ -25,8 +29,8 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use records::{
-    AddVersionError, AuditPage, Due, EventPage, Expired, Inserted, NewEvent, NewVersion, Sweep,
-    SweepCursor, Uploader,
+    AddVersionError, AuditPage, ConfigChange, Due, EventPage, Expired, Inserted, NewEvent,
+    NewVersion, Sweep, SweepCursor, Uploader,
 };
 pub use refusal::{ConfigRefusal, ConfigWriteError};
 pub use sled::health;
@@ -52,16 +56,22 @@ pub struct Store {
     backend: Backend,
 }
 
-/// The backends.
+/// The backends. One per process, built once: the size of the embedded
+/// one's variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 enum Backend {
     /// One sled database in the data dir.
     Sled(sled::SledStore),
+    /// A PostgreSQL database any number of nodes share.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Postgres(postgres::PgStore),
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let backend = match &self.backend {
             Backend::Sled(_) => "sled",
+            Backend::Postgres(_) => "postgres",
         };
         f.debug_struct("Store").field("backend", &backend).finish()
     }
@@ -85,6 +95,28 @@ impl Store {
     }
 }
 
+#[cfg_attr(not(test), allow(dead_code))]
+impl Store {
+    /// Connects to the PostgreSQL database at `url` (applying the
+    /// migrations it lacks, refusing a schema newer than this binary
+    /// knows), with a pool of [`postgres::DEFAULT_POOL_SIZE`] connections.
+    pub async fn connect_postgres(url: &str) -> Result<Self, StoreError> {
+        Ok(Store {
+            backend: Backend::Postgres(postgres::PgStore::connect(url).await?),
+        })
+    }
+
+    /// Which kind of configuration changed, on this node or another, for a
+    /// backend that several nodes share; `None` for the embedded one (only
+    /// this process writes it).
+    pub fn config_changes(&self) -> Option<tokio::sync::broadcast::Receiver<ConfigChange>> {
+        match &self.backend {
+            Backend::Sled(_) => None,
+            Backend::Postgres(store) => Some(store.config_changes()),
+        }
+    }
+}
+
 /// Port methods answered from memory by every backend.
 macro_rules! in_memory {
     ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
@@ -94,6 +126,7 @@ macro_rules! in_memory {
                 pub fn $name(&self $(, $arg: $ty)*) -> $ret {
                     match &self.backend {
                         Backend::Sled(store) => store.$name($($arg),*),
+                        Backend::Postgres(store) => store.$name($($arg),*),
                     }
                 }
             )*
@@ -111,6 +144,7 @@ macro_rules! sled_answers_at_once {
                 pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     match &self.backend {
                         Backend::Sled(store) => store.$name($($arg),*),
+                        Backend::Postgres(store) => store.$name($($arg),*).await,
                     }
                 }
             )*
@@ -127,6 +161,7 @@ macro_rules! both_wait {
                 pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     match &self.backend {
                         Backend::Sled(store) => store.$name($($arg),*).await,
+                        Backend::Postgres(store) => store.$name($($arg),*).await,
                     }
                 }
             )*
@@ -366,6 +401,7 @@ macro_rules! read_change_write {
                 {
                     match &self.backend {
                         Backend::Sled(store) => store.$name($($arg,)* change),
+                        Backend::Postgres(store) => store.$name($($arg,)* change).await,
                     }
                 }
             )*
