@@ -86,10 +86,23 @@ running() {
     [ -f "$port_file" ] && as_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1
 }
 
+# Whether 127.0.0.1:$1 is free to listen on (as the server binds it:
+# connections of its last run still in TIME_WAIT do not count).
+port_free() {
+    python3 -c 'import socket,sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
+}
+
 if ! running; then
-    # A free port: ask the kernel for one, then hand it to the server.
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-        shuf -i 20000-60000 -n 1)
+    # The port it had, if free (a restarted server keeps its URL), else a
+    # free one: ask the kernel for one, then hand it to the server.
+    port=$(cat "$port_file" 2>/dev/null || true)
+    if [ -z "$port" ] || ! port_free "$port"; then
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+            shuf -i 20000-60000 -n 1)
+    fi
     echo "$port" >"$port_file"
     as_owner "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 start \
         -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir \

@@ -290,12 +290,14 @@ async fn write(
             .values()
             .map(|&index| encoded[index].id.to_bytes().to_vec())
             .collect();
-        let new_keys: std::collections::HashSet<Vec<u8>> = tx
-            .query(
+        let statement = tx
+            .prepare_cached(
                 "INSERT INTO dedupe (key, event) SELECT * FROM unnest($1::bytea[], $2::bytea[])
                  ON CONFLICT DO NOTHING RETURNING key",
-                &[&keys, &ids],
             )
+            .await?;
+        let new_keys: std::collections::HashSet<Vec<u8>> = tx
+            .query(&statement, &[&keys, &ids])
             .await?
             .iter()
             .map(|row| row.try_get::<_, Vec<u8>>(0))

@@ -6,6 +6,7 @@
 //! delivery of the earliest event. "Waiting" is pending, or failed and
 //! holding what is ordered behind it.
 
+use deadpool_postgres::Transaction as PooledTransaction;
 use tokio_postgres::Transaction;
 
 use super::PgStore;
@@ -51,12 +52,12 @@ impl DeliveryColumns {
 
     /// Inserts them all; one already stored (a fan-out redone) is left as
     /// it is.
-    pub(super) async fn insert(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+    pub(super) async fn insert(&self, tx: &PooledTransaction<'_>) -> Result<(), StoreError> {
         if self.is_empty() {
             return Ok(());
         }
         let statement = tx
-            .prepare(
+            .prepare_cached(
                 "INSERT INTO deliveries
                      (id, tenant, endpoint, event, state, waiting, ordering_key, next_attempt_at, record)
                  SELECT * FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::bytea[], $5::text[],
@@ -83,17 +84,22 @@ impl DeliveryColumns {
     }
 
     /// Replaces the state of those stored (an attempt's outcome).
-    pub(super) async fn update(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+    pub(super) async fn update(&self, tx: &PooledTransaction<'_>) -> Result<(), StoreError> {
         if self.is_empty() {
             return Ok(());
         }
-        tx.execute(
-            "UPDATE deliveries d SET state = u.state, waiting = u.waiting,
+        let statement = tx
+            .prepare_cached(
+                "UPDATE deliveries d SET state = u.state, waiting = u.waiting,
                  ordering_key = u.ordering_key, next_attempt_at = u.next_attempt_at,
                  record = u.record
              FROM unnest($1::bytea[], $2::text[], $3::bool[], $4::text[], $5::int8[], $6::text[])
                  AS u(id, state, waiting, ordering_key, next_attempt_at, record)
              WHERE d.id = u.id",
+            )
+            .await?;
+        tx.execute(
+            &statement,
             &[
                 &self.ids,
                 &self.states,
@@ -131,14 +137,19 @@ impl AttemptColumns {
 
     /// Inserts them all; an attempt recorded already (its commit's answer
     /// was lost) is replaced.
-    pub(super) async fn insert(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+    pub(super) async fn insert(&self, tx: &PooledTransaction<'_>) -> Result<(), StoreError> {
         if self.deliveries.is_empty() {
             return Ok(());
         }
+        let statement = tx
+            .prepare_cached(
+                "INSERT INTO attempts (delivery, number, record)
+                 SELECT * FROM unnest($1::bytea[], $2::int4[], $3::text[])
+                 ON CONFLICT (delivery, number) DO UPDATE SET record = EXCLUDED.record",
+            )
+            .await?;
         tx.execute(
-            "INSERT INTO attempts (delivery, number, record)
-             SELECT * FROM unnest($1::bytea[], $2::int4[], $3::text[])
-             ON CONFLICT (delivery, number) DO UPDATE SET record = EXCLUDED.record",
+            &statement,
             &[&self.deliveries, &self.numbers, &self.records],
         )
         .await?;

@@ -26,13 +26,13 @@ const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// Listens until `stop`.
-pub(super) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
-    let mut seen: HashMap<ConfigChange, i64> = HashMap::new();
-    // The versions as of the snapshots loaded at connect: changes from then
-    // on are announced.
-    if let Ok(versions) = versions(&shared).await {
-        seen = versions;
-    }
+/// `seen`: the versions as of the snapshots loaded at connect; changes
+/// from then on are refreshed and announced.
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+    mut seen: HashMap<ConfigChange, i64>,
+) {
     let mut backoff = BACKOFF_FIRST;
     loop {
         match listen(&shared, &stop, &mut seen).await {
@@ -122,7 +122,7 @@ async fn sync(shared: &Shared, seen: &mut HashMap<ConfigChange, i64>) -> Result<
 }
 
 /// Every kind's version now.
-async fn versions(shared: &Shared) -> Result<HashMap<ConfigChange, i64>, StoreError> {
+pub(super) async fn versions(shared: &Shared) -> Result<HashMap<ConfigChange, i64>, StoreError> {
     let client = shared.client().await?;
     let rows = client
         .query("SELECT kind, version FROM config_versions", &[])

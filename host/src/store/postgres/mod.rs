@@ -127,12 +127,15 @@ impl PgStore {
             changes,
         });
         shared.ensure_default_tenant().await?;
+        // The versions before the snapshots: a change committed in between
+        // is then seen as one by the listener.
+        let seen = listen::versions(&shared).await?;
         shared.refresh_all().await?;
         let stop = CancellationToken::new();
         let (commit, commit_task) = commit::Committer::start(Arc::clone(&shared));
         let tasks = vec![
             commit_task,
-            tokio::spawn(listen::run(Arc::clone(&shared), stop.clone())),
+            tokio::spawn(listen::run(Arc::clone(&shared), stop.clone(), seen)),
             tokio::spawn(health::probe(Arc::clone(&shared), stop.clone())),
         ];
         Ok(PgStore {
@@ -266,6 +269,8 @@ mod config_tests;
 mod delivery_tests;
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod outage_tests;
 #[cfg(test)]
 mod test_db;
 #[cfg(test)]

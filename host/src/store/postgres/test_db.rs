@@ -17,16 +17,25 @@ pub(super) struct TestDb {
 }
 
 impl TestDb {
+    /// Whether a test server is configured; notes it when not (outside
+    /// CI, where it panics instead).
+    pub(super) fn configured() -> Option<String> {
+        match std::env::var(VARIABLE) {
+            Ok(url) => Some(url),
+            Err(_) if std::env::var_os("CI").is_some() => {
+                panic!("{VARIABLE} is not set under CI: start tests/postgres.sh and export it")
+            }
+            Err(_) => {
+                eprintln!("note: {VARIABLE} is not set; skipping this PostgreSQL test");
+                None
+            }
+        }
+    }
+
     /// A new empty database, or `None` (with a note) when no server is
     /// configured outside CI.
     pub(super) async fn create() -> Option<TestDb> {
-        let Ok(admin) = std::env::var(VARIABLE) else {
-            if std::env::var_os("CI").is_some() {
-                panic!("{VARIABLE} is not set under CI: start tests/postgres.sh and export it");
-            }
-            eprintln!("note: {VARIABLE} is not set; skipping this PostgreSQL test");
-            return None;
-        };
+        let admin = Self::configured()?;
         let name = format!("wasmhook_test_{:016x}", rand::random::<u64>());
         let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
             .await
