@@ -11,7 +11,14 @@ step() { printf '\n== %s\n' "$*"; }
 # Every test runner's output also goes to this log, so the run can end with
 # one total over all the workspaces.
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+# A private PostgreSQL cluster for the store's PostgreSQL backend, the
+# multi-node tests and the second end-to-end pass; stopped on the way out.
+pgdir="$(mktemp -d)"
+cleanup() {
+  tests/postgres.sh stop "$pgdir" >/dev/null 2>&1 || true
+  rm -rf "$pgdir" "$log"
+}
+trap cleanup EXIT
 
 step "toolchain: wasm32-wasip2 target, rustfmt, clippy"
 if command -v rustup >/dev/null 2>&1; then
@@ -39,12 +46,20 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 (cd tests/guests && cargo clippy --workspace --target wasm32-wasip2 --quiet -- -D warnings)
 (cd examples/mapper-template && cargo clippy --all-targets --quiet -- -D warnings)
 
+step "PostgreSQL: a private cluster (Debian's postgresql package)"
+WASMHOOK_TEST_DATABASE_URL="$(tests/postgres.sh start "$pgdir")"
+export WASMHOOK_TEST_DATABASE_URL
+echo "cluster at $WASMHOOK_TEST_DATABASE_URL"
+
 step "plugin unit tests (native)"
 (cd plugins && cargo test --workspace --quiet) 2>&1 | tee -a "$log"
 (cd examples/mapper-template && cargo test --quiet) 2>&1 | tee -a "$log"
 
 step "host, SDK and end-to-end tests"
 cargo test --workspace --quiet 2>&1 | tee -a "$log"
+
+step "end-to-end tests again, every server on PostgreSQL"
+WASMHOOK_TEST_STORE=postgres cargo test -p wasmhook-tests --test e2e --quiet 2>&1 | tee -a "$log"
 
 step "OpenAPI fuzzing (schemathesis): no 5xx, no undocumented status"
 tests/openapi-fuzz.sh 20

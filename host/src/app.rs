@@ -36,6 +36,14 @@ pub enum ServeError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The database named by `--database-url` could not be opened.
+    #[error("database {url}: {detail}")]
+    Database {
+        /// The URL without its password.
+        url: String,
+        /// Why.
+        detail: String,
+    },
     /// The plugin runtime could not start.
     #[error(transparent)]
     Runtime(#[from] crate::runtime::RuntimeError),
@@ -48,6 +56,18 @@ pub enum ServeError {
     /// Serving failed.
     #[error("serving: {0}")]
     Serve(std::io::Error),
+}
+
+/// `url` as it may be shown: its password replaced by `***`.
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(an unparsable URL)".to_owned(),
+    }
 }
 
 /// The file in the data dir that keeps a generated admin token.
@@ -68,6 +88,20 @@ impl Server {
             detail,
         };
         check_data_dir(&config.data_dir, config.min_free_disk_bytes).map_err(data_dir_error)?;
+        if let Some(url) = &config.database_url {
+            // Every record is in the database: the data dir keeps only this
+            // node's compile cache, and nothing is lost by dropping the store.
+            let store = crate::store::wait(Store::connect_postgres(
+                url.expose(),
+                config.database_pool_size as usize,
+                config.delivery_lease_ms,
+            ))
+            .map_err(|error| ServeError::Database {
+                url: without_password(url.expose()),
+                detail: error.to_string(),
+            })?;
+            return Self::open_with_store(config, &Arc::new(store));
+        }
         let store = Store::open_with(&config.data_dir.join("store"), config.min_free_disk_bytes)
             .map_err(|error| match error {
                 error if error.is_io() => data_dir_error(format!("cannot open the store: {error}")),
@@ -187,6 +221,9 @@ impl Server {
         let engine = tokio::spawn(
             Arc::clone(&self.state.engine).run(shutdown.child_token(), attempts.clone()),
         );
+        if let Some(changes) = store.config_changes() {
+            tokio::spawn(Arc::clone(&self.state.registry).follow(changes, shutdown.child_token()));
+        }
         let sweeper = tokio::spawn(crate::retention::run(
             Arc::clone(&store),
             self.state.engine.clock(),

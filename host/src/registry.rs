@@ -13,7 +13,7 @@ use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorl
 use crate::ids::now_ms;
 use crate::runtime::{Lane, LimitsOverride, LoadError, Plugin, PluginId, Runtime};
 use crate::store::AddVersionError;
-use crate::store::{self, NewVersion, Store, StoreError, Uploader};
+use crate::store::{self, ConfigChange, NewVersion, Store, StoreError, Uploader};
 
 /// What went wrong in the registry.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +67,8 @@ impl From<AddVersionError> for RegistryError {
 pub struct LoadedPlugin {
     /// Its version number.
     pub version: u32,
+    /// The plugin's own limits it was loaded with (its settings then).
+    limits: LimitsOverride,
     /// The callable plugin.
     pub plugin: Plugin,
 }
@@ -255,6 +257,66 @@ impl Registry {
         Ok(record)
     }
 
+    /// Brings the loaded plugins in line with the store after another node
+    /// changed them: a plugin whose active version or limits differ from
+    /// what is loaded is reloaded, a deleted one is forgotten. Returns the
+    /// names reloaded or forgotten. Blocking: call from a blocking task.
+    pub fn reconcile(&self) -> Result<Vec<Name>, RegistryError> {
+        let records = store::wait(self.store.plugins())?;
+        let loaded = self.active.load_full();
+        let mut changed = Vec::new();
+        for record in &records {
+            let Some(current) = loaded.get(&record.name) else {
+                continue;
+            };
+            if current.version != record.active_version || current.limits != record.limits {
+                self.load_into_active(&record.name, record.active_version)?;
+                changed.push(record.name.clone());
+            }
+        }
+        for name in loaded.keys() {
+            if !records.iter().any(|record| &record.name == name) {
+                self.forget(name);
+                changed.push(name.clone());
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Keeps the loaded plugins in step with the plugin changes `changes`
+    /// announces (a store several nodes share announces every node's),
+    /// until `shutdown`: each announcement, or a backlog of them, is one
+    /// [`Registry::reconcile`].
+    pub async fn follow(
+        self: Arc<Self>,
+        mut changes: tokio::sync::broadcast::Receiver<ConfigChange>,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            let change = tokio::select! {
+                () = shutdown.cancelled() => return,
+                change = changes.recv() => change,
+            };
+            match change {
+                Ok(ConfigChange::Plugins) | Err(RecvError::Lagged(_)) => {}
+                Ok(_) => continue,
+                Err(RecvError::Closed) => return,
+            }
+            let registry = Arc::clone(&self);
+            match tokio::task::spawn_blocking(move || registry.reconcile()).await {
+                Ok(Ok(changed)) if !changed.is_empty() => {
+                    tracing::info!(plugins = ?changed, "plugins changed on another node: reloaded");
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "reloading plugins changed on another node failed");
+                }
+                Err(error) => tracing::warn!(%error, "reloading plugins did not finish"),
+            }
+        }
+    }
+
     /// Forgets a deleted plugin.
     pub fn forget(&self, name: &Name) {
         let _guard = self.swap_lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -298,7 +360,11 @@ impl Registry {
         let plugin = self
             .runtime
             .load(id, &bytes, &limits, &serde_json::json!({}))?;
-        Ok(LoadedPlugin { version, plugin })
+        Ok(LoadedPlugin {
+            version,
+            limits: record.limits,
+            plugin,
+        })
     }
 
     /// Installs every `<name>.wasm` of `dir` whose name has no plugin yet,

@@ -17,29 +17,62 @@ pub fn on_postgres() -> bool {
     std::env::var("WASMHOOK_TEST_STORE").is_ok_and(|store| store == "postgres")
 }
 
-/// The database URL of `data_dir`'s server, made on first use, when the
-/// servers run on PostgreSQL; `None` when they run on the embedded store.
+/// The database URL of `data_dir`'s server: the one named in the data dir
+/// (see [`share_database`]), else, when the servers run on PostgreSQL, a
+/// new one; `None` when they run on the embedded store.
 pub fn database_for(data_dir: &Path) -> Option<String> {
-    if !on_postgres() {
-        return None;
-    }
     let file = data_dir.join(DATABASE_FILE);
     if let Ok(url) = std::fs::read_to_string(&file) {
         return Some(url.trim().to_owned());
+    }
+    if !on_postgres() {
+        return None;
     }
     let cluster = std::env::var("WASMHOOK_TEST_DATABASE_URL").expect(
         "WASMHOOK_TEST_STORE=postgres needs WASMHOOK_TEST_DATABASE_URL (tests/postgres.sh start \
          prints one)",
     );
+    let url = new_database(&cluster);
+    record(data_dir, &url);
+    Some(url)
+}
+
+/// One new database for the servers over `data_dirs` to share (nodes of
+/// one system), whichever store the other tests use: its URL, or `None`
+/// with a note when no test cluster is configured (outside CI; under CI
+/// that fails the test).
+pub fn share_database(data_dirs: &[&Path]) -> Option<String> {
+    let cluster = match std::env::var("WASMHOOK_TEST_DATABASE_URL") {
+        Ok(cluster) => cluster,
+        Err(_) if std::env::var_os("CI").is_some() => {
+            panic!("WASMHOOK_TEST_DATABASE_URL is not set under CI (tests/run.sh starts one)")
+        }
+        Err(_) => {
+            eprintln!("note: WASMHOOK_TEST_DATABASE_URL is not set; skipping a multi-node test");
+            return None;
+        }
+    };
+    let url = new_database(&cluster);
+    for dir in data_dirs {
+        record(dir, &url);
+    }
+    Some(url)
+}
+
+/// A new database on `cluster`; its URL.
+fn new_database(cluster: &str) -> String {
     let name = format!(
         "wasmhook_test_{}",
         ulid::Ulid::new().to_string().to_lowercase()
     );
-    run_on(&cluster, format!("CREATE DATABASE {name}"));
-    let url = with_database(&cluster, &name);
+    run_on(cluster, format!("CREATE DATABASE {name}"));
+    with_database(cluster, &name)
+}
+
+/// Names `url` as `data_dir`'s database.
+fn record(data_dir: &Path, url: &str) {
     std::fs::create_dir_all(data_dir).expect("create the data dir");
-    std::fs::write(&file, &url).expect("record the test database");
-    Some(url)
+    std::fs::write(data_dir.join(DATABASE_FILE), url).expect("record the test database");
 }
 
 /// Drops `data_dir`'s database, if it has one (best effort: a leftover

@@ -220,7 +220,8 @@ impl DeliveryEngine {
             if limit == 0 {
                 continue;
             }
-            let claimed = self.store.claim_due(endpoint, now, limit).await?;
+            let cap = self.config.per_endpoint_concurrency;
+            let claimed = self.store.claim_due(endpoint, now, limit, cap).await?;
             if let Some(at) = claimed.look_again_at {
                 wake_no_later(at);
             }

@@ -23,6 +23,39 @@ pub enum StoreError {
         /// Why it failed.
         detail: String,
     },
+    /// PostgreSQL failed (connection, server, or a statement).
+    #[error("store: database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No pooled database connection could be had (the database is down or
+    /// every connection is busy past the wait).
+    #[error("store: database connection pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// The database URL could not be parsed.
+    #[error("store: the database URL is not valid: {detail}")]
+    BadUrl {
+        /// The parser's message.
+        detail: String,
+    },
+    /// The database's schema is newer than this binary knows: a newer
+    /// wasmhook migrated it.
+    #[error(
+        "store: the database schema is version {found}, newer than this wasmhook knows ({known}); \
+         run the newer wasmhook or restore a matching database"
+    )]
+    SchemaTooNew {
+        /// The database's schema version.
+        found: i32,
+        /// The newest this binary knows.
+        known: i32,
+    },
+    /// A migration failed; nothing of it was applied.
+    #[error("store: database migration {version} failed: {detail}")]
+    Migration {
+        /// The migration's version.
+        version: i32,
+        /// The database's message.
+        detail: String,
+    },
     /// The store is shutting down.
     #[error("store: closed")]
     Closed,
@@ -35,14 +68,32 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether this is the disk's or the filesystem's doing (full, failing,
-    /// read-only) rather than a bug or bad data: retrying later may work.
+    /// Whether this is the disk's, the filesystem's or the database
+    /// connection's doing (full, failing, read-only, unreachable) rather
+    /// than a bug or bad data: retrying later may work.
     pub fn is_io(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StoreError::Sled(sled::Error::Io(_))
-                | StoreError::Io { .. }
-                | StoreError::Unavailable { .. }
-        )
+            | StoreError::Io { .. }
+            | StoreError::Unavailable { .. }
+            | StoreError::Pool(_) => true,
+            StoreError::Postgres(error) => postgres_is_io(error),
+            _ => false,
+        }
     }
+}
+
+/// Whether a PostgreSQL error is the connection's or the server's state
+/// rather than the statement's: no SQLSTATE (the connection failed or
+/// closed), connection exceptions (08), insufficient resources (53),
+/// shutdown or crash (57P01–57P05), system errors (58).
+fn postgres_is_io(error: &tokio_postgres::Error) -> bool {
+    let Some(code) = error.code() else {
+        return true;
+    };
+    let code = code.code();
+    code.starts_with("08")
+        || code.starts_with("53")
+        || code.starts_with("57P0")
+        || code.starts_with("58")
 }

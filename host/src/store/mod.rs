@@ -15,6 +15,9 @@
 //! atomically, and refuse with a [`ConfigRefusal`].
 
 mod error;
+// Selected by the server's startup (`--database-url`), which lands apart;
+// until then only the tests construct it.
+mod postgres;
 mod records;
 mod refusal;
 mod sled;
@@ -25,8 +28,8 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use records::{
-    AddVersionError, AuditPage, Claimed, Due, EventPage, Expired, Inserted, NewEvent, NewVersion,
-    Sweep, SweepCursor, Uploader,
+    AddVersionError, AuditPage, Claimed, ConfigChange, Due, EventPage, Expired, Inserted, NewEvent,
+    NewVersion, Sweep, SweepCursor, Uploader,
 };
 pub use refusal::{ConfigRefusal, ConfigWriteError};
 pub use sled::health;
@@ -52,16 +55,21 @@ pub struct Store {
     backend: Backend,
 }
 
-/// The backends.
+/// The backends. One per process, built once: the size of the embedded
+/// one's variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 enum Backend {
     /// One sled database in the data dir.
     Sled(sled::SledStore),
+    /// A PostgreSQL database any number of nodes share.
+    Postgres(postgres::PgStore),
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let backend = match &self.backend {
             Backend::Sled(_) => "sled",
+            Backend::Postgres(_) => "postgres",
         };
         f.debug_struct("Store").field("backend", &backend).finish()
     }
@@ -86,6 +94,31 @@ impl Store {
 }
 
 impl Store {
+    /// Connects to the PostgreSQL database at `url` (applying the
+    /// migrations it lacks, refusing a schema newer than this binary
+    /// knows) with a pool of at most `pool_size` connections; deliveries
+    /// this node attempts are leased to it for `lease_ms`.
+    pub async fn connect_postgres(
+        url: &str,
+        pool_size: usize,
+        lease_ms: u64,
+    ) -> Result<Self, StoreError> {
+        let store = postgres::PgStore::connect_with(url, pool_size).await?;
+        Ok(Store {
+            backend: Backend::Postgres(store.with_delivery_lease(lease_ms)),
+        })
+    }
+
+    /// Which kind of configuration changed, on this node or another, for a
+    /// backend that several nodes share; `None` for the embedded one (only
+    /// this process writes it).
+    pub fn config_changes(&self) -> Option<tokio::sync::broadcast::Receiver<ConfigChange>> {
+        match &self.backend {
+            Backend::Sled(_) => None,
+            Backend::Postgres(store) => Some(store.config_changes()),
+        }
+    }
+
     /// Whether other nodes may share this store. Then its claims lease the
     /// deliveries they hand out and hold each endpoint's ordering,
     /// concurrency cap and rate limit across every node, so the delivery
@@ -94,6 +127,7 @@ impl Store {
     pub fn is_shared(&self) -> bool {
         match &self.backend {
             Backend::Sled(_) => false,
+            Backend::Postgres(_) => true,
         }
     }
 }
@@ -107,6 +141,7 @@ macro_rules! in_memory {
                 pub fn $name(&self $(, $arg: $ty)*) -> $ret {
                     match &self.backend {
                         Backend::Sled(store) => store.$name($($arg),*),
+                        Backend::Postgres(store) => store.$name($($arg),*),
                     }
                 }
             )*
@@ -124,6 +159,7 @@ macro_rules! sled_answers_at_once {
                 pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     match &self.backend {
                         Backend::Sled(store) => store.$name($($arg),*),
+                        Backend::Postgres(store) => store.$name($($arg),*).await,
                     }
                 }
             )*
@@ -140,6 +176,7 @@ macro_rules! both_wait {
                 pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     match &self.backend {
                         Backend::Sled(store) => store.$name($($arg),*).await,
+                        Backend::Postgres(store) => store.$name($($arg),*).await,
                     }
                 }
             )*
@@ -362,13 +399,15 @@ sled_answers_at_once! {
     /// this node to attempt, as its ordering allows: with `endpoint`
     /// ordering only the delivery of its earliest pending event, with
     /// `key` ordering only each key's head. A store other nodes share
-    /// also holds the endpoint's concurrency cap and rate limit across
-    /// them and leases what it hands out (see [`Store::is_shared`]).
+    /// also keeps at most `cap` of the endpoint's deliveries in flight
+    /// across them (one with `endpoint` ordering), paces its rate limit
+    /// across them, and leases what it hands out (see [`Store::is_shared`]).
     fn claim_due(
         &self,
         endpoint: &Endpoint,
         now_ms: u64,
         limit: usize,
+        cap: usize,
     ) -> Result<Claimed, StoreError>;
     /// When `endpoint`'s earliest pending delivery is due, if it has one.
     fn next_due_at(&self, endpoint: EndpointId) -> Result<Option<u64>, StoreError>;
@@ -458,6 +497,7 @@ macro_rules! read_change_write {
                 {
                     match &self.backend {
                         Backend::Sled(store) => store.$name($($arg,)* change),
+                        Backend::Postgres(store) => store.$name($($arg,)* change).await,
                     }
                 }
             )*

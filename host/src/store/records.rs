@@ -178,3 +178,52 @@ pub struct SweepCursor {
     pub(super) events: Option<Vec<u8>>,
     pub(super) rejected: Option<Vec<u8>>,
 }
+
+/// Which kind of configuration changed (on this node or another): what a
+/// node refreshes, and what the plugin registry reloads on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConfigChange {
+    /// Tenants or their keys.
+    Tenants,
+    /// Plugins: uploads, activations, settings, deletions.
+    Plugins,
+    /// Sources.
+    Sources,
+    /// Endpoints.
+    Endpoints,
+    /// Connectors.
+    Connectors,
+    /// Blocks.
+    Blocks,
+}
+
+impl ConfigChange {
+    /// Every kind.
+    pub const ALL: [ConfigChange; 6] = [
+        ConfigChange::Tenants,
+        ConfigChange::Plugins,
+        ConfigChange::Sources,
+        ConfigChange::Endpoints,
+        ConfigChange::Connectors,
+        ConfigChange::Blocks,
+    ];
+
+    /// Its name on the wire (the notification's payload).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigChange::Tenants => "tenants",
+            ConfigChange::Plugins => "plugins",
+            ConfigChange::Sources => "sources",
+            ConfigChange::Endpoints => "endpoints",
+            ConfigChange::Connectors => "connectors",
+            ConfigChange::Blocks => "blocks",
+        }
+    }
+
+    /// Back from [`ConfigChange::as_str`].
+    pub fn parse(text: &str) -> Option<ConfigChange> {
+        ConfigChange::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
+}

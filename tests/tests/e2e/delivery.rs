@@ -150,8 +150,16 @@ async fn a_receiver_failing_three_times_gets_the_event_on_attempt_four_with_grow
     );
     // ~1 minute scaled (jitter ±10 %), not immediate.
     assert!(gaps[0] >= Duration::from_millis(80), "{gaps:?}");
-    let (_, detail) = server.get(&format!("/v1/deliveries/{}", ids[0])).await;
-    assert_eq!(detail["state"], "succeeded", "{detail}");
+    // The receiver answered before the attempt is recorded: wait for it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let detail = loop {
+        let (_, detail) = server.get(&format!("/v1/deliveries/{}", ids[0])).await;
+        if detail["state"] == "succeeded" {
+            break detail;
+        }
+        assert!(std::time::Instant::now() < deadline, "{detail}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     assert_eq!(detail["attempts"].as_array().unwrap().len(), 4);
     assert_eq!(detail["attempts"][0]["status"], 500);
     assert_eq!(detail["attempts"][0]["error_kind"], "http_status");

@@ -133,6 +133,13 @@ async fn accepted_ids(response: reqwest::Response) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_writes_with_503_and_recovers_without_restart() {
+    if wasmhook_tests::database::on_postgres() {
+        // The records are in the database, not on the data dir's disk (it
+        // keeps the compile cache): the store's outage tests cover a
+        // database that stops taking writes.
+        eprintln!("note: the embedded store's full-disk test; the servers run on PostgreSQL");
+        return;
+    }
     let Some(fs) = SmallFs::new(64) else {
         return;
     };

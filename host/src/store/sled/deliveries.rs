@@ -297,12 +297,13 @@ impl SledStore {
     /// an endpoint ordered as a whole, else the earliest due. Nothing is
     /// leased: the delivery engine of the one process using the store
     /// keeps its attempts in flight in memory, and `limit` leaves room for
-    /// those it will skip.
+    /// those it will skip; it keeps the endpoint's `cap` itself.
     pub fn claim_due(
         &self,
         endpoint: &Endpoint,
         now_ms: u64,
         limit: usize,
+        _cap: usize,
     ) -> Result<Claimed, StoreError> {
         let id = endpoint.id;
         if endpoint.config.ordering.mode == OrderingMode::Endpoint {
