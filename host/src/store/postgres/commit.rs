@@ -1,4 +1,4 @@
-//! Group commit: one task commits ingested events and delivery attempts for
+//! Group commit: a task commits ingested events and delivery attempts for
 //! everyone. A request hands it its events (each with its deliveries), the
 //! delivery engine the attempts it made; the task takes every request
 //! queued, writes them all in ONE transaction with multi-row statements,
@@ -13,7 +13,7 @@
 //! storing no deliveries. A resend inside the batch is recognised before
 //! the database sees it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +30,11 @@ use crate::store::{Inserted, NewEvent, StoreError};
 /// The most requests one batch answers, so a burst cannot hold the first of
 /// them for long.
 const MAX_BATCH: usize = 1024;
+
+/// Batches in flight at once: while one waits for its COMMIT (the WAL
+/// flush), the next is gathered and written. Two overlap that wait; more
+/// would only split the batches smaller.
+const WORKERS: usize = 2;
 
 /// How long a requester waits for its answer before giving up (the
 /// transaction may still commit: a resend is then recognised).
@@ -59,7 +64,15 @@ impl Committer {
     /// Starts the commit task.
     pub(super) fn start(shared: Arc<Shared>) -> (Committer, JoinHandle<()>) {
         let (queue, received) = mpsc::unbounded_channel();
-        let task = tokio::spawn(commit_loop(shared, received));
+        let received = Arc::new(tokio::sync::Mutex::new(received));
+        let task = tokio::spawn(async move {
+            let workers: Vec<_> = (0..WORKERS)
+                .map(|_| tokio::spawn(commit_loop(Arc::clone(&shared), Arc::clone(&received))))
+                .collect();
+            for worker in workers {
+                let _ = worker.await;
+            }
+        });
         (
             Committer {
                 queue: std::sync::Mutex::new(Some(queue)),
@@ -150,16 +163,28 @@ impl Batch {
     }
 }
 
-async fn commit_loop(shared: Arc<Shared>, mut queue: mpsc::UnboundedReceiver<Message>) {
-    // Ends once every sender is gone and the queue is drained.
-    while let Some(first) = queue.recv().await {
-        let mut batch = Batch::default();
-        batch.add(first);
-        while batch.len() < MAX_BATCH
-            && let Ok(message) = queue.try_recv()
-        {
-            batch.add(message);
-        }
+/// One worker: takes what is queued as a batch (while it holds the queue,
+/// the other workers wait), then commits it while another worker gathers
+/// the next. Ends once every sender is gone and the queue is drained.
+async fn commit_loop(
+    shared: Arc<Shared>,
+    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Message>>>,
+) {
+    loop {
+        let batch = {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            let mut batch = Batch::default();
+            batch.add(first);
+            while batch.len() < MAX_BATCH
+                && let Ok(message) = queue.try_recv()
+            {
+                batch.add(message);
+            }
+            batch
+        };
         commit_batch(&shared, batch).await;
     }
 }
@@ -264,7 +289,7 @@ async fn write(
     attempted: &DeliveryColumns,
 ) -> Result<Vec<Inserted>, StoreError> {
     // Resends within the batch: the first of each key goes to the database.
-    let mut first_of_key: HashMap<[u8; 32], usize> = HashMap::new();
+    let mut first_of_key: BTreeMap<[u8; 32], usize> = BTreeMap::new();
     let mut earlier: Vec<Option<usize>> = Vec::with_capacity(encoded.len());
     for (index, event) in encoded.iter().enumerate() {
         earlier.push(match event.dedupe {
@@ -282,7 +307,9 @@ async fn write(
     let tx = client.transaction().await?;
     attempted.update(&tx).await?;
     attempts.insert(&tx).await?;
-    // Which first-of-key events were stored before (key → stored id).
+    // Which first-of-key events were stored before (key → stored id). The
+    // keys go in sorted: two nodes' batches sharing keys lock them in the
+    // same order, so they wait for each other instead of deadlocking.
     let mut stored_before: HashMap<[u8; 32], EventId> = HashMap::new();
     if !first_of_key.is_empty() {
         let keys: Vec<Vec<u8>> = first_of_key.keys().map(|key| key.to_vec()).collect();
