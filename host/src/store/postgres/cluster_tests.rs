@@ -234,3 +234,26 @@ async fn add_plugin_through_port(store: &crate::store::Store) {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resend_to_two_nodes_at_once_is_stored_once() {
+    let db = test_db!();
+    let nodes = [db.store().await, db.store().await];
+    // Each round, both nodes take the same callback at the same time.
+    for round in 0..20u64 {
+        let message = format!("m{round}");
+        let [one, two] = [0, 1].map(|node| {
+            let event = super::fixtures::event(100 + round * 2 + node, &message);
+            nodes[node as usize].commit_events(vec![super::fixtures::alone(&t(), event)])
+        });
+        let (one, two) = tokio::join!(one, two);
+        let (one, two) = (one.unwrap()[0], two.unwrap()[0]);
+        assert_eq!(
+            usize::from(one.duplicate) + usize::from(two.duplicate),
+            1,
+            "round {round}: exactly one is the resend ({one:?}, {two:?})"
+        );
+        assert_eq!(one.id, two.id, "both answer the stored event's id");
+    }
+    assert_eq!(nodes[0].event_count().await, 20);
+}

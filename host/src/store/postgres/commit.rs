@@ -391,7 +391,8 @@ async fn write(
         let statement = tx
             .prepare_cached(
                 "INSERT INTO events (id, tenant, source, record)
-                 SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[])",
+                 SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[])
+                 ON CONFLICT (id) DO NOTHING",
             )
             .await?;
         tx.execute(&statement, &[&ids, &tenants, &sources, &records])
