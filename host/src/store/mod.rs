@@ -30,7 +30,7 @@ use std::sync::Arc;
 pub use error::StoreError;
 pub use records::{
     AddVersionError, AuditPage, ConfigChange, Due, EventPage, Expired, Inserted, NewEvent,
-    NewVersion, Sweep, SweepCursor, Uploader,
+    NewVersion, PoolFigures, Sweep, SweepCursor, Uploader,
 };
 pub use refusal::{ConfigRefusal, ConfigWriteError};
 pub use sled::health;
@@ -101,9 +101,23 @@ impl Store {
     /// migrations it lacks, refusing a schema newer than this binary
     /// knows), with a pool of [`postgres::DEFAULT_POOL_SIZE`] connections.
     pub async fn connect_postgres(url: &str) -> Result<Self, StoreError> {
+        Self::connect_postgres_with(url, postgres::DEFAULT_POOL_SIZE).await
+    }
+
+    /// [`Store::connect_postgres`] with a pool of at most `pool_size`
+    /// connections.
+    pub async fn connect_postgres_with(url: &str, pool_size: usize) -> Result<Self, StoreError> {
         Ok(Store {
-            backend: Backend::Postgres(postgres::PgStore::connect(url).await?),
+            backend: Backend::Postgres(postgres::PgStore::connect_with(url, pool_size).await?),
         })
+    }
+
+    /// How the database connection pool stands, for a backend that has one.
+    pub fn pool_figures(&self) -> Option<PoolFigures> {
+        match &self.backend {
+            Backend::Sled(_) => None,
+            Backend::Postgres(store) => Some(store.pool_figures()),
+        }
     }
 
     /// Which kind of configuration changed, on this node or another, for a

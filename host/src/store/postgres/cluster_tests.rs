@@ -202,6 +202,9 @@ async fn the_port_runs_on_postgres() {
     assert!(!inserted[0].duplicate);
     store.durable().await.unwrap();
     assert!(store.is_ready().await);
+    let pool = store.pool_figures().expect("postgres has a pool");
+    assert_eq!(pool.max, super::DEFAULT_POOL_SIZE);
+    assert!(pool.open >= 1 && pool.idle <= pool.open, "{pool:?}");
     let mut kinds = std::collections::HashSet::new();
     wait_for(
         "the port's change announcements",

@@ -35,7 +35,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{ConfigChange, StoreError};
+use super::{ConfigChange, PoolFigures, StoreError};
 use crate::domain::endpoint::Endpoint;
 use health::Health;
 use snapshot::Snapshot;
@@ -150,6 +150,17 @@ impl PgStore {
     /// listener learns it: the registry reloads plugins on `Plugins`.
     pub fn config_changes(&self) -> broadcast::Receiver<ConfigChange> {
         self.shared.changes.subscribe()
+    }
+
+    /// How the connection pool stands.
+    pub fn pool_figures(&self) -> PoolFigures {
+        let status = self.shared.pool.status();
+        PoolFigures {
+            max: status.max_size,
+            open: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+        }
     }
 
     /// Every write is committed before it returns: nothing to wait for.
