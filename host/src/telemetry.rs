@@ -148,6 +148,25 @@ pub fn delivery_queue(depth: usize, oldest_due_age: Duration) {
     metrics::gauge!("wasmhook_delivery_oldest_pending_seconds").set(oldest_due_age.as_secs_f64());
 }
 
+/// How this node's database connection pool stands (a store several nodes
+/// share).
+pub fn database_pool(pool: &crate::store::PoolFigures) {
+    for (state, value) in [
+        ("max", pool.max),
+        ("open", pool.open),
+        ("idle", pool.idle),
+        ("waiting", pool.waiting),
+    ] {
+        metrics::gauge!("wasmhook_database_pool_connections", "state" => state).set(value as f64);
+    }
+}
+
+/// This node took over `count` deliveries whose lease another node let run
+/// out (it died, or stalled past the lease).
+pub fn lease_takeovers(count: usize) {
+    metrics::counter!("wasmhook_delivery_lease_takeovers_total").increment(count as u64);
+}
+
 /// A stable code for each way a plugin call fails, for API bodies and
 /// metric labels.
 pub fn call_error_code(error: &CallError) -> &'static str {

@@ -306,6 +306,9 @@ impl DeliveryEngine {
             self.store.pending_count().await,
             Duration::from_millis(oldest),
         );
+        if let Some(pool) = self.store.pool_figures() {
+            telemetry::database_pool(&pool);
+        }
     }
 
     /// The attempt of `item` is over and recorded: it may be picked again.

@@ -29,7 +29,7 @@ use std::sync::Arc;
 pub use error::StoreError;
 pub use records::{
     AddVersionError, AuditPage, Claimed, ConfigChange, Due, EventPage, Expired, Inserted, NewEvent,
-    NewVersion, Sweep, SweepCursor, Uploader,
+    NewVersion, PoolFigures, Sweep, SweepCursor, Uploader,
 };
 pub use refusal::{ConfigRefusal, ConfigWriteError};
 pub use sled::health;
@@ -107,6 +107,14 @@ impl Store {
         Ok(Store {
             backend: Backend::Postgres(store.with_delivery_lease(lease_ms)),
         })
+    }
+
+    /// How the database connection pool stands, for a backend that has one.
+    pub fn pool_figures(&self) -> Option<PoolFigures> {
+        match &self.backend {
+            Backend::Sled(_) => None,
+            Backend::Postgres(store) => Some(store.pool_figures()),
+        }
     }
 
     /// Which kind of configuration changed, on this node or another, for a

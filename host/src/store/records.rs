@@ -227,3 +227,16 @@ impl ConfigChange {
             .find(|kind| kind.as_str() == text)
     }
 }
+
+/// How a backend's database connection pool stands (for metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolFigures {
+    /// The most connections it opens.
+    pub max: usize,
+    /// Connections open now.
+    pub open: usize,
+    /// Open connections idle now.
+    pub idle: usize,
+    /// Requests waiting for a connection.
+    pub waiting: usize,
+}

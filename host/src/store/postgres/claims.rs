@@ -169,7 +169,11 @@ impl PgStore {
                                     look_again_at: Some(rows::from_ms(at)),
                                 });
                             }
-                            vec![(DeliveryId::from_bytes(rows::id_at(&head, 0)?), rows::from_ms(at))]
+                            vec![(
+                                DeliveryId::from_bytes(rows::id_at(&head, 0)?),
+                                rows::from_ms(at),
+                                leased.is_some(),
+                            )]
                         }
                         _ => Vec::new(),
                     }
@@ -177,7 +181,8 @@ impl PgStore {
                     let rows = tx
                         .query(
                             &format!(
-                                "SELECT d.id, d.next_attempt_at FROM deliveries d
+                                "SELECT d.id, d.next_attempt_at, d.lease_until IS NOT NULL
+                                 FROM deliveries d
                                  WHERE d.endpoint = $1 AND d.state = 'pending'
                                      AND d.next_attempt_at <= $2
                                      AND (d.lease_until IS NULL OR d.lease_until <= $3)
@@ -193,6 +198,7 @@ impl PgStore {
                             Ok((
                                 DeliveryId::from_bytes(rows::id_at(row, 0)?),
                                 rows::from_ms(row.try_get(1)?),
+                                row.try_get::<_, bool>(2)?,
                             ))
                         })
                         .collect::<Result<Vec<_>, StoreError>>()?
@@ -203,7 +209,10 @@ impl PgStore {
                     return Ok(Claimed { due: Vec::new(), look_again_at });
                 }
                 let id_bytes: Vec<Vec<u8>> =
-                    picked.iter().map(|(id, _)| id.to_bytes().to_vec()).collect();
+                    picked.iter().map(|(id, _, _)| id.to_bytes().to_vec()).collect();
+                // A lease still on a delivery that is claimable ran out:
+                // its node died or stalled.
+                let taken_over = picked.iter().filter(|(_, _, leased)| *leased).count();
                 tx.execute(
                     "UPDATE deliveries SET lease_node = $2, lease_until = $3
                      WHERE id = ANY($1)",
@@ -220,12 +229,25 @@ impl PgStore {
                     .await?;
                 }
                 tx.commit().await?;
+                if taken_over > 0 {
+                    crate::telemetry::lease_takeovers(taken_over);
+                }
+                // Paced: back when the next start is allowed, not only
+                // when an answer wakes the engine.
+                let look_again_at = endpoint
+                    .config
+                    .rate_limit
+                    .map(|per_second| now_ms + 1000 / u64::from(per_second.max(1)));
                 Ok(Claimed {
                     due: picked
                         .into_iter()
-                        .map(|(id, at_ms)| Due { at_ms, id, endpoint: endpoint.id })
+                        .map(|(id, at_ms, _)| Due {
+                            at_ms,
+                            id,
+                            endpoint: endpoint.id,
+                        })
                         .collect(),
-                    look_again_at: None,
+                    look_again_at,
                 })
             }
             .await,

@@ -206,6 +206,9 @@ async fn the_port_runs_on_postgres() {
     assert!(!inserted[0].duplicate);
     store.durable().await.unwrap();
     assert!(store.is_ready().await);
+    let pool = store.pool_figures().expect("postgres has a pool");
+    assert_eq!(pool.max, super::DEFAULT_POOL_SIZE);
+    assert!(pool.open >= 1 && pool.idle <= pool.open, "{pool:?}");
     let mut kinds = std::collections::HashSet::new();
     wait_for(
         "the port's change announcements",
@@ -237,4 +240,27 @@ async fn add_plugin_through_port(store: &crate::store::Store) {
         )
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resend_to_two_nodes_at_once_is_stored_once() {
+    let db = test_db!();
+    let nodes = [db.store().await, db.store().await];
+    // Each round, both nodes take the same callback at the same time.
+    for round in 0..20u64 {
+        let message = format!("m{round}");
+        let [one, two] = [0, 1].map(|node| {
+            let event = super::fixtures::event(100 + round * 2 + node, &message);
+            nodes[node as usize].commit_events(vec![super::fixtures::alone(&t(), event)])
+        });
+        let (one, two) = tokio::join!(one, two);
+        let (one, two) = (one.unwrap()[0], two.unwrap()[0]);
+        assert_eq!(
+            usize::from(one.duplicate) + usize::from(two.duplicate),
+            1,
+            "round {round}: exactly one is the resend ({one:?}, {two:?})"
+        );
+        assert_eq!(one.id, two.id, "both answer the stored event's id");
+    }
+    assert_eq!(nodes[0].event_count().await, 20);
 }

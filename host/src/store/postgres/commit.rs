@@ -1,4 +1,4 @@
-//! Group commit: one task commits ingested events and delivery attempts for
+//! Group commit: a task commits ingested events and delivery attempts for
 //! everyone. A request hands it its events (each with its deliveries), the
 //! delivery engine the attempts it made; the task takes every request
 //! queued, writes them all in ONE transaction with multi-row statements,
@@ -13,7 +13,7 @@
 //! storing no deliveries. A resend inside the batch is recognised before
 //! the database sees it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +30,11 @@ use crate::store::{Inserted, NewEvent, StoreError};
 /// The most requests one batch answers, so a burst cannot hold the first of
 /// them for long.
 const MAX_BATCH: usize = 1024;
+
+/// Batches in flight at once: while one waits for its COMMIT (the WAL
+/// flush), the next is gathered and written. Two overlap that wait; more
+/// would only split the batches smaller.
+const WORKERS: usize = 2;
 
 /// How long a requester waits for its answer before giving up (the
 /// transaction may still commit: a resend is then recognised).
@@ -59,7 +64,15 @@ impl Committer {
     /// Starts the commit task.
     pub(super) fn start(shared: Arc<Shared>) -> (Committer, JoinHandle<()>) {
         let (queue, received) = mpsc::unbounded_channel();
-        let task = tokio::spawn(commit_loop(shared, received));
+        let received = Arc::new(tokio::sync::Mutex::new(received));
+        let task = tokio::spawn(async move {
+            let workers: Vec<_> = (0..WORKERS)
+                .map(|_| tokio::spawn(commit_loop(Arc::clone(&shared), Arc::clone(&received))))
+                .collect();
+            for worker in workers {
+                let _ = worker.await;
+            }
+        });
         (
             Committer {
                 queue: std::sync::Mutex::new(Some(queue)),
@@ -150,16 +163,28 @@ impl Batch {
     }
 }
 
-async fn commit_loop(shared: Arc<Shared>, mut queue: mpsc::UnboundedReceiver<Message>) {
-    // Ends once every sender is gone and the queue is drained.
-    while let Some(first) = queue.recv().await {
-        let mut batch = Batch::default();
-        batch.add(first);
-        while batch.len() < MAX_BATCH
-            && let Ok(message) = queue.try_recv()
-        {
-            batch.add(message);
-        }
+/// One worker: takes what is queued as a batch (while it holds the queue,
+/// the other workers wait), then commits it while another worker gathers
+/// the next. Ends once every sender is gone and the queue is drained.
+async fn commit_loop(
+    shared: Arc<Shared>,
+    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Message>>>,
+) {
+    loop {
+        let batch = {
+            let mut queue = queue.lock().await;
+            let Some(first) = queue.recv().await else {
+                return;
+            };
+            let mut batch = Batch::default();
+            batch.add(first);
+            while batch.len() < MAX_BATCH
+                && let Ok(message) = queue.try_recv()
+            {
+                batch.add(message);
+            }
+            batch
+        };
         commit_batch(&shared, batch).await;
     }
 }
@@ -264,7 +289,7 @@ async fn write(
     attempted: &DeliveryColumns,
 ) -> Result<Vec<Inserted>, StoreError> {
     // Resends within the batch: the first of each key goes to the database.
-    let mut first_of_key: HashMap<[u8; 32], usize> = HashMap::new();
+    let mut first_of_key: BTreeMap<[u8; 32], usize> = BTreeMap::new();
     let mut earlier: Vec<Option<usize>> = Vec::with_capacity(encoded.len());
     for (index, event) in encoded.iter().enumerate() {
         earlier.push(match event.dedupe {
@@ -278,53 +303,46 @@ async fn write(
             None => None,
         });
     }
+    // Which first-of-key events were stored before (key → stored id). The
+    // keys go in sorted: two nodes' batches sharing keys lock them in the
+    // same order, so they wait for each other instead of deadlocking.
+    let keys: Vec<Vec<u8>> = first_of_key.keys().map(|key| key.to_vec()).collect();
+    let ids: Vec<Vec<u8>> = first_of_key
+        .values()
+        .map(|&index| encoded[index].id.to_bytes().to_vec())
+        .collect();
     let mut client = shared.client().await?;
     let tx = client.transaction().await?;
-    attempted.update(&tx).await?;
-    attempts.insert(&tx).await?;
-    // Which first-of-key events were stored before (key → stored id).
+    // Independent statements go out together (the driver pipelines them):
+    // one round trip, not three.
+    let ((), (), new_keys) = tokio::try_join!(
+        attempted.update(&tx),
+        attempts.insert(&tx),
+        claim_keys(&tx, &keys, &ids),
+    )?;
+    let old_keys: Vec<Vec<u8>> = keys
+        .into_iter()
+        .filter(|key| !new_keys.contains(key))
+        .collect();
     let mut stored_before: HashMap<[u8; 32], EventId> = HashMap::new();
-    if !first_of_key.is_empty() {
-        let keys: Vec<Vec<u8>> = first_of_key.keys().map(|key| key.to_vec()).collect();
-        let ids: Vec<Vec<u8>> = first_of_key
-            .values()
-            .map(|&index| encoded[index].id.to_bytes().to_vec())
-            .collect();
-        let statement = tx
-            .prepare_cached(
-                "INSERT INTO dedupe (key, event) SELECT * FROM unnest($1::bytea[], $2::bytea[])
-                 ON CONFLICT DO NOTHING RETURNING key",
+    if !old_keys.is_empty() {
+        for row in tx
+            .query(
+                "SELECT key, event FROM dedupe WHERE key = ANY($1)",
+                &[&old_keys],
             )
-            .await?;
-        let new_keys: std::collections::HashSet<Vec<u8>> = tx
-            .query(&statement, &[&keys, &ids])
             .await?
-            .iter()
-            .map(|row| row.try_get::<_, Vec<u8>>(0))
-            .collect::<Result<_, _>>()?;
-        let old_keys: Vec<Vec<u8>> = keys
-            .into_iter()
-            .filter(|key| !new_keys.contains(key))
-            .collect();
-        if !old_keys.is_empty() {
-            for row in tx
-                .query(
-                    "SELECT key, event FROM dedupe WHERE key = ANY($1)",
-                    &[&old_keys],
-                )
-                .await?
-            {
-                let key: Vec<u8> = row.try_get(0)?;
-                let id = EventId::from_bytes(super::rows::id_at(&row, 1)?);
-                if let Ok(key) = <[u8; 32]>::try_from(&key[..]) {
-                    stored_before.insert(key, id);
-                }
+        {
+            let key: Vec<u8> = row.try_get(0)?;
+            let id = EventId::from_bytes(super::rows::id_at(&row, 1)?);
+            if let Ok(key) = <[u8; 32]>::try_from(&key[..]) {
+                stored_before.insert(key, id);
             }
         }
     }
     // The fates, and the columns of what goes in.
     let mut fates = Vec::with_capacity(encoded.len());
-    let (mut ids, mut tenants, mut sources, mut records) =
+    let (mut event_ids, mut tenants, mut sources, mut records) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut deliveries = DeliveryColumns::default();
     for (index, event) in encoded.iter().enumerate() {
@@ -348,7 +366,7 @@ async fn write(
             });
             continue;
         }
-        ids.push(event.id.to_bytes().to_vec());
+        event_ids.push(event.id.to_bytes().to_vec());
         tenants.push(event.tenant.as_str());
         sources.push(event.source.as_str());
         records.push(event.record.as_str());
@@ -360,17 +378,56 @@ async fn write(
             duplicate: false,
         });
     }
-    if !ids.is_empty() {
-        let statement = tx
-            .prepare_cached(
-                "INSERT INTO events (id, tenant, source, record)
-                 SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[])",
-            )
-            .await?;
-        tx.execute(&statement, &[&ids, &tenants, &sources, &records])
-            .await?;
-    }
-    deliveries.insert(&tx).await?;
+    tokio::try_join!(
+        insert_events(&tx, &event_ids, &tenants, &sources, &records),
+        deliveries.insert(&tx),
+    )?;
     tx.commit().await?;
     Ok(fates)
+}
+
+/// Inserts the batch's first-of-key dedupe entries (`keys` sorted, `ids`
+/// their events); the keys that were new.
+async fn claim_keys(
+    tx: &deadpool_postgres::Transaction<'_>,
+    keys: &[Vec<u8>],
+    ids: &[Vec<u8>],
+) -> Result<HashSet<Vec<u8>>, StoreError> {
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO dedupe (key, event) SELECT * FROM unnest($1::bytea[], $2::bytea[])
+             ON CONFLICT DO NOTHING RETURNING key",
+        )
+        .await?;
+    let rows = tx.query(&statement, &[&keys, &ids]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| row.try_get::<_, Vec<u8>>(0))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Inserts the batch's new events (an id stored already is left as it is).
+async fn insert_events(
+    tx: &deadpool_postgres::Transaction<'_>,
+    ids: &[Vec<u8>],
+    tenants: &[&str],
+    sources: &[&str],
+    records: &[&str],
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO events (id, tenant, source, record)
+             SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[])
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .await?;
+    tx.execute(&statement, &[&ids, &tenants, &sources, &records])
+        .await?;
+    Ok(())
 }

@@ -424,6 +424,40 @@ async fn old_finished_records_go_and_what_waits_or_is_kept_stays() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_rejected_callbacks_go_with_their_tenants_retention() {
+    use crate::domain::rejected::RejectedCallback;
+    use crate::ids::RejectedId;
+    let db = test_db!();
+    let f = fixture(db.store().await).await;
+    let now = 100 * DAY_MS;
+    let rejected = |tenant: &Name, time: u64| -> RejectedCallback {
+        serde_json::from_value(serde_json::json!({
+            "id": RejectedId::new(time).to_string(),
+            "tenant": tenant.as_str(),
+            "source": "gs",
+            "received_at": time,
+            "callback": {"method": "POST", "headers": [], "query": "", "content_type": null, "body_base64": ""},
+            "error": {"code": "mapper_failed", "detail": "x", "plugin_version": 1},
+            "attempts": 1,
+            "state": "pending",
+            "event_ids": []
+        }))
+        .unwrap()
+    };
+    let old = rejected(&f.brief, now - 3 * DAY_MS);
+    let recent = rejected(&f.brief, now - 1_000);
+    let kept = rejected(&f.keep, now - 3 * DAY_MS);
+    for record in [&old, &recent, &kept] {
+        f.store.put_rejected(record).await.unwrap();
+    }
+    let sweep = f.sweep_at(now, 1).await;
+    assert_eq!(sweep.expired[&f.brief].rejected, 1, "{sweep:?}");
+    assert_eq!(f.store.rejected(old.id).await.unwrap(), None);
+    assert!(f.store.rejected(recent.id).await.unwrap().is_some());
+    assert!(f.store.rejected(kept.id).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_is_removed_when_no_tenant_has_a_retention() {
     let db = test_db!();
     let f = fixture(db.store().await).await;

@@ -75,6 +75,8 @@ impl PgStore {
                 self.writable()?;
                 put(&tx, endpoint).await?;
                 config::commit(tx, ConfigChange::Endpoints).await?;
+                // Back to the pool before the refresh takes one.
+                drop(client);
                 shared.after_write(ConfigChange::Endpoints).await?;
                 Ok::<_, ConfigWriteError>(())
             }
@@ -116,6 +118,7 @@ impl PgStore {
             self.writable()?;
             put(&tx, &endpoint).await?;
             config::commit(tx, ConfigChange::Endpoints).await?;
+            drop(client);
             shared.after_write(ConfigChange::Endpoints).await?;
             Ok::<_, ConfigWriteError>(Ok(endpoint))
         }
@@ -145,6 +148,7 @@ impl PgStore {
                 endpoint.updated_at = now_ms;
                 put(&tx, &endpoint).await?;
                 config::commit(tx, ConfigChange::Endpoints).await?;
+                drop(client);
                 shared.after_write(ConfigChange::Endpoints).await?;
                 Ok(true)
             }
@@ -178,6 +182,7 @@ impl PgStore {
                 }
                 fail_waiting(&tx, id, ENDPOINT_DELETED, now_ms).await?;
                 config::commit(tx, ConfigChange::Endpoints).await?;
+                drop(client);
                 shared.after_write(ConfigChange::Endpoints).await?;
                 Ok::<_, ConfigWriteError>(())
             }

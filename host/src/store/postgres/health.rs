@@ -3,6 +3,7 @@
 //! and probed in the background while set, so the store recovers without
 //! traffic. While set, writes are refused (the API answers 503, never 202).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ const PROBE_EVERY: Duration = Duration::from_secs(1);
 #[derive(Default)]
 pub(super) struct Health {
     problem: Mutex<Option<String>>,
+    /// When an operation last succeeded, epoch ms.
+    last_success_ms: AtomicU64,
 }
 
 impl Health {
@@ -38,7 +41,17 @@ impl Health {
         *problem = Some(format!("the database does not answer: {error}"));
     }
 
+    /// Whether an operation succeeded within `window` and none failed
+    /// since: the database answers, no need to ask it.
+    pub(super) fn answered_within(&self, window: Duration) -> bool {
+        let last = self.last_success_ms.load(Ordering::Relaxed);
+        self.problem().is_none()
+            && crate::ids::now_ms().saturating_sub(last) < window.as_millis() as u64
+    }
+
     pub(super) fn succeeded(&self) {
+        self.last_success_ms
+            .store(crate::ids::now_ms(), Ordering::Relaxed);
         let mut problem = self.problem.lock().unwrap_or_else(|p| p.into_inner());
         if problem.take().is_some() {
             tracing::info!("store: the database answers again; taking writes");
@@ -82,8 +95,9 @@ pub(super) async fn probe(shared: Arc<Shared>, stop: CancellationToken) {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(PROBE_EVERY) => {}
         }
-        if shared.health.problem().is_some() && shared.ping(PROBE_EVERY).await {
-            shared.health.succeeded();
+        if shared.health.problem().is_some() {
+            // An answer clears the problem.
+            shared.ping(PROBE_EVERY).await;
         }
     }
 }

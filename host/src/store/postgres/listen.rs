@@ -35,7 +35,7 @@ pub(super) async fn run(
 ) {
     let mut backoff = BACKOFF_FIRST;
     loop {
-        match listen(&shared, &stop, &mut seen).await {
+        match listen(&shared, &stop, &mut seen, &mut backoff).await {
             Ok(()) => return,
             Err(error) => {
                 tracing::warn!(%error, "store: lost the config listener's connection; reconnecting");
@@ -55,6 +55,7 @@ async fn listen(
     shared: &Shared,
     stop: &CancellationToken,
     seen: &mut HashMap<ConfigChange, i64>,
+    backoff: &mut Duration,
 ) -> Result<(), StoreError> {
     let (client, mut connection) = shared.config.connect(tokio_postgres::NoTls).await?;
     let (notified, mut notifications) = mpsc::unbounded_channel::<()>();
@@ -80,6 +81,8 @@ async fn listen(
     client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
     // Whatever changed while not listening.
     sync(shared, seen).await?;
+    // Listening again: a later loss starts its backoff anew.
+    *backoff = BACKOFF_FIRST;
     loop {
         tokio::select! {
             () = stop.cancelled() => return Ok(()),

@@ -36,7 +36,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{ConfigChange, StoreError};
+use super::{ConfigChange, PoolFigures, StoreError};
 use crate::domain::endpoint::Endpoint;
 use health::Health;
 use snapshot::Snapshot;
@@ -170,6 +170,17 @@ impl PgStore {
         self.shared.changes.subscribe()
     }
 
+    /// How the connection pool stands.
+    pub fn pool_figures(&self) -> PoolFigures {
+        let status = self.shared.pool.status();
+        PoolFigures {
+            max: status.max_size,
+            open: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+        }
+    }
+
     /// Every write is committed before it returns: nothing to wait for.
     pub async fn durable(&self) -> Result<(), StoreError> {
         Ok(())
@@ -220,9 +231,12 @@ impl PgStore {
         None
     }
 
-    /// Whether the database answers a `SELECT 1` within a second.
+    /// Whether the database answers: an operation succeeded within the
+    /// last 2 s and none failed since (under load, no pool slot is taken
+    /// to ask), or else a `SELECT 1` answers within a second.
     pub async fn is_ready(&self) -> bool {
-        self.shared.ping(Duration::from_secs(1)).await
+        self.shared.health.answered_within(Duration::from_secs(2))
+            || self.shared.ping(Duration::from_secs(1)).await
     }
 }
 
@@ -254,14 +268,19 @@ impl Shared {
         result
     }
 
-    /// Whether `SELECT 1` answers within `deadline`.
+    /// Whether `SELECT 1` answers within `deadline` (an answer counts as a
+    /// success: the database is back).
     async fn ping(&self, deadline: Duration) -> bool {
         let probe = async {
             let client = self.client().await?;
             client.simple_query("SELECT 1").await?;
             Ok::<_, StoreError>(())
         };
-        matches!(tokio::time::timeout(deadline, probe).await, Ok(Ok(())))
+        let answered = matches!(tokio::time::timeout(deadline, probe).await, Ok(Ok(())));
+        if answered {
+            self.health.succeeded();
+        }
+        answered
     }
 
     /// Re-reads every snapshot.

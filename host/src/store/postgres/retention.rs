@@ -61,15 +61,17 @@ impl PgStore {
                     budget,
                 )
                 .await?;
-                tx.execute(
-                    "DELETE FROM attempts WHERE delivery IN
-                         (SELECT id FROM deliveries WHERE id = ANY($1) AND NOT waiting)",
-                    &[&deliveries.ids],
-                )
-                .await?;
+                // One statement: the attempts go with exactly the
+                // deliveries that go.
                 for row in tx
                     .query(
-                        "DELETE FROM deliveries WHERE id = ANY($1) AND NOT waiting RETURNING tenant",
+                        "WITH gone AS (
+                             DELETE FROM deliveries WHERE id = ANY($1) AND NOT waiting
+                             RETURNING id, tenant
+                         ), attempts_gone AS (
+                             DELETE FROM attempts WHERE delivery IN (SELECT id FROM gone)
+                         )
+                         SELECT tenant FROM gone",
                         &[&deliveries.ids],
                     )
                     .await?
@@ -85,21 +87,22 @@ impl PgStore {
                     budget,
                 )
                 .await?;
-                let mut gone: Vec<Vec<u8>> = Vec::new();
                 for row in tx
                     .query(
-                        "DELETE FROM events e WHERE e.id = ANY($1) AND NOT EXISTS
-                             (SELECT 1 FROM deliveries d WHERE d.event = e.id AND d.waiting)
-                         RETURNING e.id, e.tenant",
+                        "WITH gone AS (
+                             DELETE FROM events e WHERE e.id = ANY($1) AND NOT EXISTS
+                                 (SELECT 1 FROM deliveries d WHERE d.event = e.id AND d.waiting)
+                             RETURNING e.id, e.tenant
+                         ), dedupe_gone AS (
+                             DELETE FROM dedupe WHERE event IN (SELECT id FROM gone)
+                         )
+                         SELECT tenant FROM gone",
                         &[&events.ids],
                     )
                     .await?
                 {
-                    gone.push(row.try_get(0)?);
-                    count(expired, row.try_get(1)?, |e| &mut e.events);
+                    count(expired, row.try_get(0)?, |e| &mut e.events);
                 }
-                tx.execute("DELETE FROM dedupe WHERE event = ANY($1)", &[&gone])
-                    .await?;
                 let rejected = scan(
                     &tx,
                     "rejected",

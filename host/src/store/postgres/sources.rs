@@ -77,6 +77,8 @@ impl PgStore {
                     return Err(ConfigRefusal::SourceExists(source.name.clone()).into());
                 }
                 config::commit(tx, ConfigChange::Sources).await?;
+                // Back to the pool before the refresh takes one.
+                drop(client);
                 shared.after_write(ConfigChange::Sources).await?;
                 Ok::<_, ConfigWriteError>(())
             }
@@ -141,6 +143,7 @@ impl PgStore {
                 return Err(ConfigRefusal::SourceExists(source.name.clone()).into());
             }
             config::commit(tx, ConfigChange::Sources).await?;
+            drop(client);
             shared.after_write(ConfigChange::Sources).await?;
             Ok::<_, ConfigWriteError>(Ok(source))
         }
@@ -167,6 +170,7 @@ impl PgStore {
                     return Err(ConfigRefusal::NoSource(name.to_string()).into());
                 }
                 config::commit(tx, ConfigChange::Sources).await?;
+                drop(client);
                 shared.after_write(ConfigChange::Sources).await?;
                 Ok::<_, ConfigWriteError>(())
             }

@@ -90,6 +90,8 @@ impl PgStore {
                     return Err(ConfigRefusal::TenantExists(tenant.name.clone()).into());
                 }
                 config::commit(tx, ConfigChange::Tenants).await?;
+                // Back to the pool before the refresh takes one.
+                drop(client);
                 shared.after_write(ConfigChange::Tenants).await?;
                 Ok(())
             }
@@ -132,6 +134,7 @@ impl PgStore {
             .await
             .map_err(StoreError::from)?;
             config::commit(tx, ConfigChange::Tenants).await?;
+            drop(client);
             shared.after_write(ConfigChange::Tenants).await?;
             Ok::<_, ConfigWriteError>(Ok(tenant))
         }
@@ -164,6 +167,7 @@ impl PgStore {
                 .await
                 .map_err(StoreError::from)?;
                 config::commit(tx, ConfigChange::Tenants).await?;
+                drop(client);
                 shared.after_write(ConfigChange::Tenants).await?;
                 Ok(())
             }
@@ -221,6 +225,7 @@ impl PgStore {
                     .await
                     .map_err(StoreError::from)?;
                     config::commit(tx, ConfigChange::Tenants).await?;
+                    drop(client);
                     shared.after_write(ConfigChange::Tenants).await?;
                 }
                 Ok(key)
