@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 
 use crate::domain::Name;
-use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorld};
+use crate::domain::plugin::{HostPattern, PluginRecord, PluginWorld};
 use crate::ids::now_ms;
 use crate::runtime::{Lane, LimitsOverride, LoadError, Plugin, PluginId, Runtime};
-use crate::store::AddVersionError;
 use crate::store::{self, ConfigChange, NewVersion, Store, StoreError, Uploader};
+use crate::store::{AddVersionError, AddedVersion};
 
 /// What went wrong in the registry.
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +138,7 @@ impl Registry {
         bytes: &[u8],
         activate: bool,
         uploader: Uploader,
-    ) -> Result<(PluginRecord, PluginVersion), RegistryError> {
+    ) -> Result<AddedVersion, RegistryError> {
         // An uploaded block plugin makes no outbound request until the
         // operator (or, for a private plugin, its tenant) lists the hosts it
         // may reach.
@@ -154,10 +154,10 @@ impl Registry {
         activate: bool,
         uploader: Uploader,
         initial_hosts: impl FnOnce(PluginWorld) -> Vec<HostPattern>,
-    ) -> Result<(PluginRecord, PluginVersion), RegistryError> {
+    ) -> Result<AddedVersion, RegistryError> {
         let info = self.runtime.inspect(bytes)?;
         let world = PluginWorld::from(info.world);
-        let (record, version) = store::wait(self.store.add_plugin_version(
+        let added = store::wait(self.store.add_plugin_version(
             name,
             NewVersion {
                 bytes,
@@ -169,10 +169,10 @@ impl Registry {
                 uploader,
             },
         ))?;
-        if record.active_version == version.version {
-            self.load_into_active(name, version.version)?;
+        if added.record.active_version == added.version.version {
+            self.load_into_active(name, added.version.version)?;
         }
-        Ok((record, version))
+        Ok(added)
     }
 
     /// Makes `version` active: loads it, records it, then swaps it in.
@@ -407,15 +407,20 @@ impl Registry {
                 PluginWorld::Block => vec![HostPattern::Any],
                 PluginWorld::Mapper | PluginWorld::Renderer => Vec::new(),
             };
-            self.upload_with_hosts(
-                &name,
-                &bytes,
-                true,
-                Uploader::Operator { owner: None },
-                any_host,
-            )
-            .map_err(|e| fail(e.to_string()))?;
-            installed.push(name.to_string());
+            // Another node starting at once may have installed it since the
+            // look above: then the store answers its version, not a new one.
+            let added = self
+                .upload_with_hosts(
+                    &name,
+                    &bytes,
+                    true,
+                    Uploader::Operator { owner: None },
+                    any_host,
+                )
+                .map_err(|e| fail(e.to_string()))?;
+            if added.created {
+                installed.push(name.to_string());
+            }
         }
         Ok(installed)
     }

@@ -57,6 +57,35 @@ pub fn plugin_bytes(name: &str) -> Vec<u8> {
     read(&plugin_path(name))
 }
 
+/// First-party plugin `name` with a custom section `wasmhook-test` holding
+/// `tag` appended: the same plugin in different bytes, for tests that need a
+/// second version (identical bytes are answered as the existing version).
+pub fn plugin_bytes_tagged(name: &str, tag: &str) -> Vec<u8> {
+    let mut bytes = plugin_bytes(name);
+    let section_name = b"wasmhook-test";
+    let mut content = leb128(section_name.len());
+    content.extend_from_slice(section_name);
+    content.extend_from_slice(tag.as_bytes());
+    bytes.push(0); // a custom section
+    bytes.extend(leb128(content.len()));
+    bytes.extend(content);
+    bytes
+}
+
+/// `value` as unsigned LEB128, the wasm binary format's integers.
+fn leb128(mut value: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
 /// The bytes of test guest `name` (`hostile`, `forbidden-http`, ...).
 pub fn guest_bytes(name: &str) -> Vec<u8> {
     ensure_built();

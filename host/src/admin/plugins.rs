@@ -7,11 +7,11 @@
 use super::{Admin, AdminError};
 use crate::domain::Name;
 use crate::domain::endpoint::FieldError;
-use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorld};
+use crate::domain::plugin::{HostPattern, PluginRecord, PluginWorld};
 use crate::domain::tenant::Principal;
 use crate::runtime::LimitsOverride;
 use crate::store::ConfigRefusal;
-use crate::store::Uploader;
+use crate::store::{AddedVersion, Uploader};
 
 /// The most allowed-hosts entries a plugin may have.
 const MAX_ALLOWED_HOSTS: usize = 100;
@@ -26,18 +26,28 @@ impl Admin {
         name: Name,
         bytes: bytes::Bytes,
         activate: bool,
-    ) -> Result<(PluginRecord, PluginVersion), AdminError> {
+    ) -> Result<AddedVersion, AdminError> {
         let registry = self.registry.clone();
         let upload_name = name.clone();
-        let (plugin, version) = tokio::task::spawn_blocking(move || {
+        let added = tokio::task::spawn_blocking(move || {
             registry.upload(&upload_name, &bytes, activate, uploader)
         })
         .await??;
-        self.audit_plugin(by, &plugin, "plugin.upload", Some(version.version))
-            .await?;
+        let (plugin, version) = (&added.record, &added.version);
+        // Identical bytes add no version; asked to activate, they may
+        // have switched the active one.
+        let action = match (added.created, activate) {
+            (true, _) => Some("plugin.upload"),
+            (false, true) => Some("plugin.activate"),
+            (false, false) => None,
+        };
+        if let Some(action) = action {
+            self.audit_plugin(by, plugin, action, Some(version.version))
+                .await?;
+        }
         self.store.durable().await?;
-        tracing::info!(plugin = %name, version = version.version, world = version.world.as_str(), "plugin uploaded");
-        Ok((plugin, version))
+        tracing::info!(plugin = %name, version = version.version, world = version.world.as_str(), created = added.created, "plugin uploaded");
+        Ok(added)
     }
 
     /// Makes `version` of `name` active. Calls in flight finish on the old

@@ -107,6 +107,9 @@ async fn get_plugin(
 
 /// Upload component bytes as a new immutable version of `name`.
 ///
+/// Bytes identical to an existing version of `name` add no version: that
+/// version is answered with 200 (and made active when `activate` is set).
+///
 /// The body is the `.wasm` component. It is validated (and compiled) like
 /// `wasmhook plugin check`; a refusal says why. The admin token uploads
 /// shared plugins (or, acting in a tenant, that tenant's private ones); a
@@ -116,7 +119,8 @@ async fn get_plugin(
     params(("name" = String, Path, description = "Plugin name"), UploadParams),
     request_body(content = Vec<u8>, content_type = "application/wasm"),
     responses(
-        (status = 201, body = Uploaded),
+        (status = 201, description = "A new version", body = Uploaded),
+        (status = 200, description = "The bytes are an existing version, which is answered (and activated when asked)", body = Uploaded),
         (status = 403, description = "A tenant key on a shared plugin, or private plugins not allowed", body = ErrorBody),
         (status = 409, description = "The plugin's versions target another world, or another tenant has the name", body = ErrorBody),
         (status = 413, body = ErrorBody),
@@ -133,11 +137,23 @@ async fn upload_plugin(
     })?;
     let uploader = plugin_access::uploader(&state, &caller, &name).await?;
     let bytes = read_body(request, &()).await?;
-    let (plugin, version) = state
+    let added = state
         .admin
         .upload_plugin(caller.by(), uploader, name, bytes, params.activate)
         .await?;
-    Ok((StatusCode::CREATED, Json(Uploaded { plugin, version })))
+    // Bytes identical to a stored version answer that version: 200, not 201.
+    let status = if added.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(Uploaded {
+            plugin: added.record,
+            version: added.version,
+        }),
+    ))
 }
 
 /// Make a version active (also a rollback). Calls in flight finish on the

@@ -28,8 +28,8 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use records::{
-    AddVersionError, AuditPage, Claimed, ConfigChange, Due, EventPage, Expired, Inserted, NewEvent,
-    NewVersion, PoolFigures, Sweep, SweepCursor, Uploader,
+    AddVersionError, AddedVersion, AuditPage, Claimed, ConfigChange, Due, EventPage, Expired,
+    Inserted, NewEvent, NewVersion, PoolFigures, Sweep, SweepCursor, Uploader,
 };
 pub use refusal::{ConfigRefusal, ConfigWriteError};
 pub use sled::health;
@@ -259,12 +259,14 @@ sled_answers_at_once! {
     /// The component bytes of a version.
     fn plugin_bytes(&self, name: &Name, version: u32) -> Result<Option<Vec<u8>>, StoreError>;
     /// Adds the next version of `name` (creating the plugin on its first
-    /// upload), atomically with its bytes and record.
+    /// upload), atomically with its bytes and record; bytes identical to an
+    /// existing version answer that version instead (activating it when
+    /// asked).
     fn add_plugin_version(
         &self,
         name: &Name,
         new: NewVersion<'_>,
-    ) -> Result<(PluginRecord, PluginVersion), AddVersionError>;
+    ) -> Result<AddedVersion, AddVersionError>;
     /// Makes `version` the active one. `None` when the plugin or version
     /// does not exist.
     fn activate_plugin(

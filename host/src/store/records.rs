@@ -12,7 +12,7 @@ use super::StoreError;
 use crate::domain::Name;
 use crate::domain::delivery::Delivery;
 use crate::domain::event::CanonicalEvent;
-use crate::domain::plugin::{HostPattern, PluginWorld};
+use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion, PluginWorld};
 use crate::domain::tenant::AuditEntry;
 use crate::ids::{DeliveryId, EndpointId, EventId};
 
@@ -88,6 +88,20 @@ pub struct NewVersion<'a> {
     /// Who uploads: which plugins the upload may extend, and whose a plugin
     /// it creates is.
     pub uploader: Uploader,
+}
+
+/// What an upload left in the store.
+#[derive(Debug, Clone)]
+pub struct AddedVersion {
+    /// The plugin after the upload.
+    pub record: PluginRecord,
+    /// The version the bytes are: the new one, or the existing version
+    /// whose bytes are identical.
+    pub version: PluginVersion,
+    /// `false` when the bytes were already a version of the plugin and no
+    /// version was added (a repeated push, two nodes installing the same
+    /// bundled plugin at once).
+    pub created: bool,
 }
 
 /// Who uploads a version, which decides which existing plugin it may

@@ -49,6 +49,22 @@ impl Cluster {
         })
     }
 
+    /// `count` nodes on a new database started at the same moment, so
+    /// they race to install the first-party plugins.
+    async fn start_together(count: usize) -> Option<Cluster> {
+        let dirs: Vec<TempDir> = (0..count).map(|_| tempfile::tempdir().unwrap()).collect();
+        let paths: Vec<&Path> = dirs.iter().map(TempDir::path).collect();
+        share_database(&paths)?;
+        let starting: Vec<_> = dirs.iter().map(|dir| start_node(dir.path())).collect();
+        let nodes = futures::future::join_all(starting).await;
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        Some(Cluster {
+            dirs,
+            nodes,
+            client,
+        })
+    }
+
     /// Kills node `index` with SIGKILL and starts it again on its data dir.
     async fn kill_and_restart(&mut self, index: usize) {
         self.nodes[index].kill();
@@ -465,4 +481,37 @@ async fn order_rate_and_plugin_activations_hold_across_nodes() {
         "cluster: version 2 served on node 3 {} ms after its activation on node 1",
         activated.elapsed().as_millis()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_at_once_install_the_first_party_plugins_once() {
+    let Some(cluster) = Cluster::start_together(2).await else {
+        return;
+    };
+    let bundled = std::fs::read_dir(wasmhook_tests::repo_root().join("plugins/dist"))
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .is_ok_and(|entry| entry.path().extension().is_some_and(|ext| ext == "wasm"))
+        })
+        .count();
+    for node in 0..2 {
+        let response = cluster
+            .admin(node, reqwest::Method::GET, "/v1/plugins")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let plugins: Value = response.json().await.unwrap();
+        let plugins = plugins.as_array().expect("a list of plugins");
+        assert_eq!(plugins.len(), bundled, "node {node}: {plugins:?}");
+        for plugin in plugins {
+            assert_eq!(
+                (&plugin["latest_version"], &plugin["active_version"]),
+                (&json!(1), &json!(1)),
+                "node {node}: installed once: {plugin}"
+            );
+        }
+    }
 }

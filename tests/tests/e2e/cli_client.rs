@@ -14,7 +14,7 @@ use std::process::Output;
 use serde_json::Value;
 use wasmhook_tests::server::{ADMIN_TOKEN, TestServer, json_of};
 
-use crate::harness::{fixtures_dir, plugin_path};
+use crate::harness::{fixtures_dir, plugin_bytes_tagged, plugin_path};
 
 /// Runs the binary with a clean client environment; the server's runtime
 /// keeps serving while it runs (the child is awaited, not blocked on).
@@ -75,9 +75,27 @@ async fn plugins_push_version_activate_list_and_get() {
     assert_eq!(first["version"]["world"], "mapper");
     assert_eq!(first["plugin"]["active_version"], 1);
 
+    // The same file again adds no version: it is version 1.
+    let repeated = client(&server, &["plugin", "push", wasm, "--name", "gs-cli"]).await;
+    assert_eq!(stdout_json(&repeated)["version"]["version"], 1);
+    let summary = String::from_utf8_lossy(&repeated.stderr);
+    assert!(
+        summary.contains("already has these bytes as version 1; no version added"),
+        "summary on stderr: {summary}"
+    );
+
+    let tagged = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(tagged.path(), plugin_bytes_tagged("gupshup", "v2")).unwrap();
     let pushed = client(
         &server,
-        &["plugin", "push", wasm, "--name", "gs-cli", "--activate"],
+        &[
+            "plugin",
+            "push",
+            tagged.path().to_str().unwrap(),
+            "--name",
+            "gs-cli",
+            "--activate",
+        ],
     )
     .await;
     let second = stdout_json(&pushed);
@@ -111,9 +129,9 @@ async fn plugins_push_version_activate_list_and_get() {
         .map(|v| &v["version"])
         .collect();
     assert_eq!(versions, [1, 2]);
-    assert_eq!(
-        detail["versions"][0]["sha256"],
-        detail["versions"][1]["sha256"]
+    assert_ne!(
+        detail["versions"][0]["sha256"], detail["versions"][1]["sha256"],
+        "two versions, two contents"
     );
 
     assert_eq!(

@@ -3,7 +3,9 @@
 
 use wasmhook::runtime::{LimitsOverride, Plugin, PluginId, Runtime, RuntimeConfig};
 
-pub use wasmhook_tests::{fixtures_dir, guest_bytes, plugin_bytes, plugin_path, repo_root};
+pub use wasmhook_tests::{
+    fixtures_dir, guest_bytes, plugin_bytes, plugin_bytes_tagged, plugin_path, repo_root,
+};
 
 /// A runtime without a compile cache and with the default limits.
 pub fn runtime() -> Runtime {

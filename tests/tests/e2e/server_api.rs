@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use wasmhook_tests::server::{TestServer, json_of};
 
-use crate::harness::plugin_bytes;
+use crate::harness::{plugin_bytes, plugin_bytes_tagged};
 
 /// Sends a request and returns status and JSON body.
 async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
@@ -67,11 +67,25 @@ async fn plugins_are_versioned_activated_dry_run_and_deleted_only_when_unused() 
     assert_eq!(v2["plugin"]["active_version"], 1);
     let (status, v3) = send(put(
         "/v1/plugins/my-mapper?activate=true",
-        plugin_bytes("gupshup"),
+        plugin_bytes_tagged("gupshup", "v3"),
     ))
     .await;
     assert_eq!(status, 201);
     assert_eq!(v3["plugin"]["active_version"], 3);
+    // The same bytes again add no version: 200 with the version they are.
+    let (status, again) = send(put("/v1/plugins/my-mapper", plugin_bytes("gupshup"))).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        (
+            &again["version"]["version"],
+            &again["plugin"]["latest_version"]
+        ),
+        (&json!(2), &json!(3))
+    );
+    assert_eq!(
+        again["plugin"]["active_version"], 3,
+        "not activated unasked"
+    );
     let (_, detail) = server.get("/v1/plugins/my-mapper").await;
     assert_eq!(detail["versions"].as_array().unwrap().len(), 3);
     assert_eq!(detail["active_version"], 3);

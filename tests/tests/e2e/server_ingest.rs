@@ -11,7 +11,9 @@ use wasmhook_sdk::Callback;
 use wasmhook_sdk::fixtures::{json_subset, load_cases};
 use wasmhook_tests::server::{TestServer, json_of};
 
-use crate::harness::{fixture_folders, fixtures_dir, guest_bytes, plugin_bytes};
+use crate::harness::{
+    fixture_folders, fixtures_dir, guest_bytes, plugin_bytes, plugin_bytes_tagged,
+};
 
 /// Sends a callback to `/ingest/{source}` with the token in a header.
 async fn ingest(
@@ -347,10 +349,10 @@ async fn rejected_callbacks_are_kept_and_succeed_after_a_fixed_version_is_activa
 async fn a_version_swap_under_concurrent_ingest_loses_no_request() {
     let server = std::sync::Arc::new(TestServer::start().await);
     let token = server.create_source("gs", "gupshup", json!({})).await;
-    // v2 of gupshup: the same component bytes are a valid new version.
+    // v2 of gupshup: the same component in other bytes.
     let response = server
         .admin(Method::PUT, "/v1/plugins/gupshup")
-        .body(plugin_bytes("gupshup"))
+        .body(plugin_bytes_tagged("gupshup", "v2"))
         .send()
         .await
         .unwrap();

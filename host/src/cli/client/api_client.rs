@@ -121,14 +121,15 @@ impl ApiClient {
         self.send(method, segments, query, body.map(RequestBody::json))
     }
 
-    /// `PUT` a body.
+    /// `PUT` a body; the answer with its status (a plugin push tells a new
+    /// version, 201, from bytes the server already had, 200).
     pub(super) fn put(
         &self,
         segments: &[&str],
         query: &[(&str, String)],
         body: RequestBody,
-    ) -> Result<Value, CliError> {
-        self.send(Method::PUT, segments, query, Some(body))
+    ) -> Result<(StatusCode, Value), CliError> {
+        self.exchange(Method::PUT, segments, query, Some(body))
     }
 
     fn send(
@@ -138,6 +139,16 @@ impl ApiClient {
         query: &[(&str, String)],
         body: Option<RequestBody>,
     ) -> Result<Value, CliError> {
+        Ok(self.exchange(method, segments, query, body)?.1)
+    }
+
+    fn exchange(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<RequestBody>,
+    ) -> Result<(StatusCode, Value), CliError> {
         let url = self.url(segments, query)?;
         let timeout = body.as_ref().map_or(REQUEST_TIMEOUT, |body| body.timeout);
         let target = Target {
@@ -171,13 +182,14 @@ impl ApiClient {
             return Err(api_error(target, status, &bytes));
         }
         if bytes.is_empty() {
-            return Ok(Value::Null);
+            return Ok((status, Value::Null));
         }
-        serde_json::from_slice(&bytes).map_err(|error| CliError::BadAnswer {
+        let answer = serde_json::from_slice(&bytes).map_err(|error| CliError::BadAnswer {
             method: target.method,
             path: target.path,
             detail: format!("not JSON: {error}"),
-        })
+        })?;
+        Ok((status, answer))
     }
 
     /// The base URL with `segments` appended (each percent-encoded, so an id

@@ -290,7 +290,7 @@ pub(super) fn plugin_push(args: &PushArgs) -> Result<ExitCode, CliError> {
     } else {
         Vec::new()
     };
-    let answer = {
+    let (status, answer) = {
         // The server validates and compiles before it answers: seconds.
         let _progress = super::progress::Progress::start(format!(
             "uploading {} ({} KiB); the server compiles it …",
@@ -308,10 +308,17 @@ pub(super) fn plugin_push(args: &PushArgs) -> Result<ExitCode, CliError> {
         answer["version"]["version"].as_u64(),
         answer["plugin"]["active_version"].as_u64(),
     ) {
-        eprintln!(
-            "wasmhook: uploaded `{}` version {version} (active version: {active})",
-            args.name
-        );
+        if status == reqwest::StatusCode::CREATED {
+            eprintln!(
+                "wasmhook: uploaded `{}` version {version} (active version: {active})",
+                args.name
+            );
+        } else {
+            eprintln!(
+                "wasmhook: `{}` already has these bytes as version {version}; no version added (active version: {active})",
+                args.name
+            );
+        }
     }
     print(&args.client, &answer, &View::Record(&[]))
 }

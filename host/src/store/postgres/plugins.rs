@@ -9,8 +9,8 @@ use crate::domain::Name;
 use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion};
 use crate::runtime::LimitsOverride;
 use crate::store::{
-    AddVersionError, ConfigChange, ConfigRefusal, ConfigWriteError, NewVersion, StoreError,
-    Uploader,
+    AddVersionError, AddedVersion, ConfigChange, ConfigRefusal, ConfigWriteError, NewVersion,
+    StoreError, Uploader,
 };
 
 impl PgStore {
@@ -96,7 +96,7 @@ impl PgStore {
         &self,
         name: &Name,
         new: NewVersion<'_>,
-    ) -> Result<(PluginRecord, PluginVersion), AddVersionError> {
+    ) -> Result<AddedVersion, AddVersionError> {
         let shared = &self.shared;
         shared.track(
             async {
@@ -124,6 +124,37 @@ impl PgStore {
                             name: name.clone(),
                             existing: existing.world.as_str(),
                             uploaded: new.world.as_str(),
+                        });
+                    }
+                    // The same bytes again (a repeated push; nodes starting at
+                    // once installing the same bundled plugin): that version.
+                    let identical = tx
+                        .query_opt(
+                            "SELECT record FROM plugin_versions WHERE name = $1 AND sha256 = $2
+                             ORDER BY version DESC LIMIT 1",
+                            &[&name.as_str(), &new.sha256],
+                        )
+                        .await
+                        .map_err(StoreError::from)?
+                        .map(|row| record::<PluginVersion>("a plugin version record", &row, 0))
+                        .transpose()?;
+                    if let Some(version) = identical {
+                        let record = if new.activate && existing.active_version != version.version {
+                            let record = PluginRecord {
+                                active_version: version.version,
+                                updated_at: new.now_ms,
+                                ..existing.clone()
+                            };
+                            put(&tx, &record).await?;
+                            config::commit(tx, ConfigChange::Plugins).await?;
+                            record
+                        } else {
+                            existing.clone()
+                        };
+                        return Ok(AddedVersion {
+                            record,
+                            version,
+                            created: false,
                         });
                     }
                 }
@@ -180,7 +211,11 @@ impl PgStore {
                 .map_err(StoreError::from)?;
                 put(&tx, &record).await?;
                 config::commit(tx, ConfigChange::Plugins).await?;
-                Ok((record, version))
+                Ok(AddedVersion {
+                    record,
+                    version,
+                    created: true,
+                })
             }
             .await,
         )

@@ -175,18 +175,37 @@ async fn versions_count_up_and_the_world_is_fixed() {
         uploader: Uploader::Operator { owner: None },
     };
     let plugin = name("gupshup");
-    let (record, v1) = store
+    let v1 = store
         .add_plugin_version(&plugin, upload(b"one", PluginWorld::Mapper, true))
         .await
         .unwrap();
-    assert_eq!((record.active_version, v1.version), (1, 1));
-    let (record, v2) = store
+    assert_eq!((v1.record.active_version, v1.version.version), (1, 1));
+    let v2 = store
         .add_plugin_version(&plugin, upload(b"second", PluginWorld::Mapper, false))
         .await
         .unwrap();
     assert_eq!(
-        (record.active_version, record.latest_version, v2.version),
+        (
+            v2.record.active_version,
+            v2.record.latest_version,
+            v2.version.version
+        ),
         (1, 2, 2)
+    );
+    // The same bytes again add no version: they are version 2, made active
+    // when asked.
+    let again = store
+        .add_plugin_version(&plugin, upload(b"second", PluginWorld::Mapper, true))
+        .await
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(
+        (
+            again.version.version,
+            again.record.active_version,
+            again.record.latest_version
+        ),
+        (2, 2, 2)
     );
     assert!(matches!(
         store
@@ -233,16 +252,22 @@ async fn a_private_plugin_is_its_tenants_alone() {
     add_plugin(&store, "gupshup", PluginWorld::Mapper).await;
     let a = tenant(&store, "acme", Quotas::default()).await;
     let b = tenant(&store, "bolt", Quotas::default()).await;
+    // Distinct bytes each time: identical ones add no version.
+    let uploads = std::sync::atomic::AtomicU32::new(0);
     let upload = |plugin: &str, uploader: Uploader| {
         let plugin = name(plugin);
         let store = &store;
+        let sha256 = format!(
+            "sha-private-{}",
+            uploads.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         async move {
             store
                 .add_plugin_version(
                     &plugin,
                     NewVersion {
                         bytes: b"wasm",
-                        sha256: "sha-private".into(),
+                        sha256,
                         world: PluginWorld::Mapper,
                         now_ms: 2,
                         activate: true,
@@ -253,14 +278,15 @@ async fn a_private_plugin_is_its_tenants_alone() {
                 .await
         }
     };
-    let (record, _) = upload("acme-map", Uploader::Tenant(a.clone()))
+    let record = upload("acme-map", Uploader::Tenant(a.clone()))
         .await
-        .unwrap();
+        .unwrap()
+        .record;
     assert_eq!(record.owner.as_ref(), Some(&a));
-    let (_, v2) = upload("acme-map", Uploader::Tenant(a.clone()))
+    let v2 = upload("acme-map", Uploader::Tenant(a.clone()))
         .await
         .unwrap();
-    assert_eq!(v2.version, 2);
+    assert_eq!(v2.version.version, 2);
     assert!(matches!(
         upload("acme-map", Uploader::Tenant(b.clone())).await,
         Err(AddVersionError::NameTaken(_))
@@ -269,9 +295,10 @@ async fn a_private_plugin_is_its_tenants_alone() {
         upload("gupshup", Uploader::Tenant(a.clone())).await,
         Err(AddVersionError::Shared(_))
     ));
-    let (record, _) = upload("acme-map", Uploader::Operator { owner: None })
+    let record = upload("acme-map", Uploader::Operator { owner: None })
         .await
-        .unwrap();
+        .unwrap()
+        .record;
     assert_eq!(record.owner.as_ref(), Some(&a), "the owner stays");
     store
         .create_source(&source(&a, "acme-in", "acme-map"))

@@ -10,7 +10,7 @@ use super::{SledStore, StoreError};
 use crate::domain::Name;
 use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion};
 use crate::runtime::LimitsOverride;
-use crate::store::{AddVersionError, NewVersion, Uploader};
+use crate::store::{AddVersionError, AddedVersion, NewVersion, Uploader};
 use crate::store::{ConfigRefusal, ConfigWriteError};
 
 fn version_key(name: &Name, version: u32) -> Vec<u8> {
@@ -69,7 +69,7 @@ impl SledStore {
         &self,
         name: &Name,
         new: NewVersion<'_>,
-    ) -> Result<(PluginRecord, PluginVersion), AddVersionError> {
+    ) -> Result<AddedVersion, AddVersionError> {
         self.writable()?;
         // Under the config lock, so two tenants racing to create the same
         // name cannot both pass the owner check.
@@ -89,6 +89,28 @@ impl SledStore {
                     name: name.clone(),
                     existing: existing.world.as_str(),
                     uploaded: new.world.as_str(),
+                });
+            }
+            let identical = self
+                .plugin_versions(name)?
+                .into_iter()
+                .rfind(|version| version.sha256 == new.sha256);
+            if let Some(version) = identical {
+                let record = if new.activate && existing.active_version != version.version {
+                    let record = PluginRecord {
+                        active_version: version.version,
+                        updated_at: new.now_ms,
+                        ..existing
+                    };
+                    codec::put(&self.plugins, name.as_str(), &record)?;
+                    record
+                } else {
+                    existing
+                };
+                return Ok(AddedVersion {
+                    record,
+                    version,
+                    created: false,
                 });
             }
         }
@@ -139,7 +161,12 @@ impl SledStore {
                 Ok((record, version))
             },
         );
-        Ok(result.map_err(StoreError::from)?)
+        let (record, version) = result.map_err(StoreError::from)?;
+        Ok(AddedVersion {
+            record,
+            version,
+            created: true,
+        })
     }
 
     /// Makes `version` the active one. `None` when the plugin or version

@@ -305,12 +305,15 @@ fn a_private_plugin_is_its_tenants_alone() {
         tenant(&store, "acme", Quotas::default()),
         tenant(&store, "bolt", Quotas::default()),
     );
+    let uploads = std::cell::Cell::new(0);
     let upload = |plugin: &str, uploader: Uploader| {
+        uploads.set(uploads.get() + 1);
         store.add_plugin_version(
             &name(plugin),
             NewVersion {
                 bytes: b"wasm",
-                sha256: "sha-private".into(),
+                // Distinct bytes each time: identical ones add no version.
+                sha256: format!("sha-private-{}", uploads.get()),
                 world: PluginWorld::Mapper,
                 now_ms: 2,
                 activate: true,
@@ -319,13 +322,15 @@ fn a_private_plugin_is_its_tenants_alone() {
             },
         )
     };
-    let (record, _) = upload("acme-map", Uploader::Tenant(a.clone())).unwrap();
+    let record = upload("acme-map", Uploader::Tenant(a.clone()))
+        .unwrap()
+        .record;
     assert_eq!(record.owner.as_ref(), Some(&a));
     // Its tenant adds versions; another tenant cannot, nor touch a shared one.
     assert_eq!(
         upload("acme-map", Uploader::Tenant(a.clone()))
             .unwrap()
-            .1
+            .version
             .version,
         2
     );
@@ -338,7 +343,9 @@ fn a_private_plugin_is_its_tenants_alone() {
         Err(AddVersionError::Shared(_))
     ));
     // The operator may add a version; the owner stays.
-    let (record, _) = upload("acme-map", Uploader::Operator { owner: None }).unwrap();
+    let record = upload("acme-map", Uploader::Operator { owner: None })
+        .unwrap()
+        .record;
     assert_eq!(record.owner.as_ref(), Some(&a));
 
     // Only its tenant's sources may name it.

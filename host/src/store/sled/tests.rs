@@ -135,11 +135,20 @@ fn versions_count_up_and_the_world_is_fixed() {
         allowed_hosts: Vec::new(),
         uploader: Uploader::Operator { owner: None },
     };
-    let (record, v1) = store.add_plugin_version(&name, new(b"a", false)).unwrap();
-    assert_eq!((record.active_version, v1.version), (1, 1));
-    let (record, v2) = store.add_plugin_version(&name, new(b"bb", false)).unwrap();
-    assert_eq!((record.active_version, v2.version), (1, 2));
+    let v1 = store.add_plugin_version(&name, new(b"a", false)).unwrap();
+    assert_eq!((v1.record.active_version, v1.version.version), (1, 1));
+    let v2 = store.add_plugin_version(&name, new(b"bb", false)).unwrap();
+    assert_eq!((v2.record.active_version, v2.version.version), (1, 2));
+    assert!(v1.created && v2.created);
     assert_eq!(store.plugin_bytes(&name, 2).unwrap().unwrap(), b"bb");
+    // The same bytes again add no version: they are version 1, made active
+    // when asked.
+    let again = store.add_plugin_version(&name, new(b"a", false)).unwrap();
+    assert_eq!((again.created, again.version.version), (false, 1));
+    assert_eq!(again.record.latest_version, 2);
+    let again = store.add_plugin_version(&name, new(b"a", true)).unwrap();
+    assert_eq!((again.created, again.record.active_version), (false, 1));
+    assert_eq!(store.plugin_versions(&name).unwrap().len(), 2);
     let renderer = NewVersion {
         world: PluginWorld::Renderer,
         ..new(b"ccc", true)
@@ -172,7 +181,7 @@ fn plugin_settings_change_only_what_is_given_and_outlive_versions() {
         allowed_hosts: Vec::new(),
         uploader: Uploader::Operator { owner: None },
     };
-    let (record, _) = store.add_plugin_version(&name, new(b"a")).unwrap();
+    let record = store.add_plugin_version(&name, new(b"a")).unwrap().record;
     assert_eq!(record.limits, LimitsOverride::default());
     let limits = LimitsOverride {
         max_http_requests: Some(3),
@@ -190,7 +199,7 @@ fn plugin_settings_change_only_what_is_given_and_outlive_versions() {
         .unwrap()
         .unwrap();
     assert_eq!((record.allowed_hosts, record.limits), (hosts, limits));
-    let (record, _) = store.add_plugin_version(&name, new(b"bb")).unwrap();
+    let record = store.add_plugin_version(&name, new(b"bb")).unwrap().record;
     assert_eq!(record.limits, limits, "a new version keeps the settings");
     let unknown: crate::domain::Name = "q".parse().unwrap();
     assert!(
