@@ -59,6 +59,29 @@ pub fn share_database(data_dirs: &[&Path]) -> Option<String> {
     Some(url)
 }
 
+/// Whether PostgreSQL is there for a test that runs servers of its own
+/// (`tests/postgres.sh` in a temp dir): the same switch as the multi-node
+/// tests, `WASMHOOK_TEST_DATABASE_URL`. Outside CI a note and `false`
+/// without it; under CI its absence fails the test.
+pub fn postgres_configured(what: &str) -> bool {
+    if std::env::var_os("WASMHOOK_TEST_DATABASE_URL").is_some() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("WASMHOOK_TEST_DATABASE_URL is not set under CI (tests/run.sh starts one)");
+    }
+    eprintln!("note: WASMHOOK_TEST_DATABASE_URL is not set; skipping {what}");
+    false
+}
+
+/// Names `url` as the database of the servers over `data_dirs` (a
+/// database the test made itself, on a server of its own).
+pub fn use_database(data_dirs: &[&Path], url: &str) {
+    for dir in data_dirs {
+        record(dir, url);
+    }
+}
+
 /// A new database on `cluster`; its URL.
 fn new_database(cluster: &str) -> String {
     let name = format!(

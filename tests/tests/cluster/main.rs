@@ -4,7 +4,8 @@
 //! stored exactly once and delivered at least once; an `endpoint`-ordered
 //! endpoint receives in order across nodes; a 50/s endpoint is held to
 //! 50/s cluster-wide; a plugin activated on one node serves callbacks on
-//! another within 2 s. These tests always run on PostgreSQL (a test
+//! another within 2 s; nodes ride out their database stopping for 10 s
+//! under load (`outage`). These tests always run on PostgreSQL (a test
 //! cluster from `tests/postgres.sh`, which `tests/run.sh` starts).
 
 use std::collections::{HashMap, HashSet};
@@ -19,6 +20,8 @@ use wasmhook_tests::database::share_database;
 use wasmhook_tests::process::{GupshupCallbacks, ServerProcess};
 use wasmhook_tests::receiver::TestReceiver;
 use wasmhook_tests::server::ADMIN_TOKEN;
+
+mod outage;
 
 const SOURCE_TOKEN: &str = "cluster-source-token-0123456789";
 
@@ -37,16 +40,22 @@ impl Cluster {
         let dirs: Vec<TempDir> = (0..count).map(|_| tempfile::tempdir().unwrap()).collect();
         let paths: Vec<&Path> = dirs.iter().map(TempDir::path).collect();
         share_database(&paths)?;
+        Some(Cluster::start_in(dirs).await)
+    }
+
+    /// One node on each of `dirs`, one after the other; the dirs name
+    /// their database already.
+    async fn start_in(dirs: Vec<TempDir>) -> Cluster {
         let mut nodes = Vec::new();
         for dir in &dirs {
             nodes.push(start_node(dir.path()).await);
         }
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        Some(Cluster {
+        Cluster {
             dirs,
             nodes,
             client,
-        })
+        }
     }
 
     /// `count` nodes on a new database started at the same moment, so
