@@ -21,18 +21,15 @@
 //! this build's (for paired before/after runs with one load generator; a
 //! binary without batch publishing answers the publish mode 422).
 //!
-//! The generator is one thread of raw HTTP/1.1 keep-alive connections (one
-//! per request in flight), so it takes as little as possible of the cores it
-//! shares with the server.
+//! The generator (`wasmhook_tests::bench::load`) is one thread of raw
+//! HTTP/1.1 keep-alive connections (one per request in flight), so it takes
+//! as little as possible of the cores it shares with the server.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::TokioIo;
+use wasmhook_tests::bench::load::{self, Mode, Target};
 use wasmhook_tests::bench::{cpu_seconds, env_or, percentile_ms, server_binary};
 use wasmhook_tests::process::{GupshupCallbacks, ServerProcess};
 use wasmhook_tests::server::ADMIN_TOKEN;
@@ -40,39 +37,6 @@ use wasmhook_tests::server::ADMIN_TOKEN;
 const SOURCE: &str = "gupshup-bench";
 const INGEST_TOKEN: &str = "gupshup-bench-token-0123456789";
 const WARM_UP: Duration = Duration::from_secs(1);
-
-/// What one level of load came to.
-struct Run {
-    latencies: Vec<Duration>,
-    failures: u64,
-    elapsed: Duration,
-}
-
-/// What the generator sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// One gupshup callback per request to `/ingest/{source}`.
-    Ingest,
-    /// `POST /v1/events` with this many events per request.
-    Publish { batch: usize },
-}
-
-impl Mode {
-    fn name(self) -> &'static str {
-        match self {
-            Mode::Ingest => "ingest",
-            Mode::Publish { .. } => "publish",
-        }
-    }
-
-    /// Events stored per request answered 202.
-    fn events_per_request(self) -> usize {
-        match self {
-            Mode::Ingest => 1,
-            Mode::Publish { batch } => batch,
-        }
-    }
-}
 
 fn main() {
     let seconds: u64 = env_or("BENCH_SECS", 10);
@@ -112,22 +76,21 @@ fn main() {
     // Events/s per mode and level, for the comparison.
     let mut rates: Vec<(Mode, usize, f64)> = Vec::new();
     for &mode in &modes {
+        let target = Target {
+            nodes: vec![server.addr],
+            source: SOURCE.to_owned(),
+            token: INGEST_TOKEN.to_owned(),
+            mode,
+            callbacks: Arc::clone(&callbacks),
+            next_id: Arc::clone(&next_id),
+        };
         for &concurrency in &levels {
-            let load = |duration| {
-                runtime.block_on(drive(
-                    &server,
-                    mode,
-                    &callbacks,
-                    &next_id,
-                    concurrency,
-                    duration,
-                ))
-            };
+            let load =
+                |duration| runtime.block_on(load::drive(&target, concurrency, duration, None));
             load(WARM_UP);
             let cpu_before = cpu_seconds(server.pid());
-            let mut run = load(Duration::from_secs(seconds));
+            let run = load(Duration::from_secs(seconds));
             let cpu = cpu_seconds(server.pid()) - cpu_before;
-            run.latencies.sort();
             let accepted = run.latencies.len();
             let requests_per_second = accepted as f64 / run.elapsed.as_secs_f64();
             let events = accepted * mode.events_per_request();
@@ -166,124 +129,6 @@ fn main() {
             );
         }
     }
-}
-
-/// Keeps `concurrency` requests in flight for `duration`.
-async fn drive(
-    server: &ServerProcess,
-    mode: Mode,
-    callbacks: &Arc<GupshupCallbacks>,
-    next_id: &Arc<AtomicU64>,
-    concurrency: usize,
-    duration: Duration,
-) -> Run {
-    let started = Instant::now();
-    let deadline = tokio::time::Instant::now() + duration;
-    let workers: Vec<_> = (0..concurrency)
-        .map(|_| {
-            tokio::spawn(worker(
-                server.addr,
-                mode,
-                Arc::clone(callbacks),
-                Arc::clone(next_id),
-                deadline,
-            ))
-        })
-        .collect();
-    let mut run = Run {
-        latencies: Vec::new(),
-        failures: 0,
-        elapsed: Duration::ZERO,
-    };
-    for worker in workers {
-        let (latencies, failures) = worker.await.expect("load worker");
-        run.latencies.extend(latencies);
-        run.failures += failures;
-    }
-    run.elapsed = started.elapsed();
-    run
-}
-
-/// One connection, one request at a time, until `deadline`: the latencies
-/// of the 202s and the number of other answers.
-async fn worker(
-    addr: std::net::SocketAddr,
-    mode: Mode,
-    callbacks: Arc<GupshupCallbacks>,
-    next_id: Arc<AtomicU64>,
-    deadline: tokio::time::Instant,
-) -> (Vec<Duration>, u64) {
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connect to the server");
-    stream.set_nodelay(true).expect("TCP_NODELAY");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("HTTP/1.1 handshake");
-    tokio::spawn(connection);
-    let ingest_path = format!("/ingest/{SOURCE}");
-    let admin = format!("Bearer {ADMIN_TOKEN}");
-    let mut latencies = Vec::new();
-    let mut failures = 0;
-    while tokio::time::Instant::now() < deadline {
-        let builder = Request::builder()
-            .method(Method::POST)
-            .header("host", addr.to_string())
-            .header("content-type", "application/json");
-        let request = match mode {
-            Mode::Ingest => {
-                let message_id = format!("bench-{}", next_id.fetch_add(1, Ordering::Relaxed));
-                builder
-                    .uri(&ingest_path)
-                    .header("x-wasmhook-token", INGEST_TOKEN)
-                    .body(Full::new(Bytes::from(callbacks.body(&message_id))))
-            }
-            Mode::Publish { batch } => {
-                let first = next_id.fetch_add(batch as u64, Ordering::Relaxed);
-                builder
-                    .uri("/v1/events")
-                    .header("authorization", &admin)
-                    .body(Full::new(Bytes::from(publish_batch(
-                        &callbacks, first, batch,
-                    ))))
-            }
-        }
-        .expect("request");
-        let sent = Instant::now();
-        let response = sender.send_request(request).await.expect("send request");
-        let status = response.status();
-        let body = response.into_body().collect().await.expect("response body");
-        if status == StatusCode::ACCEPTED {
-            latencies.push(sent.elapsed());
-        } else {
-            failures += 1;
-            if failures == 1 {
-                eprintln!(
-                    "answer {status}: {}",
-                    String::from_utf8_lossy(&body.to_bytes())
-                );
-            }
-        }
-    }
-    (latencies, failures)
-}
-
-/// A `POST /v1/events` body: `batch` distinct events, each the one a gupshup
-/// callback maps to, with that callback as its `vendor_response`.
-fn publish_batch(callbacks: &GupshupCallbacks, first_id: u64, batch: usize) -> String {
-    let mut body = String::from("[");
-    for n in 0..batch {
-        if n > 0 {
-            body.push(',');
-        }
-        let message_id = format!("bench-{}", first_id + n as u64);
-        body.push_str(&format!(
-            r#"{{"event_type":"status","channel":"whatsapp","channel_value":"918x98xx21x4","status":{{"status":"delivered","vendor_status":"delivered","timestamp":1672310923000}},"reference":{{"vendor_message_id":"{message_id}"}},"vendor_name":"gupshup","source":"{SOURCE}","vendor_response":{{"gupshup":{}}}}}"#,
-            callbacks.body(&message_id)
-        ));
-    }
-    body.push(']');
-    body
 }
 
 fn create_source(server: &ServerProcess) {

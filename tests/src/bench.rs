@@ -1,6 +1,8 @@
 //! What the benchmark binaries share: settings read from the environment,
-//! the server binary under test, percentiles of sorted latencies and a
-//! process's CPU time.
+//! the server binary under test, percentiles of sorted latencies, a
+//! process's CPU time, and the load generator (`load`).
+
+pub mod load;
 
 use std::path::PathBuf;
 use std::str::FromStr;

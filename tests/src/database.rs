@@ -82,8 +82,8 @@ pub fn use_database(data_dirs: &[&Path], url: &str) {
     }
 }
 
-/// A new database on `cluster`; its URL.
-fn new_database(cluster: &str) -> String {
+/// A new database on `cluster` (a server URL); its URL.
+pub fn new_database(cluster: &str) -> String {
     let name = format!(
         "wasmhook_test_{}",
         ulid::Ulid::new().to_string().to_lowercase()
