@@ -295,7 +295,7 @@ async fn copy(
     let found = import
         .row_counts()
         .await
-        .map_err(|source| copier_write(shown, source))?;
+        .map_err(|source| write_error(shown, source))?;
     let expected = copied.expected_rows();
     let differences: Vec<String> = expected
         .iter()
@@ -316,11 +316,11 @@ async fn copy(
     import
         .commit()
         .await
-        .map_err(|source| copier_write(shown, source))?;
+        .map_err(|source| write_error(shown, source))?;
     Ok(copied)
 }
 
-fn copier_write(shown: &str, source: StoreError) -> MigrateError {
+fn write_error(shown: &str, source: StoreError) -> MigrateError {
     MigrateError::Write {
         url: shown.to_owned(),
         source,
@@ -345,7 +345,7 @@ impl Copier<'_> {
     }
 
     fn write(&self, source: StoreError) -> MigrateError {
-        copier_write(self.shown, source)
+        write_error(self.shown, source)
     }
 
     /// Tenants and keys, plugins with their versions and bytes, and what
