@@ -19,7 +19,7 @@ use crate::ingest::IngestService;
 use crate::outbound::{OutboundClient, OutboundConfig};
 use crate::registry::Registry;
 use crate::runtime::{LimitsOverride, Runtime};
-use crate::store::Store;
+use crate::store::{Store, without_password};
 use crate::telemetry;
 
 /// Why the server could not start or stopped badly.
@@ -58,18 +58,6 @@ pub enum ServeError {
     Serve(std::io::Error),
 }
 
-/// `url` as it may be shown: its password replaced by `***`.
-fn without_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        Ok(parsed) => parsed.to_string(),
-        Err(_) => "(an unparsable URL)".to_owned(),
-    }
-}
-
 /// The file in the data dir that keeps a generated admin token.
 pub const ADMIN_TOKEN_FILE: &str = "admin_token";
 
@@ -102,11 +90,14 @@ impl Server {
             })?;
             return Self::open_with_store(config, &Arc::new(store));
         }
-        let store = Store::open_with(&config.data_dir.join("store"), config.min_free_disk_bytes)
-            .map_err(|error| match error {
-                error if error.is_io() => data_dir_error(format!("cannot open the store: {error}")),
-                error => ServeError::Store(error),
-            })?;
+        let store = Store::open_with(
+            &config.data_dir.join(crate::store::STORE_DIR),
+            config.min_free_disk_bytes,
+        )
+        .map_err(|error| match error {
+            error if error.is_io() => data_dir_error(format!("cannot open the store: {error}")),
+            error => ServeError::Store(error),
+        })?;
         let store = Arc::new(store);
         match Self::open_with_store(config, &store) {
             Ok(server) => Ok(server),

@@ -48,7 +48,9 @@ pub fn share_database(data_dirs: &[&Path]) -> Option<String> {
             panic!("WASMHOOK_TEST_DATABASE_URL is not set under CI (tests/run.sh starts one)")
         }
         Err(_) => {
-            eprintln!("note: WASMHOOK_TEST_DATABASE_URL is not set; skipping a multi-node test");
+            eprintln!(
+                "note: WASMHOOK_TEST_DATABASE_URL is not set; skipping a test that needs PostgreSQL"
+            );
             return None;
         }
     };

@@ -26,7 +26,8 @@ pub struct TestServer {
     pub base: String,
     /// A client (no proxy, no idle connections kept).
     pub client: reqwest::Client,
-    /// The data dir (kept until the server is dropped).
+    /// The data dir (kept until the server is dropped; an unused one for a
+    /// server started with [`TestServer::start_embedded_in`]).
     pub data_dir: tempfile::TempDir,
     shutdown: CancellationToken,
     task: Option<JoinHandle<Result<(), wasmhook::app::ServeError>>>,
@@ -39,8 +40,17 @@ pub fn shared_cache_dir() -> PathBuf {
 }
 
 /// The configuration of a test server in `data_dir`: first-party plugins,
-/// shared cache, fixed admin token, a small instance pool.
+/// shared cache, fixed admin token, a small instance pool, and the store
+/// the test run chose (see [`crate::database`]).
 pub fn test_config(data_dir: PathBuf) -> ServeConfig {
+    let mut config = embedded_config(data_dir);
+    config.database_url = crate::database::database_for(&config.data_dir).map(Secret::new);
+    config
+}
+
+/// [`test_config`] on the embedded store, whatever store the test run
+/// chose.
+pub fn embedded_config(data_dir: PathBuf) -> ServeConfig {
     ensure_built();
     let mut config = ServeConfig::with_data_dir(data_dir);
     config.listen = "127.0.0.1:0".parse().expect("address");
@@ -52,7 +62,6 @@ pub fn test_config(data_dir: PathBuf) -> ServeConfig {
     // child; tests of compilation limits point `compile_program` at the
     // package's `wasmhook-e2e` and turn this off.
     config.compile_in_process = true;
-    config.database_url = crate::database::database_for(&config.data_dir).map(Secret::new);
     config
 }
 
@@ -67,6 +76,25 @@ impl TestServer {
         let data_dir = tempfile::tempdir().expect("temp data dir");
         let mut config = test_config(data_dir.path().to_path_buf());
         adjust(&mut config);
+        Self::start_configured(data_dir, config).await
+    }
+
+    /// Starts a server on the embedded store in `data_dir`, which the
+    /// caller keeps (it outlives the server: tests of what is done with a
+    /// stopped server's data dir), whatever store the test run chose, with
+    /// the test configuration changed by `adjust`.
+    pub async fn start_embedded_in(
+        data_dir: &std::path::Path,
+        adjust: impl FnOnce(&mut ServeConfig),
+    ) -> Self {
+        let mut config = embedded_config(data_dir.to_path_buf());
+        adjust(&mut config);
+        // `self.data_dir` is then an unused temp dir, dropped with the server.
+        let unused = tempfile::tempdir().expect("temp dir");
+        Self::start_configured(unused, config).await
+    }
+
+    async fn start_configured(data_dir: tempfile::TempDir, config: ServeConfig) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");

@@ -48,6 +48,9 @@ pub enum CliError {
     /// The server could not start or stopped badly.
     #[error(transparent)]
     Serve(#[from] crate::app::ServeError),
+    /// A data dir could not be copied to PostgreSQL.
+    #[error(transparent)]
+    Migrate(#[from] crate::store::MigrateError),
     /// A client command was given no admin token.
     #[error(
         "no admin token for {server}: pass --token or set WASMHOOK_TOKEN; a server started \

@@ -8,6 +8,7 @@ mod error;
 mod format;
 mod http;
 mod input;
+mod migrate;
 mod progress;
 mod run;
 mod serve;
@@ -20,6 +21,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use compile::CompilePluginArgs;
 pub use error::CliError;
+pub use migrate::MigrateArgs;
 
 use crate::config::ServeArgs;
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -38,6 +40,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(Box<ServeArgs>),
+    /// Copy a stopped server's embedded data dir into an empty PostgreSQL
+    /// database (`--from-sled DIR --to URL`) and print what was copied.
+    Migrate(MigrateArgs),
     /// Work with plugin components: locally (run, check) or on a server
     /// (push, list, get, activate).
     #[command(subcommand)]
@@ -301,6 +306,7 @@ fn own_level(level: &str) -> String {
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Serve(args) => serve::serve(&args),
+        Command::Migrate(args) => migrate::migrate(&args),
         Command::Plugin(PluginCommand::Run(args)) => run::run(&args),
         Command::Plugin(PluginCommand::Check(args)) => check::check(&args),
         Command::Plugin(PluginCommand::Push(args)) => client::plugin_push(&args),

@@ -24,7 +24,7 @@ pub enum StoreError {
         detail: String,
     },
     /// PostgreSQL failed (connection, server, or a statement).
-    #[error("store: database: {0}")]
+    #[error("store: database: {}", postgres_detail(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// No pooled database connection could be had (the database is down or
     /// every connection is busy past the wait).
@@ -96,4 +96,21 @@ fn postgres_is_io(error: &tokio_postgres::Error) -> bool {
         || code.starts_with("53")
         || code.starts_with("57P0")
         || code.starts_with("58")
+}
+
+/// A PostgreSQL error on one line with what caused it: the driver's own
+/// text names only the kind ("db error", "error connecting to server").
+fn postgres_detail(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        let mut text = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+        if let Some(detail) = db.detail() {
+            text.push_str(": ");
+            text.push_str(detail);
+        }
+        return text;
+    }
+    match std::error::Error::source(error) {
+        Some(cause) => format!("{error}: {cause}"),
+        None => error.to_string(),
+    }
 }

@@ -15,6 +15,7 @@
 //! atomically, and refuse with a [`ConfigRefusal`].
 
 mod error;
+mod migrate_sled;
 // Selected by the server's startup (`--database-url`), which lands apart;
 // until then only the tests construct it.
 mod postgres;
@@ -27,6 +28,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use error::StoreError;
+pub use migrate_sled::{Copied, MigrateError, STORE_DIR, migrate_sled};
+pub use postgres::without_password;
 pub use records::{
     AddVersionError, AddedVersion, AuditPage, Claimed, ConfigChange, Due, EventPage, Expired,
     Inserted, NewEvent, NewVersion, PoolFigures, Sweep, SweepCursor, Uploader,

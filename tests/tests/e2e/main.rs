@@ -14,6 +14,7 @@ mod disk_full;
 mod durability;
 mod harness;
 mod mappers;
+mod migrate;
 mod renderers;
 mod sandbox;
 mod sandbox_server;

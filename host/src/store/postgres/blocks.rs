@@ -220,7 +220,7 @@ async fn check_references(tx: &Transaction<'_>, block: &Block) -> Result<(), Con
 }
 
 /// Inserts or replaces `block`.
-async fn put(tx: &Transaction<'_>, block: &Block) -> Result<(), StoreError> {
+pub(super) async fn put(tx: &Transaction<'_>, block: &Block) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO blocks (tenant, name, plugin, connector_name, record) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (tenant, name) DO UPDATE SET plugin = EXCLUDED.plugin,

@@ -410,7 +410,7 @@ async fn claim_keys(
 }
 
 /// Inserts the batch's new events (an id stored already is left as it is).
-async fn insert_events(
+pub(super) async fn insert_events(
     tx: &deadpool_postgres::Transaction<'_>,
     ids: &[Vec<u8>],
     tenants: &[&str],

@@ -232,7 +232,7 @@ async fn name_free(
 }
 
 /// Inserts or replaces `connector`.
-async fn put(tx: &Transaction<'_>, connector: &Connector) -> Result<(), StoreError> {
+pub(super) async fn put(tx: &Transaction<'_>, connector: &Connector) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO connectors (id, tenant, name, record) VALUES ($1, $2, $3, $4)
          ON CONFLICT (id) DO UPDATE SET tenant = EXCLUDED.tenant, name = EXCLUDED.name,

@@ -212,7 +212,7 @@ async fn check_references(
 }
 
 /// Inserts or replaces `endpoint`.
-async fn put(tx: &Transaction<'_>, endpoint: &Endpoint) -> Result<(), StoreError> {
+pub(super) async fn put(tx: &Transaction<'_>, endpoint: &Endpoint) -> Result<(), StoreError> {
     let connector = endpoint.config.connector.map(|id| id.to_bytes().to_vec());
     tx.execute(
         "INSERT INTO endpoints (id, tenant, renderer, connector, record) VALUES ($1, $2, $3, $4, $5)

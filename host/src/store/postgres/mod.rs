@@ -17,6 +17,7 @@ mod deliveries;
 mod endpoints;
 mod events;
 mod health;
+pub(super) mod import;
 mod listen;
 mod migrate;
 mod plugins;
@@ -98,33 +99,7 @@ impl PgStore {
 
     /// [`PgStore::connect`] with a pool of at most `pool_size` connections.
     pub async fn connect_with(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
-        let mut config: tokio_postgres::Config =
-            url.parse()
-                .map_err(|error: tokio_postgres::Error| StoreError::BadUrl {
-                    detail: error.to_string(),
-                })?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        config.application_name("wasmhook");
-        let manager = Manager::from_config(
-            config.clone(),
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(pool_size.max(2))
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(POOL_WAIT))
-            .create_timeout(Some(CONNECT_TIMEOUT))
-            .recycle_timeout(Some(CONNECT_TIMEOUT))
-            .build()
-            .map_err(|error| StoreError::Io {
-                what: "building the database connection pool",
-                detail: error.to_string(),
-            })?;
+        let (pool, config) = pool(url, pool_size)?;
         migrate::apply(&pool).await?;
         let (changes, _) = broadcast::channel(64);
         let shared = Arc::new(Shared {
@@ -240,6 +215,53 @@ impl PgStore {
     }
 }
 
+/// A pool of at most `pool_size` connections (2 at least) to the database
+/// at `url`, and the URL's settings.
+fn pool(url: &str, pool_size: usize) -> Result<(Pool, tokio_postgres::Config), StoreError> {
+    let mut config: tokio_postgres::Config =
+        url.parse()
+            .map_err(|error: tokio_postgres::Error| StoreError::BadUrl {
+                detail: error.to_string(),
+            })?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    config.application_name("wasmhook");
+    let manager = Manager::from_config(
+        config.clone(),
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(pool_size.max(2))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(POOL_WAIT))
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .recycle_timeout(Some(CONNECT_TIMEOUT))
+        .build()
+        .map_err(|error| StoreError::Io {
+            what: "building the database connection pool",
+            detail: error.to_string(),
+        })?;
+    Ok((pool, config))
+}
+
+/// `url` as it may be shown: its password replaced by `***` (an unparsable
+/// URL is not shown at all: it may hold a password where no parser finds
+/// it).
+pub fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(an unparsable URL)".to_owned(),
+    }
+}
+
 impl Drop for PgStore {
     fn drop(&mut self) {
         self.stop.cancel();
@@ -314,6 +336,6 @@ mod fixtures;
 #[cfg(test)]
 mod outage_tests;
 #[cfg(test)]
-mod test_db;
+pub(super) mod test_db;
 #[cfg(test)]
 mod tests;

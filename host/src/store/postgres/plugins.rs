@@ -342,12 +342,12 @@ impl PgStore {
 }
 
 /// A version number as Postgres' integer.
-fn version_number(version: u32) -> i32 {
+pub(super) fn version_number(version: u32) -> i32 {
     i32::try_from(version).unwrap_or(i32::MAX)
 }
 
 /// Inserts or replaces a plugin's record.
-async fn put(
+pub(super) async fn put(
     tx: &tokio_postgres::Transaction<'_>,
     record: &PluginRecord,
 ) -> Result<(), StoreError> {

@@ -9,17 +9,17 @@ use super::PgStore;
 const VARIABLE: &str = "WASMHOOK_TEST_DATABASE_URL";
 
 /// One test's database.
-pub(super) struct TestDb {
+pub(in crate::store) struct TestDb {
     admin: String,
     name: String,
     /// Its URL.
-    pub(super) url: String,
+    pub(in crate::store) url: String,
 }
 
 impl TestDb {
     /// Whether a test server is configured; notes it when not (outside
     /// CI, where it panics instead).
-    pub(super) fn configured() -> Option<String> {
+    pub(in crate::store) fn configured() -> Option<String> {
         match std::env::var(VARIABLE) {
             Ok(url) => Some(url),
             Err(_) if std::env::var_os("CI").is_some() => {
@@ -34,7 +34,7 @@ impl TestDb {
 
     /// A new empty database, or `None` (with a note) when no server is
     /// configured outside CI.
-    pub(super) async fn create() -> Option<TestDb> {
+    pub(in crate::store) async fn create() -> Option<TestDb> {
         let admin = Self::configured()?;
         let name = format!("wasmhook_test_{:016x}", rand::random::<u64>());
         let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
@@ -55,7 +55,7 @@ impl TestDb {
     }
 
     /// A store on this database.
-    pub(super) async fn store(&self) -> PgStore {
+    pub(in crate::store) async fn store(&self) -> PgStore {
         PgStore::connect(&self.url)
             .await
             .unwrap_or_else(|error| panic!("connecting the store to {}: {error}", self.url))
@@ -63,7 +63,7 @@ impl TestDb {
 
     /// A plain connection to this database, for what a test sets up or
     /// inspects behind the store's back.
-    pub(super) async fn client(&self) -> tokio_postgres::Client {
+    pub(in crate::store) async fn client(&self) -> tokio_postgres::Client {
         let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
             .await
             .expect("connecting to the test database");

@@ -14,6 +14,7 @@ mod deliveries;
 mod dependents;
 mod endpoints;
 mod events;
+pub(super) mod export;
 mod flush;
 pub mod health;
 mod integrity;
@@ -109,11 +110,13 @@ impl SledStore {
         })?;
         let health = Arc::new(Health::new(dir, min_free_bytes));
         health.check_space()?;
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(256 << 20)
-            .mode(sled::Mode::HighThroughput)
-            .open()?;
+        let db = db_config(dir).open()?;
+        Self::with_db(db, health)
+    }
+
+    /// The store over the opened database `db`: its trees, the commit and
+    /// watcher threads, the upgrades of older data dirs, the snapshots.
+    fn with_db(db: sled::Db, health: Arc<Health>) -> Result<Self, StoreError> {
         let tree = |name: &str| db.open_tree(name);
         let events = tree("events")?;
         let dedupe = tree("dedupe")?;
@@ -285,6 +288,14 @@ impl SledStore {
     pub fn is_ready(&self) -> bool {
         self.meta.get(b"admin_token").is_ok()
     }
+}
+
+/// How every store's database is opened.
+fn db_config(dir: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(dir)
+        .cache_capacity(256 << 20)
+        .mode(sled::Mode::HighThroughput)
 }
 
 impl Drop for SledStore {
