@@ -16,8 +16,7 @@
 
 mod error;
 mod migrate_sled;
-// Selected by the server's startup (`--database-url`), which lands apart;
-// until then only the tests construct it.
+// The shared backend, selected by `--database-url`.
 mod postgres;
 mod records;
 mod refusal;

@@ -207,7 +207,7 @@ async fn the_port_runs_on_postgres() {
     store.durable().await.unwrap();
     assert!(store.is_ready().await);
     let pool = store.pool_figures().expect("postgres has a pool");
-    assert_eq!(pool.max, super::DEFAULT_POOL_SIZE);
+    assert_eq!(pool.max, 4, "the pool size it was given");
     assert!(pool.open >= 1 && pool.idle <= pool.open, "{pool:?}");
     let mut kinds = std::collections::HashSet::new();
     wait_for(
