@@ -23,6 +23,16 @@ use wasmhook_tests::server::ADMIN_TOKEN;
 
 mod outage;
 
+/// The multi-node tests take turns: each runs several server processes,
+/// and two at once on a 2-core machine would starve each other's nodes
+/// (a rate limit then measures the machine, not the limiter).
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Waits for this test's turn; held until the guard drops.
+async fn my_turn() -> tokio::sync::MutexGuard<'static, ()> {
+    TURN.lock().await
+}
+
 const SOURCE_TOKEN: &str = "cluster-source-token-0123456789";
 
 /// Nodes of one system: one data dir each (their compile caches), one
@@ -218,6 +228,7 @@ fn arrived(receiver: &TestReceiver) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_lose_nothing_acknowledged_across_two_kills() {
+    let _turn = my_turn().await;
     const EVENTS: usize = 3_000;
     let Some(mut cluster) = Cluster::start(3).await else {
         return;
@@ -312,6 +323,7 @@ async fn three_nodes_lose_nothing_acknowledged_across_two_kills() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn order_rate_and_plugin_activations_hold_across_nodes() {
+    let _turn = my_turn().await;
     let Some(cluster) = Cluster::start(3).await else {
         return;
     };
@@ -494,6 +506,7 @@ async fn order_rate_and_plugin_activations_hold_across_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_starting_at_once_install_the_first_party_plugins_once() {
+    let _turn = my_turn().await;
     let Some(cluster) = Cluster::start_together(2).await else {
         return;
     };

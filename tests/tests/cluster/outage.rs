@@ -16,7 +16,7 @@ use wasmhook_tests::database::{postgres_configured, use_database};
 use wasmhook_tests::process::GupshupCallbacks;
 use wasmhook_tests::receiver::TestReceiver;
 
-use crate::{Cluster, SOURCE_TOKEN, arrived, stored_events};
+use crate::{Cluster, SOURCE_TOKEN, arrived, my_turn, stored_events};
 
 /// A PostgreSQL server in a temp dir, stopped when dropped.
 struct OwnServer {
@@ -187,6 +187,7 @@ async fn wait_accepted(seen: &Mutex<Seen>, count: usize, within: Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_ride_out_the_database_stopping_for_ten_seconds() {
+    let _turn = my_turn().await;
     if !postgres_configured("the database outage test") {
         return;
     }
