@@ -29,6 +29,10 @@ const WINDOW_MS: i64 = crate::delivery::rate::WINDOW_MS as i64;
 /// How soon to look again at an endpoint another node is claiming, ms.
 const BUSY_RETRY_MS: u64 = 20;
 
+/// How far back a late claim's pace slot may lie (µs): lateness up to this
+/// (at most two intervals) is made up, idle time is not.
+const PACE_SLACK_US: i64 = 100_000;
+
 /// The database's clock, µs since the epoch.
 const DB_NOW_US: &str = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::int8";
 
@@ -102,6 +106,7 @@ impl PgStore {
                 if room == 0 {
                     return Ok(Claimed::default());
                 }
+                let mut pace_slot: Option<i64> = None;
                 if let Some(per_second) = endpoint.config.rate_limit {
                     // As the receiver may see them (the rule of
                     // `delivery::rate`): requests in flight and those
@@ -135,6 +140,7 @@ impl PgStore {
                         .await?
                         .map(|row| row.try_get(0))
                         .transpose()?;
+                    pace_slot = next_start;
                     if let Some(next) = next_start.filter(|next| *next > db_now_us) {
                         let wait_ms = u64::try_from((next - db_now_us) / 1000 + 1).unwrap_or(1);
                         return Ok(Claimed {
@@ -219,8 +225,20 @@ impl PgStore {
                     &[&id_bytes, &self.node, &(db_now_ms + rows::ms(self.lease_ms))],
                 )
                 .await?;
+                // The pace's next start, GCRA-style: one interval after the
+                // previous start's slot, so a claim that comes late (a busy
+                // machine, a slow round trip) is made up for instead of
+                // lost — but never from further back than PACE_SLACK_US,
+                // so an idle endpoint saves up no burst. The window count
+                // above still caps any second at the limit.
+                let mut next_start_at_us = None;
                 if let Some(per_second) = endpoint.config.rate_limit {
-                    let next = db_now_us + 1_000_000 / i64::from(per_second.max(1));
+                    let interval = 1_000_000 / i64::from(per_second.max(1));
+                    let slot = pace_slot.map_or(db_now_us, |previous| {
+                        previous.max(db_now_us - PACE_SLACK_US.min(interval * 2))
+                    });
+                    let next = slot + interval;
+                    next_start_at_us = Some(next);
                     tx.execute(
                         "INSERT INTO endpoint_pace (endpoint, next_start_us) VALUES ($1, $2)
                          ON CONFLICT (endpoint) DO UPDATE SET next_start_us = EXCLUDED.next_start_us",
@@ -234,10 +252,9 @@ impl PgStore {
                 }
                 // Paced: back when the next start is allowed, not only
                 // when an answer wakes the engine.
-                let look_again_at = endpoint
-                    .config
-                    .rate_limit
-                    .map(|per_second| now_ms + 1000 / u64::from(per_second.max(1)));
+                let look_again_at = next_start_at_us.map(|next| {
+                    now_ms + u64::try_from((next - db_now_us).max(0) / 1000).unwrap_or(0)
+                });
                 Ok(Claimed {
                     due: picked
                         .into_iter()
