@@ -96,6 +96,19 @@ impl Cluster {
             .bearer_auth(ADMIN_TOKEN)
     }
 
+    /// The gupshup source `gs` made on node 1 and an endpoint to `receiver`
+    /// on node 2: each node learns of the other's from the database.
+    async fn source_and_endpoint(&self, receiver: &TestReceiver) {
+        self.post(
+            0,
+            "/v1/sources",
+            json!({"name": "gs", "mapper": "gupshup", "ingest_token": SOURCE_TOKEN}),
+        )
+        .await;
+        self.post(1, "/v1/endpoints", json!({"url": receiver.url("/all")}))
+            .await;
+    }
+
     async fn post(&self, node: usize, path: &str, body: Value) -> Value {
         let response = self
             .admin(node, reqwest::Method::POST, path)
@@ -235,16 +248,7 @@ async fn three_nodes_lose_nothing_acknowledged_across_two_kills() {
     };
     let receiver = TestReceiver::start().await;
     let callbacks = GupshupCallbacks::load();
-    cluster
-        .post(
-            0,
-            "/v1/sources",
-            json!({"name": "gs", "mapper": "gupshup", "ingest_token": SOURCE_TOKEN}),
-        )
-        .await;
-    cluster
-        .post(1, "/v1/endpoints", json!({"url": receiver.url("/all")}))
-        .await;
+    cluster.source_and_endpoint(&receiver).await;
     // Node 3 learns of the source and the endpoint from the database.
     let started = Instant::now();
     let mut accepted = Vec::new();

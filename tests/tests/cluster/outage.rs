@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tempfile::TempDir;
 use wasmhook_tests::database::{postgres_configured, use_database};
 use wasmhook_tests::process::GupshupCallbacks;
@@ -199,16 +199,7 @@ async fn nodes_ride_out_the_database_stopping_for_ten_seconds() {
     );
     let cluster = Cluster::start_in(dirs).await;
     let receiver = TestReceiver::start().await;
-    cluster
-        .post(
-            0,
-            "/v1/sources",
-            json!({"name": "gs", "mapper": "gupshup", "ingest_token": SOURCE_TOKEN}),
-        )
-        .await;
-    cluster
-        .post(1, "/v1/endpoints", json!({"url": receiver.url("/all")}))
-        .await;
+    cluster.source_and_endpoint(&receiver).await;
     wait_readiness(&cluster, true, Duration::from_secs(30)).await;
 
     let stop = Arc::new(AtomicBool::new(false));
