@@ -231,7 +231,14 @@ impl DeliveryEngine {
             }
             // Shared by this round's attempts; cloned only when one starts.
             let endpoint = Arc::new(endpoint.clone());
+            // The candidates may outnumber the endpoint's room (the
+            // embedded store lists what is in flight too, of every
+            // endpoint): at most `room` start.
+            let mut started = 0;
             for item in candidates {
+                if started == room {
+                    break;
+                }
                 let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
                 if gates.in_flight.contains(&item.id) {
                     continue;
@@ -257,6 +264,7 @@ impl DeliveryEngine {
                 gates.in_flight.insert(item.id);
                 *gates.per_endpoint.entry(id).or_default() += 1;
                 drop(gates);
+                started += 1;
                 let engine = Arc::clone(self);
                 let endpoint = Arc::clone(&endpoint);
                 tracker.spawn(async move {

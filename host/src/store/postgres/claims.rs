@@ -33,9 +33,6 @@ const BUSY_RETRY_MS: u64 = 20;
 /// (at most two intervals) is made up, idle time is not.
 const PACE_SLACK_US: i64 = 100_000;
 
-/// The database's clock, µs since the epoch.
-const DB_NOW_US: &str = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::int8";
-
 /// The second advisory-lock key of `endpoint`: the random tail of its id
 /// (two endpoints sharing one only take turns claiming).
 fn lock_key(endpoint: &Endpoint) -> i32 {
@@ -75,11 +72,12 @@ impl PgStore {
             async {
                 let mut client = shared.client().await?;
                 let tx = client.transaction().await?;
+                // Statements are prepared once per connection: a claim is
+                // on the path of every delivery, and an unprepared one
+                // costs a round trip and a plan each time.
+                let lock = tx.prepare_cached(TRY_LOCK).await?;
                 let locked: bool = tx
-                    .query_one(
-                        "SELECT pg_try_advisory_xact_lock($1, $2)",
-                        &[&CLAIM_LOCK_CLASS, &lock_key(endpoint)],
-                    )
+                    .query_one(&lock, &[&CLAIM_LOCK_CLASS, &lock_key(endpoint)])
                     .await?
                     .try_get(0)?;
                 if !locked {
@@ -90,41 +88,33 @@ impl PgStore {
                 }
                 let id = endpoint.id.to_bytes();
                 let id = &id[..];
-                let db_now_us: i64 = tx.query_one(DB_NOW_US, &[]).await?.try_get(0)?;
+                let paced = endpoint.config.rate_limit.is_some();
+                // Read after the lock is held (a statement sees what was
+                // committed when it began): another node's claim that
+                // ended just before is counted.
+                let state = tx.prepare_cached(ENDPOINT_STATE).await?;
+                let state = tx.query_one(&state, &[&id, &paced, &WINDOW_MS]).await?;
+                let db_now_us: i64 = state.try_get(0)?;
                 let db_now_ms = db_now_us / 1000;
-                let in_flight: i64 = tx
-                    .query_one(
-                        "SELECT count(*) FROM deliveries
-                         WHERE endpoint = $1 AND lease_until > $2",
-                        &[&id, &db_now_ms],
-                    )
-                    .await?
-                    .try_get(0)?;
+                let in_flight: i64 = state.try_get(1)?;
+                let answered: i64 = state.try_get(2)?;
+                let oldest_answer: Option<i64> = state.try_get(3)?;
+                let pace_slot: Option<i64> = state.try_get(4)?;
                 let strict = endpoint.config.ordering.mode == OrderingMode::Endpoint;
                 let cap = if strict { 1 } else { cap.max(1) };
                 let mut room = limit.min(cap.saturating_sub(usize::try_from(in_flight).unwrap_or(cap)));
                 if room == 0 {
                     return Ok(Claimed::default());
                 }
-                let mut pace_slot: Option<i64> = None;
                 if let Some(per_second) = endpoint.config.rate_limit {
                     // As the receiver may see them (the rule of
                     // `delivery::rate`): requests in flight and those
                     // answered within the last second count against the
                     // limit, however late they arrived.
-                    let recent = tx
-                        .query_one(
-                            "SELECT count(*), min(answered_at) FROM deliveries
-                             WHERE endpoint = $1 AND answered_at > $2",
-                            &[&id, &(db_now_ms - WINDOW_MS)],
-                        )
-                        .await?;
-                    let answered: i64 = recent.try_get(0)?;
-                    let oldest: Option<i64> = recent.try_get(1)?;
                     if in_flight + answered >= i64::from(per_second.max(1)) {
                         // An answer to come wakes the engine; an old one
                         // ages out of the window at a time.
-                        let ages_out = oldest.map(|at| {
+                        let ages_out = oldest_answer.map(|at| {
                             now_ms + u64::try_from(at + WINDOW_MS + 1 - db_now_ms).unwrap_or(1)
                         });
                         return Ok(Claimed {
@@ -132,16 +122,7 @@ impl PgStore {
                             look_again_at: ages_out,
                         });
                     }
-                    let next_start: Option<i64> = tx
-                        .query_opt(
-                            "SELECT next_start_us FROM endpoint_pace WHERE endpoint = $1",
-                            &[&id],
-                        )
-                        .await?
-                        .map(|row| row.try_get(0))
-                        .transpose()?;
-                    pace_slot = next_start;
-                    if let Some(next) = next_start.filter(|next| *next > db_now_us) {
+                    if let Some(next) = pace_slot.filter(|next| *next > db_now_us) {
                         let wait_ms = u64::try_from((next - db_now_us) / 1000 + 1).unwrap_or(1);
                         return Ok(Claimed {
                             due: Vec::new(),
@@ -152,54 +133,38 @@ impl PgStore {
                     // claim, nothing saved up while idle.
                     room = 1;
                 }
+                let lease_until = db_now_ms + rows::ms(self.lease_ms);
                 let picked = if strict {
-                    let head = tx
-                        .query_opt(
-                            "SELECT id, state, next_attempt_at, lease_until FROM deliveries
-                             WHERE endpoint = $1 AND waiting
-                             ORDER BY event LIMIT 1 FOR UPDATE SKIP LOCKED",
-                            &[&id],
-                        )
-                        .await?;
-                    let Some(head) = head else {
+                    let Some(head) = self.lease_strict_head(&tx, id, now_ms, db_now_ms, lease_until).await? else {
                         return Ok(Claimed::default());
                     };
-                    let state: &str = head.try_get(1)?;
-                    let due: Option<i64> = head.try_get(2)?;
-                    let leased: Option<i64> = head.try_get(3)?;
-                    match due {
-                        Some(at) if state == "pending" && leased.is_none_or(|until| until <= db_now_ms) => {
-                            if rows::from_ms(at) > now_ms {
-                                return Ok(Claimed {
-                                    due: Vec::new(),
-                                    look_again_at: Some(rows::from_ms(at)),
-                                });
-                            }
-                            vec![(
-                                DeliveryId::from_bytes(rows::id_at(&head, 0)?),
-                                rows::from_ms(at),
-                                leased.is_some(),
-                            )]
+                    match head {
+                        StrictHead::Leased(picked) => vec![picked],
+                        StrictHead::DueAt(at) => {
+                            return Ok(Claimed {
+                                due: Vec::new(),
+                                look_again_at: Some(at),
+                            });
                         }
-                        _ => Vec::new(),
+                        StrictHead::Held => Vec::new(),
                     }
                 } else {
+                    let pick = tx.prepare_cached(&pick_and_lease_sql()).await?;
                     let rows = tx
                         .query(
-                            &format!(
-                                "SELECT d.id, d.next_attempt_at, d.lease_until IS NOT NULL
-                                 FROM deliveries d
-                                 WHERE d.endpoint = $1 AND d.state = 'pending'
-                                     AND d.next_attempt_at <= $2
-                                     AND (d.lease_until IS NULL OR d.lease_until <= $3)
-                                     AND {KEY_HEAD}
-                                 ORDER BY d.next_attempt_at, d.id LIMIT $4
-                                 FOR UPDATE OF d SKIP LOCKED"
-                            ),
-                            &[&id, &rows::ms(now_ms), &db_now_ms, &(room as i64)],
+                            &pick,
+                            &[
+                                &id,
+                                &rows::ms(now_ms),
+                                &db_now_ms,
+                                &(room as i64),
+                                &self.node,
+                                &lease_until,
+                            ],
                         )
                         .await?;
-                    rows.iter()
+                    let mut picked = rows
+                        .iter()
                         .map(|row| {
                             Ok((
                                 DeliveryId::from_bytes(rows::id_at(row, 0)?),
@@ -207,24 +172,19 @@ impl PgStore {
                                 row.try_get::<_, bool>(2)?,
                             ))
                         })
-                        .collect::<Result<Vec<_>, StoreError>>()?
+                        .collect::<Result<Vec<_>, StoreError>>()?;
+                    // RETURNING keeps no order: earliest due first again.
+                    picked.sort_by_key(|(id, at, _)| (*at, id.to_bytes()));
+                    picked
                 };
                 if picked.is_empty() {
                     tx.commit().await?;
                     let look_again_at = self.next_due_at(endpoint.id).await?.filter(|at| *at > now_ms);
                     return Ok(Claimed { due: Vec::new(), look_again_at });
                 }
-                let id_bytes: Vec<Vec<u8>> =
-                    picked.iter().map(|(id, _, _)| id.to_bytes().to_vec()).collect();
                 // A lease still on a delivery that is claimable ran out:
                 // its node died or stalled.
                 let taken_over = picked.iter().filter(|(_, _, leased)| *leased).count();
-                tx.execute(
-                    "UPDATE deliveries SET lease_node = $2, lease_until = $3
-                     WHERE id = ANY($1)",
-                    &[&id_bytes, &self.node, &(db_now_ms + rows::ms(self.lease_ms))],
-                )
-                .await?;
                 // The pace's next start, GCRA-style: one interval after the
                 // previous start's slot, so a claim that comes late (a busy
                 // machine, a slow round trip) is made up for instead of
@@ -239,12 +199,8 @@ impl PgStore {
                     });
                     let next = slot + interval;
                     next_start_at_us = Some(next);
-                    tx.execute(
-                        "INSERT INTO endpoint_pace (endpoint, next_start_us) VALUES ($1, $2)
-                         ON CONFLICT (endpoint) DO UPDATE SET next_start_us = EXCLUDED.next_start_us",
-                        &[&id, &next],
-                    )
-                    .await?;
+                    let pace = tx.prepare_cached(SET_PACE).await?;
+                    tx.execute(&pace, &[&id, &next]).await?;
                 }
                 tx.commit().await?;
                 if taken_over > 0 {
@@ -270,4 +226,97 @@ impl PgStore {
             .await,
         )
     }
+
+    /// Leases the strict endpoint's head (its waiting delivery of the
+    /// earliest event) if it is pending, due and not leased; says when it
+    /// is due if not yet; [`StrictHead::Held`] when it is failed and
+    /// holding the rest, or in flight. `None`: nothing waits.
+    async fn lease_strict_head(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        id: &[u8],
+        now_ms: u64,
+        db_now_ms: i64,
+        lease_until: i64,
+    ) -> Result<Option<StrictHead>, StoreError> {
+        let head = tx.prepare_cached(STRICT_HEAD).await?;
+        let Some(head) = tx.query_opt(&head, &[&id]).await? else {
+            return Ok(None);
+        };
+        let state: &str = head.try_get(1)?;
+        let due: Option<i64> = head.try_get(2)?;
+        let leased: Option<i64> = head.try_get(3)?;
+        let Some(at) = due.filter(|_| state == "pending" && leased.is_none_or(|until| until <= db_now_ms)) else {
+            return Ok(Some(StrictHead::Held));
+        };
+        if rows::from_ms(at) > now_ms {
+            return Ok(Some(StrictHead::DueAt(rows::from_ms(at))));
+        }
+        let delivery = rows::id_at(&head, 0)?;
+        let lease = tx.prepare_cached(LEASE).await?;
+        tx.execute(&lease, &[&&delivery[..], &self.node, &lease_until])
+            .await?;
+        Ok(Some(StrictHead::Leased((
+            DeliveryId::from_bytes(delivery),
+            rows::from_ms(at),
+            leased.is_some(),
+        ))))
+    }
 }
+
+/// What became of a strict endpoint's head.
+enum StrictHead {
+    /// Leased to this node: (delivery, due at, whether a lease ran out).
+    Leased((DeliveryId, u64, bool)),
+    /// Pending, due at this time (node clock, ms).
+    DueAt(u64),
+    /// Failed and holding what is behind it, or in flight.
+    Held,
+}
+
+const TRY_LOCK: &str = "SELECT pg_try_advisory_xact_lock($1, $2)";
+
+/// The endpoint's claim state in one statement: the database's clock (µs),
+/// its unexpired leases, and — when it is rate limited ($2) — its answers
+/// within the window ($3 ms) with the oldest of them, and its next start.
+const ENDPOINT_STATE: &str = "
+    WITH now AS (SELECT (extract(epoch FROM statement_timestamp()) * 1000000)::int8 AS us)
+    SELECT now.us,
+        (SELECT count(*) FROM deliveries
+         WHERE endpoint = $1 AND lease_until > now.us / 1000),
+        answers.count, answers.oldest,
+        (SELECT next_start_us FROM endpoint_pace WHERE $2 AND endpoint = $1)
+    FROM now, LATERAL (
+        SELECT count(*) AS count, min(answered_at) AS oldest FROM deliveries
+        WHERE $2 AND endpoint = $1 AND answered_at > now.us / 1000 - $3
+    ) answers";
+
+/// Picks up to $4 of endpoint $1's due deliveries (due by $2, node clock;
+/// unleased or with a lease run out by $3, database clock; heads of their
+/// keys), passing over rows locked by a recording attempt, and leases them
+/// to node $5 until $6 — one statement.
+fn pick_and_lease_sql() -> String {
+    format!(
+        "WITH picked AS (
+             SELECT d.id, d.next_attempt_at, d.lease_until IS NOT NULL AS leased
+             FROM deliveries d
+             WHERE d.endpoint = $1 AND d.state = 'pending'
+                 AND d.next_attempt_at <= $2
+                 AND (d.lease_until IS NULL OR d.lease_until <= $3)
+                 AND {KEY_HEAD}
+             ORDER BY d.next_attempt_at, d.id LIMIT $4
+             FOR UPDATE OF d SKIP LOCKED)
+         UPDATE deliveries SET lease_node = $5, lease_until = $6
+         FROM picked WHERE deliveries.id = picked.id
+         RETURNING picked.id, picked.next_attempt_at, picked.leased"
+    )
+}
+
+const STRICT_HEAD: &str = "SELECT id, state, next_attempt_at, lease_until FROM deliveries
+     WHERE endpoint = $1 AND waiting
+     ORDER BY event LIMIT 1 FOR UPDATE SKIP LOCKED";
+
+const LEASE: &str = "UPDATE deliveries SET lease_node = $2, lease_until = $3 WHERE id = $1";
+
+const SET_PACE: &str = "INSERT INTO endpoint_pace (endpoint, next_start_us) VALUES ($1, $2)
+     ON CONFLICT (endpoint) DO UPDATE SET next_start_us = EXCLUDED.next_start_us";

@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -51,6 +51,9 @@ enum Message {
     Attempt {
         delivery: Box<Delivery>,
         attempt: Box<Attempt>,
+        /// When the node had the answer (the attempt ended): what a rate
+        /// limit counts from, not when the commit got to it.
+        answered: Instant,
         answer: AttemptAnswer,
     },
 }
@@ -102,6 +105,7 @@ impl Committer {
         self.send(Message::Attempt {
             delivery: Box::new(delivery),
             attempt: Box::new(attempt),
+            answered: Instant::now(),
             answer,
         })?;
         answer_of(answered).await
@@ -144,6 +148,8 @@ type AttemptAnswer = oneshot::Sender<Result<(), StoreError>>;
 struct Batch {
     inserts: Vec<(Vec<NewEvent>, InsertAnswer)>,
     attempts: Vec<(Box<Delivery>, Box<Attempt>, AttemptAnswer)>,
+    /// When each attempt's answer came, in `attempts`' order.
+    answered: Vec<Instant>,
 }
 
 impl Batch {
@@ -153,8 +159,12 @@ impl Batch {
             Message::Attempt {
                 delivery,
                 attempt,
+                answered,
                 answer,
-            } => self.attempts.push((delivery, attempt, answer)),
+            } => {
+                self.attempts.push((delivery, attempt, answer));
+                self.answered.push(answered);
+            }
         }
     }
 
@@ -316,7 +326,7 @@ async fn write(
     // Independent statements go out together (the driver pipelines them):
     // one round trip, not three.
     let ((), (), new_keys) = tokio::try_join!(
-        attempted.update(&tx),
+        attempted.update(&tx, &batch.answered),
         attempts.insert(&tx),
         claim_keys(&tx, &keys, &ids),
     )?;

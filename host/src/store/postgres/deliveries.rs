@@ -6,6 +6,8 @@
 //! delivery of the earliest event. "Waiting" is pending, or failed and
 //! holding what is ordered behind it.
 
+use std::time::Instant;
+
 use deadpool_postgres::Transaction as PooledTransaction;
 use tokio_postgres::Transaction;
 
@@ -86,8 +88,15 @@ impl DeliveryColumns {
     }
 
     /// Replaces the state of those stored (an attempt's outcome), ending
-    /// their leases and marking them answered now.
-    pub(super) async fn update(&self, tx: &PooledTransaction<'_>) -> Result<(), StoreError> {
+    /// their leases and marking them answered when `answered` says (one
+    /// instant each, in order): the database's clock less how long ago the
+    /// node had the answer, so the time a commit waited does not count
+    /// against an endpoint's rate limit.
+    pub(super) async fn update(
+        &self,
+        tx: &PooledTransaction<'_>,
+        answered: &[Instant],
+    ) -> Result<(), StoreError> {
         if self.is_empty() {
             return Ok(());
         }
@@ -96,12 +105,20 @@ impl DeliveryColumns {
                 "UPDATE deliveries d SET state = u.state, waiting = u.waiting,
                  ordering_key = u.ordering_key, next_attempt_at = u.next_attempt_at,
                  record = u.record, lease_node = NULL, lease_until = NULL,
-                 answered_at = (extract(epoch FROM clock_timestamp()) * 1000)::int8
-             FROM unnest($1::bytea[], $2::text[], $3::bool[], $4::text[], $5::int8[], $6::text[])
-                 AS u(id, state, waiting, ordering_key, next_attempt_at, record)
+                 answered_at = (extract(epoch FROM clock_timestamp()) * 1000)::int8 - u.age_ms
+             FROM unnest($1::bytea[], $2::text[], $3::bool[], $4::text[], $5::int8[], $6::text[],
+                         $7::int8[])
+                 AS u(id, state, waiting, ordering_key, next_attempt_at, record, age_ms)
              WHERE d.id = u.id",
             )
             .await?;
+        let ages: Vec<i64> = (0..self.ids.len())
+            .map(|row| {
+                answered.get(row).map_or(0, |at| {
+                    i64::try_from(at.elapsed().as_millis()).unwrap_or(i64::MAX)
+                })
+            })
+            .collect();
         tx.execute(
             &statement,
             &[
@@ -111,6 +128,7 @@ impl DeliveryColumns {
                 &self.keys,
                 &self.due,
                 &self.records,
+                &ages,
             ],
         )
         .await?;
