@@ -137,11 +137,7 @@ impl From<StoreError> for ApiError {
             // retry may well succeed, so 503 with `Retry-After`, never 500.
             // Why is the operator's business: logged, and on `/readyz`.
             other if other.is_io() => {
-                if matches!(other, StoreError::Unavailable { .. }) {
-                    tracing::warn!(error = %other, "write refused");
-                } else {
-                    tracing::error!(error = %other, "store write failed");
-                }
+                log_refused_write(&other);
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "storage_unavailable",
@@ -265,3 +261,32 @@ impl From<ConfigRefusal> for ApiError {
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Logs a write the store refused, at most once a second with how many
+/// went unlogged since: while a database is down every callback is
+/// refused, and a line each would flood the log with the same news.
+fn log_refused_write(error: &StoreError) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_LOGGED_MS: AtomicU64 = AtomicU64::new(0);
+    static UNLOGGED: AtomicU64 = AtomicU64::new(0);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        });
+    let last = LAST_LOGGED_MS.load(Ordering::Relaxed);
+    let due = now_ms.saturating_sub(last) >= 1000
+        && LAST_LOGGED_MS
+            .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok();
+    if !due {
+        UNLOGGED.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let also = UNLOGGED.swap(0, Ordering::Relaxed);
+    if matches!(error, StoreError::Unavailable { .. }) {
+        tracing::warn!(error = %error, refused_since_last_line = also, "write refused");
+    } else {
+        tracing::error!(error = %error, refused_since_last_line = also, "store write failed");
+    }
+}

@@ -209,8 +209,19 @@ impl DeliveryEngine {
             };
             let limit = if shared {
                 // What is claimed is leased to this node: never more than
-                // it can start now.
-                room.min(self.workers.available_permits())
+                // it can start now. A claim is a database transaction, so
+                // while this node still has attempts to the endpoint in
+                // flight it waits for a batch of free slots rather than
+                // claiming one per finished attempt. (Not under a rate
+                // limit: those claims take one delivery each, and waiting
+                // for a batch would stop a slow endpoint's short of its cap.)
+                let limit = room.min(self.workers.available_permits());
+                let batched = endpoint.config.rate_limit.is_none();
+                if batched && busy > 0 && limit < claim_batch(self.config.per_endpoint_concurrency)
+                {
+                    continue;
+                }
+                limit
             } else {
                 // Room plus what may be in flight already (sending, or sent
                 // and being recorded), which the embedded store still lists
@@ -326,6 +337,12 @@ impl DeliveryEngine {
         drop(gates);
         self.wake.notify_one();
     }
+}
+
+/// The free slots a node with attempts in flight to an endpoint waits for
+/// before claiming more from a shared store: a quarter of its cap.
+fn claim_batch(per_endpoint_concurrency: usize) -> usize {
+    (per_endpoint_concurrency / 4).max(1)
 }
 
 /// One of an endpoint's concurrent-request slots, taken by an attempt,

@@ -8,10 +8,11 @@
 //! (rows an attempt is being recorded for are passed over) and leases them
 //! to this node. A rate limit counts, across nodes, the requests in flight
 //! and those answered within the last second, as the embedded engine does
-//! (see [`crate::delivery::rate`]). Recording the attempt ends the lease; a node that dies
-//! leaves its leases to run out, after which any node takes the deliveries
-//! over. Lease and pace times are the database's clock, so the nodes'
-//! clocks need not agree.
+//! (see [`crate::delivery::rate`]); an answer counts from when the node had
+//! it, not from when its record was committed. Recording the attempt ends
+//! the lease; a node that dies leaves its leases to run out, after which
+//! any node takes the deliveries over. Lease and pace times are the
+//! database's clock, so the nodes' clocks need not agree.
 
 use super::PgStore;
 use super::deliveries::KEY_HEAD;
@@ -102,7 +103,8 @@ impl PgStore {
                 let pace_slot: Option<i64> = state.try_get(4)?;
                 let strict = endpoint.config.ordering.mode == OrderingMode::Endpoint;
                 let cap = if strict { 1 } else { cap.max(1) };
-                let mut room = limit.min(cap.saturating_sub(usize::try_from(in_flight).unwrap_or(cap)));
+                let mut room =
+                    limit.min(cap.saturating_sub(usize::try_from(in_flight).unwrap_or(cap)));
                 if room == 0 {
                     return Ok(Claimed::default());
                 }
@@ -135,7 +137,10 @@ impl PgStore {
                 }
                 let lease_until = db_now_ms + rows::ms(self.lease_ms);
                 let picked = if strict {
-                    let Some(head) = self.lease_strict_head(&tx, id, now_ms, db_now_ms, lease_until).await? else {
+                    let Some(head) = self
+                        .lease_strict_head(&tx, id, now_ms, db_now_ms, lease_until)
+                        .await?
+                    else {
                         return Ok(Claimed::default());
                     };
                     match head {
@@ -179,8 +184,14 @@ impl PgStore {
                 };
                 if picked.is_empty() {
                     tx.commit().await?;
-                    let look_again_at = self.next_due_at(endpoint.id).await?.filter(|at| *at > now_ms);
-                    return Ok(Claimed { due: Vec::new(), look_again_at });
+                    let look_again_at = self
+                        .next_due_at(endpoint.id)
+                        .await?
+                        .filter(|at| *at > now_ms);
+                    return Ok(Claimed {
+                        due: Vec::new(),
+                        look_again_at,
+                    });
                 }
                 // A lease still on a delivery that is claimable ran out:
                 // its node died or stalled.
@@ -246,7 +257,9 @@ impl PgStore {
         let state: &str = head.try_get(1)?;
         let due: Option<i64> = head.try_get(2)?;
         let leased: Option<i64> = head.try_get(3)?;
-        let Some(at) = due.filter(|_| state == "pending" && leased.is_none_or(|until| until <= db_now_ms)) else {
+        let Some(at) =
+            due.filter(|_| state == "pending" && leased.is_none_or(|until| until <= db_now_ms))
+        else {
             return Ok(Some(StrictHead::Held));
         };
         if rows::from_ms(at) > now_ms {
