@@ -26,7 +26,7 @@
 //! events must match exactly.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -80,6 +80,22 @@ pub struct FixtureCase {
 /// a message naming the file when the folder or `expected.json` is wrong, or
 /// when a sample file has no expectation (every sample must be covered).
 pub fn load_cases(dir: impl AsRef<Path>) -> Vec<FixtureCase> {
+    try_load_cases(dir).unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// Loads every case of a vendor folder, or says what is wrong, naming the
+/// file: the folder or `expected.json` unreadable or invalid, a sample
+/// file with no expectation (every sample must be covered), an expectation
+/// naming a file that is not there.
+///
+/// ```no_run
+/// let cases = wasmhook_sdk::fixtures::try_load_cases("samples")?;
+/// for case in &cases {
+///     println!("{} ({})", case.name, case.callback.method);
+/// }
+/// # Ok::<(), String>(())
+/// ```
+pub fn try_load_cases(dir: impl AsRef<Path>) -> Result<Vec<FixtureCase>, String> {
     let dir = dir.as_ref();
     let vendor = dir
         .file_name()
@@ -87,32 +103,40 @@ pub fn load_cases(dir: impl AsRef<Path>) -> Vec<FixtureCase> {
         .unwrap_or_default();
     let expected_path = dir.join("expected.json");
     let text = std::fs::read_to_string(&expected_path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", expected_path.display()));
+        .map_err(|e| format!("cannot read {}: {e}", expected_path.display()))?;
     let expectations: BTreeMap<String, Expectation> = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not valid: {e}", expected_path.display()));
-    let mut samples: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|p| {
-            p.file_name()
+        .map_err(|e| format!("{} is not valid: {e}", expected_path.display()))?;
+    let mut samples = Vec::new();
+    for entry in
+        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+    {
+        let path = entry
+            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+            .path();
+        if path.is_file()
+            && path
+                .file_name()
                 .is_some_and(|n| !is_not_a_sample(&n.to_string_lossy()))
-        })
-        .collect();
+        {
+            samples.push(path);
+        }
+    }
     samples.sort();
     for sample in &samples {
-        let file = sample.file_name().unwrap().to_string_lossy();
-        assert!(
-            expectations.contains_key(file.as_ref()),
-            "{vendor}/{file} has no entry in {}",
-            expected_path.display()
-        );
+        let file = sample.file_name().unwrap_or_default().to_string_lossy();
+        if !expectations.contains_key(file.as_ref()) {
+            return Err(format!(
+                "{vendor}/{file} has no entry in {}",
+                expected_path.display()
+            ));
+        }
     }
     expectations
         .into_iter()
         .map(|(file, expect)| {
             let path = dir.join(&file);
             let body = std::fs::read(&path)
-                .unwrap_or_else(|e| panic!("{vendor}/{file} in expected.json: cannot read: {e}"));
+                .map_err(|e| format!("{vendor}/{file} in expected.json: cannot read: {e}"))?;
             let method = expect.method.clone().unwrap_or_else(|| "POST".into());
             let content_type = expect
                 .content_type
@@ -125,7 +149,7 @@ pub fn load_cases(dir: impl AsRef<Path>) -> Vec<FixtureCase> {
             };
             callback.method = method.to_ascii_uppercase();
             callback.headers.extend(expect.headers.iter().cloned());
-            FixtureCase {
+            Ok(FixtureCase {
                 name: format!("{vendor}/{file}"),
                 callback,
                 config: expect
@@ -133,7 +157,7 @@ pub fn load_cases(dir: impl AsRef<Path>) -> Vec<FixtureCase> {
                     .clone()
                     .unwrap_or_else(|| Value::Object(Default::default())),
                 expect,
-            }
+            })
         })
         .collect()
 }

@@ -25,6 +25,7 @@ pub mod config;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fixtures;
 pub mod host;
+pub mod map;
 pub mod model;
 pub mod path;
 #[cfg_attr(all(feature = "guest", target_arch = "wasm32"), allow(dead_code))]

@@ -15,6 +15,14 @@ pub enum CliError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// An argument is malformed.
     #[error("invalid {arg}: {detail}")]
     Arg {

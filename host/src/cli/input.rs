@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::Value;
 use wasmhook_sdk::{BlockInput, Callback, find_field};
 
-use super::RunArgs;
+use super::CallbackArgs;
 use super::error::CliError;
 
 /// Reads a file, naming it on failure.
@@ -47,7 +47,11 @@ pub(super) fn guess_content_type(path: &Path) -> &'static str {
 /// Builds the vendor callback a mapper sees from the input file and flags.
 /// A GET with no `--query` and a `.txt` input takes the file as its query
 /// string, the way GET callbacks arrive.
-pub(super) fn callback(args: &RunArgs, body: Vec<u8>) -> Result<Callback, CliError> {
+pub(super) fn callback(
+    input: Option<&Path>,
+    args: &CallbackArgs,
+    body: Vec<u8>,
+) -> Result<Callback, CliError> {
     let method = args.method.to_ascii_uppercase();
     let mut headers = args
         .headers
@@ -55,9 +59,7 @@ pub(super) fn callback(args: &RunArgs, body: Vec<u8>) -> Result<Callback, CliErr
         .map(|header| parse_header(header))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let is_txt = args
-        .input
-        .as_deref()
+    let is_txt = input
         .and_then(Path::extension)
         .is_some_and(|e| e.eq_ignore_ascii_case("txt"));
     if method == "GET" && args.query.is_none() && is_txt {
@@ -80,11 +82,7 @@ pub(super) fn callback(args: &RunArgs, body: Vec<u8>) -> Result<Callback, CliErr
         .content_type
         .clone()
         .or_else(|| find_field(&headers, "content-type").map(str::to_owned))
-        .or_else(|| {
-            args.input
-                .as_deref()
-                .map(|p| guess_content_type(p).to_owned())
-        });
+        .or_else(|| input.map(|p| guess_content_type(p).to_owned()));
     if let Some(content_type) = &content_type
         && find_field(&headers, "content-type").is_none()
     {
@@ -128,6 +126,7 @@ pub(super) fn block_input(path: &Path, bytes: &[u8]) -> Result<BlockInput, CliEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::RunArgs;
     use clap::Parser;
 
     fn run_args(extra: &[&str]) -> RunArgs {
@@ -153,7 +152,7 @@ mod tests {
     #[test]
     fn post_callback_carries_body_headers_and_content_type() {
         let args = run_args(&["--input", "cb.json", "-H", "X-Sig: abc"]);
-        let callback = callback(&args, b"{}".to_vec()).unwrap();
+        let callback = callback(args.input.as_deref(), &args.callback, b"{}".to_vec()).unwrap();
         assert_eq!(callback.method, "POST");
         assert_eq!(callback.content_type.as_deref(), Some("application/json"));
         assert_eq!(find_field(&callback.headers, "x-sig"), Some("abc"));
@@ -167,7 +166,12 @@ mod tests {
     #[test]
     fn get_with_txt_input_uses_it_as_the_query() {
         let args = run_args(&["--input", "dlr.txt", "--method", "get"]);
-        let callback = callback(&args, b"?id=1&status=DELIVRD\n".to_vec()).unwrap();
+        let callback = callback(
+            args.input.as_deref(),
+            &args.callback,
+            b"?id=1&status=DELIVRD\n".to_vec(),
+        )
+        .unwrap();
         assert_eq!(callback.method, "GET");
         assert_eq!(callback.query, "id=1&status=DELIVRD");
         assert!(callback.body.is_empty());
@@ -177,7 +181,7 @@ mod tests {
     #[test]
     fn malformed_header_is_refused() {
         let args = run_args(&["--input", "a.json", "-H", "no colon"]);
-        assert!(callback(&args, Vec::new()).is_err());
+        assert!(callback(args.input.as_deref(), &args.callback, Vec::new()).is_err());
     }
 
     #[test]

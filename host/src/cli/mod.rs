@@ -11,6 +11,8 @@ mod input;
 mod migrate;
 mod progress;
 mod run;
+mod sample_test;
+mod scaffold;
 mod serve;
 
 use std::io::IsTerminal;
@@ -95,6 +97,12 @@ pub enum PluginCommand {
     /// Validate a component: world, imports, exports, size and hash, or why
     /// the host would refuse it.
     Check(CheckArgs),
+    /// Start a plugin crate of your own: sources, sample callbacks with
+    /// their expected.json, and a native test that runs them.
+    New(NewArgs),
+    /// Run a mapper over a folder of sample callbacks and compare each
+    /// result with the folder's expected.json.
+    Test(Box<TestArgs>),
     /// Upload a component to a server as the plugin's next version.
     Push(Box<client::PushArgs>),
     /// List a server's plugins.
@@ -103,6 +111,9 @@ pub enum PluginCommand {
     Get(client::ByName),
     /// Make a version of a plugin active on a server (also a rollback).
     Activate(client::ActivateArgs),
+    /// Dry-run a plugin on a server (any version) on an input file; nothing
+    /// is stored.
+    Invoke(Box<client::InvokeArgs>),
 }
 
 /// Where compiled components are cached.
@@ -116,6 +127,24 @@ pub struct CacheArgs {
     pub no_cache: bool,
 }
 
+/// How a mapper's callback arrives, besides its body: `plugin run` and
+/// `plugin invoke` take the same flags.
+#[derive(Debug, Clone, Args)]
+pub struct CallbackArgs {
+    /// Mapper: the callback's content type [default: guessed from the input's extension].
+    #[arg(long)]
+    pub content_type: Option<String>,
+    /// Mapper: the callback's HTTP method.
+    #[arg(long, default_value = "POST")]
+    pub method: String,
+    /// Mapper: the callback's query string (without `?`).
+    #[arg(long)]
+    pub query: Option<String>,
+    /// Mapper: a callback header, `Name: value` (repeatable).
+    #[arg(long = "header", short = 'H')]
+    pub headers: Vec<String>,
+}
+
 /// Arguments of `wasmhook plugin run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -126,24 +155,15 @@ pub struct RunArgs {
     /// when `--query` carries the callback (a GET).
     #[arg(long, short, required_unless_present = "query")]
     pub input: Option<PathBuf>,
-    /// Mapper: the callback's content type [default: guessed from the input's extension].
-    #[arg(long)]
-    pub content_type: Option<String>,
-    /// Mapper: the callback's HTTP method.
-    #[arg(long, default_value = "POST")]
-    pub method: String,
-    /// Mapper: the callback's query string (without `?`).
-    #[arg(long)]
-    pub query: Option<String>,
+    /// How the callback arrives (mappers).
+    #[command(flatten)]
+    pub callback: CallbackArgs,
     /// The call's configuration: JSON text, or `@file` to read it from a file.
     #[arg(long, default_value = "{}")]
     pub config: String,
     /// The plugin-wide configuration (`plugin-config` import): JSON or `@file`.
     #[arg(long, default_value = "{}")]
     pub plugin_config: String,
-    /// Mapper: a callback header, `Name: value` (repeatable).
-    #[arg(long = "header", short = 'H')]
-    pub headers: Vec<String>,
     /// Renderer: the template file.
     #[arg(long)]
     pub template: Option<PathBuf>,
@@ -172,6 +192,54 @@ pub struct CheckArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Cache settings.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// Arguments of `wasmhook plugin new`.
+#[derive(Debug, Clone, Args)]
+pub struct NewArgs {
+    /// The plugin's name: the crate's and its folder's (lowercase letters,
+    /// digits, `-`, `_`).
+    pub name: String,
+    /// What kind of plugin.
+    #[arg(long, value_enum, default_value_t = PluginKind::Mapper)]
+    pub kind: PluginKind,
+    /// Where to create the crate's folder [default: the current directory].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// The wasmhook-sdk crate to depend on by path (a clone's `sdk/`)
+    /// [default: the SDK this binary was built from when its source is
+    /// still there, else the published crate of this version].
+    #[arg(long)]
+    pub sdk_path: Option<PathBuf>,
+}
+
+/// The plugins `plugin new` can start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PluginKind {
+    /// Turns vendor callbacks into canonical events.
+    Mapper,
+}
+
+/// Arguments of `wasmhook plugin test`.
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
+    /// The mapper component (.wasm) to test.
+    pub wasm: PathBuf,
+    /// The samples: callback files and an expected.json saying, per file,
+    /// how it arrives and what must come of it [default: samples].
+    pub samples: Option<PathBuf>,
+    /// Build the crate (`cargo build --release --target wasm32-wasip2`) and
+    /// run the samples again whenever a file of its src/, its Cargo.toml or
+    /// the samples changes.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: the crate to build [default: the folder holding the
+    /// target/ the component is in].
+    #[arg(long, requires = "watch")]
+    pub manifest_dir: Option<PathBuf>,
     /// Cache settings.
     #[command(flatten)]
     pub cache: CacheArgs,
@@ -309,10 +377,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Migrate(args) => migrate::migrate(&args),
         Command::Plugin(PluginCommand::Run(args)) => run::run(&args),
         Command::Plugin(PluginCommand::Check(args)) => check::check(&args),
+        Command::Plugin(PluginCommand::New(args)) => scaffold::new(&args),
+        Command::Plugin(PluginCommand::Test(args)) => sample_test::test(&args),
         Command::Plugin(PluginCommand::Push(args)) => client::plugin_push(&args),
         Command::Plugin(PluginCommand::List(args)) => client::plugin_list(&args),
         Command::Plugin(PluginCommand::Get(args)) => client::plugin_get(&args),
         Command::Plugin(PluginCommand::Activate(args)) => client::plugin_activate(&args),
+        Command::Plugin(PluginCommand::Invoke(args)) => client::plugin_invoke(&args),
         Command::Source(command) => client::source(&command),
         Command::Endpoint(command) => client::endpoint(&command),
         Command::Delivery(command) => client::delivery(&command),

@@ -52,7 +52,7 @@ pub(super) fn run(args: &RunArgs) -> Result<ExitCode, CliError> {
 
     let outcome: CallOutcome<Value> = match plugin.world() {
         World::Mapper => {
-            let callback = callback(args, input)?;
+            let callback = callback(args.input.as_deref(), &args.callback, input)?;
             map_value(plugin.map_outcome(&callback, &config), |mapped| {
                 serde_json::to_value(mapped).unwrap_or(Value::Null)
             })
@@ -114,7 +114,7 @@ fn map_value<T>(outcome: CallOutcome<T>, to_json: impl FnOnce(T) -> Value) -> Ca
 }
 
 /// A local file has no registry name: use the file stem, version `local`.
-fn plugin_id(path: &Path) -> PluginId {
+pub(super) fn plugin_id(path: &Path) -> PluginId {
     let name = path
         .file_stem()
         .map_or_else(|| "plugin".to_owned(), |s| s.to_string_lossy().into_owned());

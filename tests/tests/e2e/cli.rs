@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::harness::{fixtures_dir, guest_bytes, plugin_path};
 
-fn wasmhook(args: &[&str]) -> Output {
+pub(super) fn wasmhook(args: &[&str]) -> Output {
     let cache = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_wasmhook-e2e"))
         .args(args)

@@ -373,3 +373,75 @@ async fn a_missing_component_file_is_named() {
         "{line}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_invoke_dry_runs_any_version_on_a_file() {
+    let server = TestServer::start().await;
+    let gupshup = plugin_path("gupshup");
+    let twilio = plugin_path("twilio");
+    stdout_json(
+        &client(
+            &server,
+            &[
+                "plugin",
+                "push",
+                gupshup.to_str().unwrap(),
+                "--name",
+                "inv-cli",
+            ],
+        )
+        .await,
+    );
+    stdout_json(
+        &client(
+            &server,
+            &[
+                "plugin",
+                "push",
+                twilio.to_str().unwrap(),
+                "--name",
+                "inv-cli",
+                "--activate",
+            ],
+        )
+        .await,
+    );
+    let sample = fixtures_dir("gupshup").join("secondary-wa-v2-delivered.json");
+    let sample = sample.to_str().unwrap();
+
+    // Version 1 (gupshup) maps the gupshup sample; stats go to stderr.
+    let ran = client(
+        &server,
+        &[
+            "plugin",
+            "invoke",
+            "inv-cli",
+            "--version",
+            "1",
+            "--input",
+            sample,
+        ],
+    )
+    .await;
+    let result = stdout_json(&ran);
+    assert_eq!(
+        result["events"][0]["status"]["status"], "delivered",
+        "{result}"
+    );
+    let stderr = String::from_utf8_lossy(&ran.stderr);
+    assert!(stderr.contains("`inv-cli` version 1 ran in"), "{stderr}");
+
+    // The active version (twilio) refuses it: exit 1, why on stderr.
+    let refused = client(&server, &["plugin", "invoke", "inv-cli", "--input", sample]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("version 2 ran in") && stderr.contains("`inv-cli` failed"),
+        "{stderr}"
+    );
+
+    // A plugin that is not there: the API's 404, on one line.
+    let missing = client(&server, &["plugin", "invoke", "nope", "--input", sample]).await;
+    assert!(error_line(&missing).contains("404"), "{:?}", missing);
+    server.stop().await;
+}

@@ -4,6 +4,7 @@
 mod cache;
 mod cli;
 mod cli_client;
+mod cli_plugin_test;
 mod compile;
 mod delivery;
 mod delivery_crash;

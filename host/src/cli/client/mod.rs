@@ -1,4 +1,4 @@
-//! The client commands: `wasmhook plugin push|list|get|activate`,
+//! The client commands: `wasmhook plugin push|list|get|activate|invoke`,
 //! `wasmhook source|endpoint|delivery|event|connector|block|workflow|render
 //! |tenant|key|audit ...` talk to a running server's `/v1` API with the
 //! admin token or a tenant's API key (the admin token in the tenant
@@ -9,6 +9,7 @@
 mod api_client;
 mod blocks;
 mod endpoints;
+mod invoke;
 mod keys;
 mod output;
 mod tenants;
@@ -25,6 +26,7 @@ pub use self::blocks::{
     BlockCommand, ConnectorCommand, RenderArgs, WorkflowCommand, block, connector, render, workflow,
 };
 pub use self::endpoints::{DeliveryCommand, EndpointCommand, delivery, endpoint};
+pub use self::invoke::{InvokeArgs, plugin_invoke};
 pub use self::keys::{AuditArgs, KeyCommand, audit, key};
 pub use self::output::OutputFormat;
 use self::output::{Column, View};

@@ -20,8 +20,10 @@
 //! | `unsubscribe`, `group_unsubscribe` | `unsubscribed` | |
 //! | `group_resubscribe`   | `subscription_changed` | |
 //!
-//! Anything else is skipped with a warning; a batch in which nothing could
-//! be mapped is refused as `unsupported`.
+//! Event names are matched without regard to case. Anything else is skipped
+//! with a warning; a batch in which nothing could be mapped is refused as
+//! `unsupported`. (Written with the SDK's `map` helpers: the status table,
+//! the batch and the field errors are theirs.)
 //!
 //! Fields: recipient = `email`; timestamp = `timestamp` (epoch seconds);
 //! error_code (failed/deferred only) = `status`; description = `reason`, else
@@ -31,135 +33,77 @@
 //! `vendor_response`, as does `sg_event_id` (SendGrid's per-event id, which
 //! is not a sender-attached idempotency key).
 
+use wasmhook_sdk::map::{StatusTable, events_from_items, require_str};
 use wasmhook_sdk::prelude::*;
 
 /// `vendor_name` of every event.
 const VENDOR: &str = "sendgrid";
 
-/// Maps one Event Webhook POST.
+/// SendGrid's `event` names and the statuses they mean (the table above).
+const STATUSES: StatusTable = StatusTable::new(
+    "SendGrid event",
+    &[
+        ("processed", Status::Queued),
+        ("deferred", Status::Deferred),
+        ("delivered", Status::Delivered),
+        ("open", Status::Read),
+        ("click", Status::Clicked),
+        ("bounce", Status::Failed),
+        ("dropped", Status::Failed),
+        ("spamreport", Status::Spam),
+        ("unsubscribe", Status::Unsubscribed),
+        ("group_unsubscribe", Status::Unsubscribed),
+        ("group_resubscribe", Status::SubscriptionChanged),
+    ],
+);
+
+/// Maps one Event Webhook POST: a JSON array of events, or one event.
 #[mapper]
 pub fn map(callback: Callback, _config: Config) -> Result<Mapped, PluginError> {
-    let body = callback.json_value()?;
-    let items = match body {
-        Value::Array(items) => items,
-        object @ Value::Object(_) => vec![object],
-        other => {
-            return Err(PluginError::invalid_input(format!(
-                "expected a JSON array of SendGrid events, got {}",
-                kind_of(&other)
-            )));
-        }
-    };
-    let total = items.len();
-    let mut events = Vec::with_capacity(total);
-    for (index, item) in items.into_iter().enumerate() {
-        if let Some(event) = map_item(item).map_err(|e| in_item(e, index))? {
-            events.push(event);
-        }
-    }
-    if total > 0 && events.is_empty() {
-        return Err(PluginError::unsupported(format!(
-            "none of the {total} SendGrid event(s) has an event type this mapper handles"
-        )));
-    }
-    Ok(events.into())
+    events_from_items(callback.json_value()?, "SendGrid event", map_item).map(Mapped::from)
 }
 
-/// Maps one array item; `None` (with a warning) for an event type this
-/// mapper does not know, so one new SendGrid event type cannot make a whole
-/// batch fail.
+/// Maps one event; `None` for an event type this mapper does not know.
 fn map_item(item: Value) -> Result<Option<Event>, PluginError> {
-    if !item.is_object() {
-        return Err(PluginError::invalid_input(format!(
-            "expected an event object, got {}",
-            kind_of(&item)
-        )));
-    }
-    let name = match item.get("event") {
-        Some(Value::String(name)) if !name.is_empty() => name.clone(),
-        Some(other) if !other.is_null() => {
-            return Err(PluginError::invalid_input(format!(
-                "field `event` must be a string, got {}",
-                kind_of(other)
-            )));
-        }
-        _ => return Err(PluginError::invalid_input("field `event` is missing")),
-    };
-    let Some((status, hard_bounce)) = status_of(&name, path::get_str(&item, "type").as_deref())
-    else {
-        host::warn(&format!("sendgrid: skipping event type `{name}`"));
+    let name = require_str(&item, "event")?;
+    let Some(status) = STATUSES.get(&name) else {
         return Ok(None);
     };
-    let error_code = match status {
-        Status::Failed | Status::Deferred => path::get_str(&item, "status"),
-        _ => None,
-    };
-    let description = path::get_str(&item, "reason").or_else(|| path::get_str(&item, "response"));
-    let link = match status {
-        Status::Clicked => path::get_str(&item, "url"),
-        _ => None,
-    };
-    let event = Event::status(Channel::Email, status, VENDOR)
-        .recipient(path::get_str(&item, "email"))
-        .message_id(path::get_str(&item, "sg_message_id").map(|id| x_message_id(&id).to_string()))
-        .timestamp(path::get(&item, "timestamp").and_then(time::timestamp_ms))
-        .vendor_status(Some(name))
-        .error(error_code, description)
-        .hard_bounce(hard_bounce)
-        .link(link)
-        .raw(item);
-    Ok(Some(event))
+    let failed = matches!(status, Status::Failed | Status::Deferred);
+    Ok(Some(
+        Event::status(Channel::Email, status, VENDOR)
+            .recipient(path::get_str(&item, "email"))
+            .message_id(
+                path::get_str(&item, "sg_message_id").map(|id| x_message_id(&id).to_owned()),
+            )
+            .timestamp(path::get(&item, "timestamp").and_then(time::timestamp_ms))
+            .error(
+                path::get_str(&item, "status").filter(|_| failed),
+                path::get_str(&item, "reason").or_else(|| path::get_str(&item, "response")),
+            )
+            .hard_bounce(hard_bounce(&name, path::get_str(&item, "type").as_deref()))
+            .link(path::get_str(&item, "url").filter(|_| status == Status::Clicked))
+            .vendor_status(Some(name))
+            .raw(item),
+    ))
 }
 
-/// The canonical status and hard-bounce flag of a SendGrid `event` (and the
-/// bounce `type`); `None` for event types this mapper does not handle.
-fn status_of(event: &str, bounce_type: Option<&str>) -> Option<(Status, Option<bool>)> {
-    Some(match event {
-        "processed" => (Status::Queued, None),
-        "deferred" => (Status::Deferred, None),
-        "delivered" => (Status::Delivered, None),
-        "open" => (Status::Read, None),
-        "click" => (Status::Clicked, None),
-        // A bounce without `type` is the classic hard bounce; `blocked` means
-        // the receiving server refused the message, not that the address is
-        // gone.
-        "bounce" => match bounce_type {
-            Some(kind) if kind.eq_ignore_ascii_case("blocked") => (Status::Failed, Some(false)),
-            _ => (Status::Failed, Some(true)),
-        },
-        "dropped" => (Status::Failed, None),
-        "spamreport" => (Status::Spam, None),
-        "unsubscribe" | "group_unsubscribe" => (Status::Unsubscribed, None),
-        "group_resubscribe" => (Status::SubscriptionChanged, None),
-        _ => return None,
-    })
+/// Whether a `bounce` is hard: one without `type` is the classic hard
+/// bounce; `blocked` means the receiving server refused the message, not
+/// that the address is gone. Other events say nothing about it.
+fn hard_bounce(event: &str, bounce_type: Option<&str>) -> Option<bool> {
+    event
+        .eq_ignore_ascii_case("bounce")
+        .then(|| !bounce_type.is_some_and(|kind| kind.eq_ignore_ascii_case("blocked")))
 }
 
 /// The `X-Message-Id` part of an `sg_message_id`: everything before
 /// `.filter…` (SendGrid appends the id of the filter server that processed
 /// the message). Ids without that suffix are kept whole.
-fn x_message_id(sg_message_id: &str) -> &str {
-    match sg_message_id.find(".filter") {
-        Some(at) if at > 0 => &sg_message_id[..at],
-        _ => sg_message_id,
-    }
-}
-
-/// Prefixes an item's error with its position in the batch.
-fn in_item(error: PluginError, index: usize) -> PluginError {
-    PluginError::new(error.kind, format!("event [{index}]: {}", error.message))
-}
-
-/// A short name of a JSON value's type, for error messages.
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+fn x_message_id(id: &str) -> &str {
+    id.find(".filter")
+        .filter(|at| *at > 0)
+        .map_or(id, |at| &id[..at])
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ fn status_table() {
         ("processed", None, Status::Queued, None),
         ("deferred", None, Status::Deferred, None),
         ("delivered", None, Status::Delivered, None),
+        ("Delivered", None, Status::Delivered, None),
         ("open", None, Status::Read, None),
         ("click", None, Status::Clicked, None),
         ("bounce", None, Status::Failed, Some(true)),
@@ -31,12 +32,12 @@ fn status_table() {
     ];
     for (event, kind, status, hard) in cases {
         assert_eq!(
-            status_of(event, kind),
-            Some((status, hard)),
+            (STATUSES.get(event), hard_bounce(event, kind)),
+            (Some(status), hard),
             "{event} {kind:?}"
         );
     }
-    assert_eq!(status_of("machine_learning", None), None);
+    assert_eq!(STATUSES.get("machine_learning"), None);
 }
 
 #[test]
@@ -110,7 +111,12 @@ fn malformed_bodies_are_invalid_input() {
         assert_eq!(error.kind, ErrorKind::InvalidInput, "{body}: {error}");
     }
     let error = run(r#"[{"event":"open"},{"email":"x"}]"#).unwrap_err();
-    assert!(error.message.starts_with("event [1]:"), "{error}");
+    assert!(
+        error
+            .message
+            .starts_with("SendGrid event [1]: field `event` is missing"),
+        "{error}"
+    );
 }
 
 #[test]
