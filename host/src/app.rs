@@ -170,6 +170,7 @@ impl Server {
             Arc::clone(&registry),
             Arc::clone(&engine),
             clock,
+            config.callback_retention_hours > 0,
         ));
         let admin = Arc::new(Admin::new(
             Arc::clone(&store),
@@ -215,10 +216,20 @@ impl Server {
         if let Some(changes) = store.config_changes() {
             tokio::spawn(Arc::clone(&self.state.registry).follow(changes, shutdown.child_token()));
         }
+        let keeper = tokio::spawn({
+            let ingest = Arc::clone(&self.state.ingest);
+            let shutdown = shutdown.child_token();
+            async move { ingest.keep_callbacks(shutdown).await }
+        });
         let sweeper = tokio::spawn(crate::retention::run(
             Arc::clone(&store),
             self.state.engine.clock(),
-            std::time::Duration::from_secs(self.state.config.retention_sweep_secs),
+            crate::retention::Windows {
+                every: std::time::Duration::from_secs(self.state.config.retention_sweep_secs),
+                kept_callbacks: std::time::Duration::from_secs(
+                    u64::from(self.state.config.callback_retention_hours) * 3600,
+                ),
+            },
             shutdown.child_token(),
         ));
         let limits = connection_limits(&self.state.config);
@@ -227,6 +238,7 @@ impl Server {
         // Stop taking new attempts, let the ones in hand finish, then flush.
         let _ = engine.await;
         let _ = sweeper.await;
+        let _ = keeper.await;
         attempts.close();
         attempts.wait().await;
         // Closing sled joins its threads and flushes: off the async workers.

@@ -135,6 +135,11 @@ prefixed_id!(
     RejectedId, "rej_", "rejected callback"
 );
 prefixed_id!(
+    /// An accepted callback kept whole for a while, so a new build of its
+    /// source's mapper can be replayed over it.
+    CallbackId, "cb_", "kept callback"
+);
+prefixed_id!(
     /// A subscriber endpoint.
     EndpointId, "ep_", "endpoint"
 );

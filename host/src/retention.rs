@@ -1,7 +1,9 @@
 //! The background sweep that removes each tenant's records older than its
 //! event retention (`quotas.event_retention_days`; a tenant without one
-//! keeps everything), every `retention_sweep_secs`, in small batches on a
-//! blocking thread so ingest and delivery are never held up behind it.
+//! keeps everything) and accepted callbacks older than the callback
+//! retention (or their tenant's, when shorter), every
+//! `retention_sweep_secs`, in small batches on a blocking thread so ingest
+//! and delivery are never held up behind it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,24 +23,35 @@ const BATCH: usize = 2_000;
 
 const DAY_MS: u64 = 86_400_000;
 
-/// Sweeps every `every` until `shutdown`. Time is the delivery engine's
-/// clock, so a scaled clock (tests) ages records as fast as it runs.
+/// How often the sweep runs, and how long accepted callbacks are kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Windows {
+    /// Time between sweeps.
+    pub every: Duration,
+    /// Age past which a kept callback goes.
+    pub kept_callbacks: Duration,
+}
+
+/// Sweeps every `windows.every` until `shutdown`. Time is the delivery
+/// engine's clock, so a scaled clock (tests) ages records as fast as it
+/// runs.
 pub async fn run(
     store: Arc<Store>,
     clock: Arc<dyn Clock>,
-    every: Duration,
+    windows: Windows,
     shutdown: CancellationToken,
 ) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
+            () = tokio::time::sleep(windows.every) => {}
         }
         let (store, now, stop) = (Arc::clone(&store), clock.now_ms(), shutdown.clone());
         // A sweep reads many records: on a blocking thread, so the embedded
         // store's reads never hold an async worker.
-        let swept =
-            tokio::task::spawn_blocking(move || crate::store::wait(sweep(&store, now, &stop)));
+        let swept = tokio::task::spawn_blocking(move || {
+            crate::store::wait(sweep(&store, now, windows.kept_callbacks, &stop))
+        });
         match swept.await {
             Ok(Ok(expired)) => report(&expired),
             Ok(Err(error)) => tracing::warn!(%error, "retention sweep failed; retrying next time"),
@@ -66,6 +79,7 @@ pub fn cutoffs(store: &Store, now_ms: u64) -> HashMap<Name, u64> {
 pub async fn sweep(
     store: &Store,
     now_ms: u64,
+    keep_callbacks_for: Duration,
     stop: &CancellationToken,
 ) -> Result<HashMap<Name, Expired>, StoreError> {
     let cutoffs = cutoffs(store, now_ms);
@@ -80,6 +94,19 @@ pub async fn sweep(
             sum.rejected += expired.rejected;
         }
         if !batch.more || stop.is_cancelled() {
+            break;
+        }
+    }
+    let window_cutoff = now_ms.saturating_sub(keep_callbacks_for.as_millis() as u64);
+    let mut cursor = None;
+    loop {
+        let (removed, more) = store
+            .expire_kept_callbacks(&cutoffs, window_cutoff, &mut cursor, BATCH)
+            .await?;
+        for (tenant, count) in removed {
+            total.entry(tenant).or_default().callbacks += count;
+        }
+        if !more || stop.is_cancelled() {
             return Ok(total);
         }
     }
@@ -90,11 +117,13 @@ fn report(expired: &HashMap<Name, Expired>) {
         telemetry::records_expired(tenant.as_str(), "event", counts.events);
         telemetry::records_expired(tenant.as_str(), "delivery", counts.deliveries);
         telemetry::records_expired(tenant.as_str(), "rejected", counts.rejected);
+        telemetry::records_expired(tenant.as_str(), "callback", counts.callbacks);
         tracing::info!(
             tenant = %tenant,
             events = counts.events,
             deliveries = counts.deliveries,
             rejected = counts.rejected,
+            callbacks = counts.callbacks,
             "retention: removed records past the tenant's retention"
         );
     }
@@ -165,7 +194,10 @@ mod tests {
         let sweeper = tokio::spawn(run(
             Arc::clone(&store),
             Arc::new(Ahead(2 * DAY_MS)),
-            Duration::from_millis(10),
+            Windows {
+                every: Duration::from_millis(10),
+                kept_callbacks: Duration::from_secs(3600),
+            },
             shutdown.clone(),
         ));
         // Wait for the state, bounded: brief's event goes, keep's stays.

@@ -76,7 +76,13 @@ pub fn events_stored(tenant: &str, source: &str, count: u64) {
     .increment(count);
 }
 
-/// Records of `kind` (`event`, `delivery`, `rejected`) removed from
+/// Accepted callbacks not kept for replays (the keeper's queue was full or
+/// the store refused the write); their events are stored all the same.
+pub fn callbacks_not_kept(count: u64) {
+    metrics::counter!("wasmhook_callbacks_not_kept_total").increment(count);
+}
+
+/// Records of `kind` (`event`, `delivery`, `rejected`, `callback`) removed from
 /// `tenant` for being past its retention.
 pub fn records_expired(tenant: &str, kind: &'static str, count: u64) {
     metrics::counter!(

@@ -1,5 +1,6 @@
-//! `/v1/sources`: where vendor callbacks come in (CRUD), and each source's
-//! rejected callbacks with their retry (run by the ingest service).
+//! `/v1/sources`: where vendor callbacks come in (CRUD), each source's
+//! rejected callbacks with their retry (run by the ingest service), and the
+//! accepted callbacks it keeps for replays.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -15,8 +16,9 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::shared::{Accepted, page_limit};
 use crate::domain::Name;
-use crate::domain::rejected::{RejectedCallback, RejectedState};
+use crate::domain::rejected::{KeptCallback, RejectedCallback, RejectedState};
 use crate::domain::source::{CreateSource, Source, SourceView, UpdateSource};
+use crate::ids::CallbackId;
 use crate::ingest::RetryError;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -25,6 +27,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_source, update_source, delete_source))
         .routes(routes!(list_rejected))
         .routes(routes!(retry_rejected))
+        .routes(routes!(list_kept_callbacks))
 }
 
 /// The caller's source `name`; 404 when it has none.
@@ -140,6 +143,71 @@ async fn list_rejected(
             .rejected_of(caller.tenant(), &name, params.state, limit)
             .await?,
     ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct KeptParams {
+    /// Only those that arrived at or after this time (epoch ms).
+    since: Option<u64>,
+    /// Only those older than this one (`cb_…`): the previous page's
+    /// `next_cursor`.
+    cursor: Option<String>,
+    /// At most this many (1–1000, default 100).
+    limit: Option<usize>,
+}
+
+/// One page of kept callbacks.
+#[derive(Debug, Serialize, ToSchema)]
+struct KeptPage {
+    /// The callbacks, newest first.
+    data: Vec<KeptCallback>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<CallbackId>,
+}
+
+/// A source's accepted callbacks, kept whole with the ids of the events
+/// they became for the server's callback retention
+/// (`--callback-retention-hours`), newest first: what `wasmhook plugin
+/// replay` runs a new build of the mapper over.
+#[utoipa::path(get, path = "/v1/sources/{name}/callbacks", tag = "sources",
+    params(("name" = String, Path, description = "Source name"), KeptParams),
+    responses((status = 200, body = KeptPage), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn list_kept_callbacks(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiQuery(params): ApiQuery<KeptParams>,
+) -> ApiResult<Json<KeptPage>> {
+    lookup(&state, &caller, &name)?;
+    let limit = page_limit(params.limit)?;
+    let before = match &params.cursor {
+        Some(cursor) => Some(cursor.parse::<CallbackId>().map_err(|_| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("cursor: `{cursor}` is not a kept callback id (`cb_…`)"),
+            )
+        })?),
+        None => None,
+    };
+    let data = state
+        .store
+        .kept_callbacks_of(
+            caller.tenant(),
+            &name,
+            params.since.unwrap_or(0),
+            before,
+            limit,
+        )
+        .await?;
+    let next_cursor = if data.len() == limit {
+        data.last().map(|kept| kept.id)
+    } else {
+        None
+    };
+    Ok(Json(KeptPage { data, next_cursor }))
 }
 
 /// The result of a successful retry.

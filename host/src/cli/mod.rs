@@ -114,6 +114,9 @@ pub enum PluginCommand {
     /// Dry-run a plugin on a server (any version) on an input file; nothing
     /// is stored.
     Invoke(Box<client::InvokeArgs>),
+    /// Run a local build of a mapper over the callbacks a server kept for
+    /// a source (accepted and rejected) and show which events would change.
+    Replay(Box<client::ReplayArgs>),
 }
 
 /// Where compiled components are cached.
@@ -384,6 +387,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Plugin(PluginCommand::Get(args)) => client::plugin_get(&args),
         Command::Plugin(PluginCommand::Activate(args)) => client::plugin_activate(&args),
         Command::Plugin(PluginCommand::Invoke(args)) => client::plugin_invoke(&args),
+        Command::Plugin(PluginCommand::Replay(args)) => client::plugin_replay(&args),
         Command::Source(command) => client::source(&command),
         Command::Endpoint(command) => client::endpoint(&command),
         Command::Delivery(command) => client::delivery(&command),

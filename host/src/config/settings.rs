@@ -115,6 +115,11 @@ pub struct ServeConfig {
     /// removed, seconds.
     #[arg(long, env = "WASMHOOK_RETENTION_SWEEP_SECS", default_value_t = 600)]
     pub retention_sweep_secs: u64,
+    /// How long accepted callbacks are kept whole (with the events they
+    /// became) for `wasmhook plugin replay`, hours; never longer than their
+    /// tenant's event retention. 0 keeps none.
+    #[arg(long, env = "WASMHOOK_CALLBACK_RETENTION_HOURS", default_value_t = 72)]
+    pub callback_retention_hours: u32,
     /// The delivery clock runs this many times faster than real time (1 in
     /// production; tests run minutes of retries in seconds with it).
     #[arg(long, env = "WASMHOOK_CLOCK_SCALE", hide = true, default_value_t = 1.0)]

@@ -323,5 +323,5 @@ fn every_setting_is_a_documented_flag_with_its_variable() {
     }
     // `--config` and every setting but `compile_in_process`, which is set
     // in code only.
-    assert_eq!(settings, 39);
+    assert_eq!(settings, 40);
 }

@@ -44,6 +44,23 @@ pub struct CanonicalEvent {
 }
 
 impl CanonicalEvent {
+    /// A mapper's event as a source stores it: as [`Self::from_mapped`],
+    /// with the source's channel (if it has one) in place of an `other` one.
+    pub fn from_source_mapping(
+        id: EventId,
+        mut event: Event,
+        source: &str,
+        source_channel: Option<wasmhook_sdk::Channel>,
+        received_at: u64,
+    ) -> Self {
+        if event.channel == wasmhook_sdk::Channel::Other
+            && let Some(channel) = source_channel
+        {
+            event.channel = channel;
+        }
+        Self::from_mapped(id, event, source, received_at)
+    }
+
     /// A mapper's event as the host stores it: the raw payload goes under
     /// the vendor's name, as in `{"gupshup": {…}}`.
     pub fn from_mapped(id: EventId, event: Event, source: &str, received_at: u64) -> Self {

@@ -1,11 +1,13 @@
-//! Rejected callbacks: what a vendor sent that the mapper refused or failed
-//! on, kept whole so it can be re-run once a fixed mapper is active.
+//! Callbacks kept whole: the rejected ones (what a vendor sent that the
+//! mapper refused or failed on, kept until a fixed mapper maps them) and,
+//! for the server's callback retention, the accepted ones with the events
+//! they became (what `wasmhook plugin replay` runs a new build over).
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Name;
-use crate::ids::{EventId, RejectedId};
+use crate::ids::{CallbackId, EventId, RejectedId};
 
 /// A callback as received, minus the credentials it carried.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -68,6 +70,33 @@ pub struct RejectedCallback {
 }
 
 impl crate::domain::tenant::Owned for RejectedCallback {
+    fn tenant(&self) -> &crate::domain::Name {
+        &self.tenant
+    }
+}
+
+/// An accepted callback, kept for the server's callback retention with the
+/// events its mapping stored (none when the mapper found nothing to report).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct KeptCallback {
+    /// The tenant it belongs to.
+    pub tenant: crate::domain::Name,
+    /// Its id (time-ordered: the time it arrived).
+    pub id: CallbackId,
+    /// The source it came in on.
+    pub source: Name,
+    /// Arrival time, epoch ms.
+    pub received_at: u64,
+    /// The mapper version that mapped it.
+    pub plugin_version: u32,
+    /// The callback.
+    pub callback: StoredCallback,
+    /// The events its mapping stored, in the mapper's order (a resend's
+    /// are the stored originals').
+    pub event_ids: Vec<EventId>,
+}
+
+impl crate::domain::tenant::Owned for KeptCallback {
     fn tenant(&self) -> &crate::domain::Name {
         &self.tenant
     }

@@ -5,14 +5,16 @@
 
 use std::time::Duration;
 
-use wasmhook_sdk::{Callback, Channel, ErrorKind, Reply};
+use wasmhook_sdk::{Callback, ErrorKind, Reply};
 
 use super::IngestService;
 use super::callback::{AuthFailure, Received};
 use crate::domain::event::CanonicalEvent;
-use crate::domain::rejected::{RejectedCallback, RejectedState, RejectionError, StoredCallback};
+use crate::domain::rejected::{
+    KeptCallback, RejectedCallback, RejectedState, RejectionError, StoredCallback,
+};
 use crate::domain::source::Source;
-use crate::ids::{EventId, RejectedId, now_ms};
+use crate::ids::{CallbackId, EventId, RejectedId, now_ms};
 use crate::registry::RegistryError;
 use crate::runtime::CallError;
 use crate::store::{Inserted, StoreError};
@@ -114,6 +116,10 @@ pub(super) enum Mapped {
     Stored {
         inserted: Vec<Inserted>,
         reply: Option<Reply>,
+        /// The mapper version that ran.
+        version: u32,
+        /// The callback it mapped, to keep for replays.
+        callback: Callback,
     },
     /// The mapper refused or failed; nothing was stored.
     Failed {
@@ -165,7 +171,23 @@ impl IngestService {
         }
         let received_at = now_ms();
         match self.map_and_store(&source, callback).await? {
-            Mapped::Stored { inserted, reply } => {
+            Mapped::Stored {
+                inserted,
+                reply,
+                version,
+                callback,
+            } => {
+                if self.keeper.enabled() {
+                    self.keeper.keep(KeptCallback {
+                        tenant: source.tenant.clone(),
+                        id: CallbackId::new(received_at),
+                        source: source.name.clone(),
+                        received_at,
+                        plugin_version: version,
+                        callback: StoredCallback::from(&callback),
+                        event_ids: inserted.iter().map(|inserted| inserted.id).collect(),
+                    });
+                }
                 let outcome = if inserted.is_empty() {
                     "empty"
                 } else if inserted.iter().all(|inserted| inserted.duplicate) {
@@ -270,16 +292,12 @@ impl IngestService {
         let events: Vec<CanonicalEvent> = mapped
             .events
             .into_iter()
-            .map(|mut event| {
-                if event.channel == Channel::Other
-                    && let Some(channel) = source.channel
-                {
-                    event.channel = channel;
-                }
-                CanonicalEvent::from_mapped(
+            .map(|event| {
+                CanonicalEvent::from_source_mapping(
                     EventId::new(received_at),
                     event,
                     source.name.as_str(),
+                    source.channel,
                     received_at,
                 )
             })
@@ -293,6 +311,8 @@ impl IngestService {
         Ok(Mapped::Stored {
             inserted,
             reply: mapped.reply,
+            version: loaded.version,
+            callback,
         })
     }
 }

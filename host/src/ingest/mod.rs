@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::delivery::fan_out::deliveries_for;
 use crate::delivery::{Clock, DeliveryEngine};
 use crate::domain::Name;
@@ -20,6 +22,7 @@ mod accept;
 pub mod callback;
 mod config_check;
 pub mod encoding;
+mod keep;
 mod publish;
 pub mod quota;
 mod retry;
@@ -40,6 +43,8 @@ pub struct IngestService {
     clock: Arc<dyn Clock>,
     /// Each tenant's callbacks-a-second quota.
     quotas: quota::IngestQuotas,
+    /// Accepted callbacks on their way to be kept for replays.
+    keeper: keep::CallbackKeeper,
 }
 
 impl std::fmt::Debug for IngestService {
@@ -50,12 +55,15 @@ impl std::fmt::Debug for IngestService {
 
 impl IngestService {
     /// A service storing into `store`, mapping with `registry`'s plugins,
-    /// and handing new deliveries (due at `clock`'s now) to `engine`.
+    /// and handing new deliveries (due at `clock`'s now) to `engine`;
+    /// `keep_callbacks` says whether accepted callbacks are kept for
+    /// replays (once [`IngestService::keep_callbacks`] runs).
     pub fn new(
         store: Arc<Store>,
         registry: Arc<Registry>,
         engine: Arc<DeliveryEngine>,
         clock: Arc<dyn Clock>,
+        keep_callbacks: bool,
     ) -> Self {
         IngestService {
             store,
@@ -63,7 +71,14 @@ impl IngestService {
             engine,
             clock,
             quotas: quota::IngestQuotas::default(),
+            keeper: keep::CallbackKeeper::new(keep_callbacks),
         }
+    }
+
+    /// Stores accepted callbacks for replays until `shutdown`, then the
+    /// ones still queued.
+    pub async fn keep_callbacks(&self, shutdown: CancellationToken) {
+        self.keeper.run(Arc::clone(&self.store), shutdown).await;
     }
 
     /// Stores `events` with their deliveries through the group commit

@@ -15,6 +15,8 @@
 //! atomically, and refuse with a [`ConfigRefusal`].
 
 mod error;
+#[cfg(test)]
+mod kept_callbacks_tests;
 mod migrate_sled;
 // The shared backend, selected by `--database-url`.
 mod postgres;
@@ -43,10 +45,12 @@ use crate::domain::delivery::{Attempt, Delivery, DeliveryState};
 use crate::domain::endpoint::Endpoint;
 use crate::domain::event::{CanonicalEvent, EventFilter};
 use crate::domain::plugin::{HostPattern, PluginRecord, PluginVersion};
-use crate::domain::rejected::{RejectedCallback, RejectedState};
+use crate::domain::rejected::{KeptCallback, RejectedCallback, RejectedState};
 use crate::domain::source::Source;
 use crate::domain::tenant::{ApiKey, AuditEntry, Tenant};
-use crate::ids::{AuditId, ConnectorId, DeliveryId, EndpointId, EventId, KeyId, RejectedId};
+use crate::ids::{
+    AuditId, CallbackId, ConnectorId, DeliveryId, EndpointId, EventId, KeyId, RejectedId,
+};
 use crate::runtime::LimitsOverride;
 
 #[cfg(test)]
@@ -396,6 +400,32 @@ sled_answers_at_once! {
         state: Option<RejectedState>,
         limit: usize,
     ) -> Result<Vec<RejectedCallback>, StoreError>;
+    /// Keeps accepted callbacks for the callback retention, without
+    /// waiting for the disk (they are a record for replays, not something
+    /// a response promised).
+    fn keep_callbacks(&self, callbacks: &[KeptCallback]) -> Result<(), StoreError>;
+    /// `tenant`'s source's kept callbacks that arrived at or after
+    /// `since_ms` and before the callback `before` (a cursor), newest
+    /// first, at most `limit`.
+    fn kept_callbacks_of(
+        &self,
+        tenant: &Name,
+        source: &str,
+        since_ms: u64,
+        before: Option<CallbackId>,
+        limit: usize,
+    ) -> Result<Vec<KeptCallback>, StoreError>;
+    /// Removes kept callbacks older than `window_cutoff_ms`, or than their
+    /// tenant's cutoff in `cutoffs` when that is later, oldest first from
+    /// `cursor` (start with `None`), reading at most `budget`. Returns the
+    /// removed per tenant and whether to call again.
+    fn expire_kept_callbacks(
+        &self,
+        cutoffs: &HashMap<Name, u64>,
+        window_cutoff_ms: u64,
+        cursor: &mut Option<Vec<u8>>,
+        budget: usize,
+    ) -> Result<(HashMap<Name, u64>, bool), StoreError>;
     /// Events stored but not yet fanned out, with their tenants, oldest id
     /// first, at most `limit`. A marker whose event is gone (a resend
     /// removed again) is dropped.

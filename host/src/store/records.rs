@@ -172,6 +172,9 @@ pub struct Expired {
     pub deliveries: u64,
     /// Rejected callbacks.
     pub rejected: u64,
+    /// Accepted callbacks kept for replays (past the callback retention
+    /// or the tenant's).
+    pub callbacks: u64,
 }
 
 /// What one call of [`Store::expire`] did.

@@ -6,6 +6,7 @@
 //! callbacks) and `-o table|json` are in `resources`; tenants, keys, the
 //! audit log and `--tenant` in `tenants`.
 
+mod replay;
 mod resources;
 mod tenants;
 

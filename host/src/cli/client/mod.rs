@@ -1,4 +1,4 @@
-//! The client commands: `wasmhook plugin push|list|get|activate|invoke`,
+//! The client commands: `wasmhook plugin push|list|get|activate|invoke|replay`,
 //! `wasmhook source|endpoint|delivery|event|connector|block|workflow|render
 //! |tenant|key|audit ...` talk to a running server's `/v1` API with the
 //! admin token or a tenant's API key (the admin token in the tenant
@@ -12,6 +12,7 @@ mod endpoints;
 mod invoke;
 mod keys;
 mod output;
+mod replay;
 mod tenants;
 
 use std::path::PathBuf;
@@ -30,6 +31,7 @@ pub use self::invoke::{InvokeArgs, plugin_invoke};
 pub use self::keys::{AuditArgs, KeyCommand, audit, key};
 pub use self::output::OutputFormat;
 use self::output::{Column, View};
+pub use self::replay::{ReplayArgs, plugin_replay};
 pub use self::tenants::{TenantCommand, tenant};
 use super::error::CliError;
 use super::input;

@@ -12,6 +12,11 @@ use crate::store::StoreError;
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "initial", include_str!("migrations/0001_initial.sql")),
     (2, "leases", include_str!("migrations/0002_leases.sql")),
+    (
+        3,
+        "kept callbacks",
+        include_str!("migrations/0003_kept_callbacks.sql"),
+    ),
 ];
 
 /// The advisory lock the migrations run under ("wasmhook" + 1).

@@ -9,6 +9,7 @@
 //! commit (see [`commit`]). Every write is committed before it returns.
 
 mod blocks;
+mod callbacks;
 mod claims;
 mod commit;
 mod config;

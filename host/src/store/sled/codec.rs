@@ -56,6 +56,7 @@ fn tree_name(tree: &sled::Tree) -> &'static str {
         b"sources" => "a source record",
         b"events" => "an event record",
         b"rejected" => "a rejected callback record",
+        b"callbacks" => "a kept callback record",
         b"endpoints" => "an endpoint record",
         b"connectors" => "a connector record",
         b"blocks" => "a block record",

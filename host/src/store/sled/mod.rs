@@ -8,6 +8,7 @@
 //! refuse with a [`ConfigRefusal`].
 
 mod blocks;
+mod callbacks;
 mod codec;
 mod connectors;
 mod deliveries;
@@ -60,6 +61,8 @@ pub struct SledStore {
     /// thread has its own handle.
     dedupe: sled::Tree,
     rejected: sled::Tree,
+    /// Accepted callbacks kept for replays, by id.
+    callbacks: sled::Tree,
     endpoints: sled::Tree,
     /// Every endpoint, kept in step with `endpoints` by its writers.
     endpoint_snapshot: snapshot::Snapshot<Vec<crate::domain::endpoint::Endpoint>>,
@@ -139,6 +142,7 @@ impl SledStore {
             events,
             dedupe,
             rejected: tree("rejected")?,
+            callbacks: tree("callbacks")?,
             endpoints: tree("endpoints")?,
             endpoint_snapshot: snapshot::Snapshot::empty(),
             source_snapshot: snapshot::Snapshot::empty(),
