@@ -81,19 +81,31 @@
 
 mod config;
 mod extract;
+mod shapes;
+mod spec;
+mod transform;
 
 use wasmhook_sdk::prelude::*;
 
 use config::Named;
-pub use config::{FieldSpec, FieldmapConfig, Fields, PathRef, Scope, Selector, StatusTarget};
+pub use config::{FieldmapConfig, Fields, Selector, StatusTarget};
 use extract::Item;
+pub use shapes::Shape;
+pub use spec::{Condition, FieldSpec, PathRef, Scope, Source, Test};
+pub use transform::{Transform, ValueMap};
 
 /// Maps one callback with the source's fieldmap configuration.
 #[mapper]
 pub fn map(callback: Callback, config: Config) -> Result<Mapped, PluginError> {
     let config: FieldmapConfig = config.parse()?;
-    let payload = callback.payload()?;
-    let items = extract::split(&payload, config.items.as_ref()).ok_or_else(|| {
+    let mut payload = callback.payload()?;
+    let config = config.for_payload(&payload)?;
+    let segments = match &config.items {
+        Some(items) if items.parses_json() => extract::inline_json(&mut payload, items)?,
+        Some(items) => items.path.segments().to_vec(),
+        None => Vec::new(),
+    };
+    let items = extract::split(&payload, &segments).ok_or_else(|| {
         let path = config
             .items
             .as_ref()

@@ -90,7 +90,7 @@ fn config_mistakes_are_named() {
         ),
         (
             json!({"vendor": "x", "fields": {"status": ["a", 1]}}),
-            "config.fields.status: expected a path, got 1",
+            "config.fields.status: expected a path or {\"path\": …}, got 1",
         ),
         (
             json!({"vendor": "x", "fields": {"status": {"pth": "a"}}}),
