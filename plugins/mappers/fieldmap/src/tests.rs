@@ -6,6 +6,17 @@ use wasmhook_sdk::fixtures::check_vendor;
 
 use super::*;
 
+/// Every `fieldmap-*` fixture folder.
+const FIELDMAP_VENDORS: [&str; 7] = [
+    "fieldmap-africastalking",
+    "fieldmap-bandwidth",
+    "fieldmap-infobip",
+    "fieldmap-kaleyra",
+    "fieldmap-mandrill",
+    "fieldmap-messagebird",
+    "fieldmap-vonage",
+];
+
 fn fixtures(vendor: &str) -> String {
     format!("{}/../../fixtures/{vendor}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -27,7 +38,7 @@ fn every_vonage_fixture_maps_as_expected() {
 /// The config files shown in the README are the ones the fixtures use.
 #[test]
 fn published_configs_match_the_fixtures() {
-    for vendor in ["fieldmap-infobip", "fieldmap-vonage"] {
+    for vendor in FIELDMAP_VENDORS {
         let dir = fixtures(vendor);
         let published: Value =
             serde_json::from_str(&std::fs::read_to_string(format!("{dir}/config.json")).unwrap())
@@ -316,4 +327,21 @@ fn unmapped_channel_and_event_type_values() {
         error.message,
         "`pigeon` is not a channel and not in config.channel.map (known: wa) and there is no \"*\" default"
     );
+}
+
+/// The v2 vendor folders (shapes, conditional fields, transforms, value
+/// maps, `@json`, `[-1]`, repeated form keys) map as expected.json says.
+#[test]
+fn every_v2_vendor_fixture_maps_as_expected() {
+    for vendor in [
+        "fieldmap-africastalking",
+        "fieldmap-bandwidth",
+        "fieldmap-kaleyra",
+        "fieldmap-mandrill",
+        "fieldmap-messagebird",
+    ] {
+        check_vendor(fixtures(vendor), |case| {
+            map(case.callback.clone(), Config(case.config.clone()))
+        });
+    }
 }
