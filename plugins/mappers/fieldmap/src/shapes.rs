@@ -55,8 +55,10 @@ pub struct Shape {
 
 fn conditions<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Condition>, D::Error> {
     let value = Value::deserialize(deserializer)?;
-    // The error starts with the place inside `when` (`[1].path: …`, `: …`).
-    Condition::list(&value).map_err(|e| D::Error::custom(e.trim_start_matches(": ")))
+    // The error starts with the place inside `when` (`[1].path: …`,
+    // `.equals: …`, `: …`); serde already names `when` itself.
+    Condition::list(&value)
+        .map_err(|e| D::Error::custom(e.trim_start_matches(": ").trim_start_matches('.')))
 }
 
 fn some_time_format<'de, D: Deserializer<'de>>(
