@@ -650,3 +650,21 @@ fn json_inside_a_string_is_parsed_by_the_path() {
     let events = run(config, Callback::form("e=%5Boops")).unwrap();
     assert_eq!(events[0].channel_value, None);
 }
+
+/// The README's worked multi-shape example shows the MessageBird fixture's
+/// config as it is.
+#[test]
+fn the_readme_example_is_the_messagebird_config() {
+    let readme =
+        std::fs::read_to_string(format!("{}/../../../README.md", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+    let intro = "(`plugins/fixtures/fieldmap-messagebird/config.json`):\n\n```json\n";
+    let start = readme.find(intro).expect("README example") + intro.len();
+    let end = start + readme[start..].find("\n```").unwrap();
+    let shown: Value = serde_json::from_str(&readme[start..end]).unwrap();
+    let dir = fixtures("fieldmap-messagebird");
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(shown, config);
+}
