@@ -30,6 +30,8 @@ pub struct PathRef {
     pub scope: Scope,
     /// The path; a `@json` key step parses the string reached so far.
     pub path: Path,
+    /// The path as written, scope included, for messages.
+    pub text: String,
 }
 
 impl PathRef {
@@ -52,7 +54,11 @@ impl PathRef {
         }
         let path = Path::parse(rest.strip_prefix('.').unwrap_or(rest))
             .map_err(|e| e.replace(rest, text))?;
-        Ok(PathRef { scope, path })
+        Ok(PathRef {
+            scope,
+            path,
+            text: trimmed.to_string(),
+        })
     }
 
     /// Whether the path parses JSON text on the way (`@json`).
@@ -265,7 +271,7 @@ impl Condition {
 
     /// The condition in words, for "no shape matches" messages.
     pub fn describe(&self) -> String {
-        let path = self.path.path.as_str();
+        let path = &self.path.text;
         match &self.test {
             Test::Present => format!("`{path}` present"),
             Test::Absent => format!("`{path}` absent"),

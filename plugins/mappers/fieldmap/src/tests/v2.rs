@@ -352,3 +352,15 @@ fn the_readme_example_is_the_messagebird_config() {
             .unwrap();
     assert_eq!(shown, config);
 }
+
+/// A shape's condition may look anywhere in the payload; messages show the
+/// path as written, scope included.
+#[test]
+fn conditions_name_their_path_as_written() {
+    let config = json!({"vendor": "x", "shapes": [{"name": "batch", "when": {"path": "$root.results[-1].status"}}]});
+    let error = run(config, Callback::json(r#"{"results": []}"#)).unwrap_err();
+    assert_eq!(
+        error.message,
+        "the payload matches none of config.shapes: batch needs `$root.results[-1].status` present"
+    );
+}
