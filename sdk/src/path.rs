@@ -1,6 +1,7 @@
-//! Dot/array paths into JSON values: `a.b`, `a[0].b`, `a[]` (every element),
-//! `a[].b` (a field of every element), `"quoted.key"` segments for keys that
-//! contain dots. The notation of seed 004 ("key.child", "key[ ]"), used by the
+//! Dot/array paths into JSON values: `a.b`, `a[0].b`, `a[-1]` (the last
+//! element; `[-2]` the one before it), `a[]` (every element), `a[].b` (a
+//! field of every element), `"quoted.key"` segments for keys that contain
+//! dots. The notation of seed 004 ("key.child", "key[ ]"), used by the
 //! `fieldmap` mapper and handy in hand-written mappers.
 
 use serde_json::Value;
@@ -12,6 +13,9 @@ pub enum Segment {
     Key(String),
     /// An array index.
     Index(usize),
+    /// An array index counted from the end: `[-1]` is `FromEnd(1)`, the
+    /// last element (vendors append, so the newest entry is often last).
+    FromEnd(usize),
     /// Every element of an array.
     Each,
 }
@@ -39,6 +43,18 @@ impl Path {
                 let inside = after[..close].trim();
                 if inside.is_empty() || inside == "*" {
                     segments.push(Segment::Each);
+                } else if let Some(back) = inside.strip_prefix('-') {
+                    match back.trim().parse() {
+                        Ok(0) => {
+                            return Err(format!(
+                                "path `{text}`: `[{inside}]`: counting from the end starts at `[-1]`"
+                            ));
+                        }
+                        Ok(back) => segments.push(Segment::FromEnd(back)),
+                        Err(_) => {
+                            return Err(format!("path `{text}`: `[{inside}]` is not an index"));
+                        }
+                    }
                 } else {
                     let index = inside
                         .parse()
@@ -117,6 +133,9 @@ impl Path {
                 match (segment, value) {
                     (Segment::Key(key), Value::Object(map)) => next.extend(map.get(key)),
                     (Segment::Index(i), Value::Array(items)) => next.extend(items.get(*i)),
+                    (Segment::FromEnd(back), Value::Array(items)) => {
+                        next.extend(items.len().checked_sub(*back).and_then(|i| items.get(i)));
+                    }
                     (Segment::Each, Value::Array(items)) => next.extend(items.iter()),
                     // `a[]` on a single object treats it as a one-element batch.
                     (Segment::Each, Value::Object(_)) => next.push(value),
@@ -176,6 +195,20 @@ mod tests {
     }
 
     #[test]
+    fn negative_indexes_count_from_the_end() {
+        let v = json!({"to": ["+1", "+2", "+3"], "one": ["x"]});
+        assert_eq!(
+            Path::parse("to[-1]").unwrap().segments(),
+            &[Segment::Key("to".into()), Segment::FromEnd(1)]
+        );
+        assert_eq!(get(&v, "to[-1]"), Some(&json!("+3")));
+        assert_eq!(get(&v, "to[-3]"), Some(&json!("+1")));
+        assert_eq!(get(&v, "to[-4]"), None);
+        assert_eq!(get(&v, "one[-1]"), Some(&json!("x")));
+        assert_eq!(get(&json!({"to": []}), "to[-1]"), None);
+    }
+
+    #[test]
     fn split_batch_from_field() {
         let (items, field) = Path::parse("results[].status.name")
             .unwrap()
@@ -195,6 +228,12 @@ mod tests {
     fn syntax_errors_say_where() {
         assert!(Path::parse("a[").unwrap_err().contains("without `]`"));
         assert!(Path::parse("a[x]").unwrap_err().contains("not an index"));
+        assert!(Path::parse("a[-x]").unwrap_err().contains("not an index"));
+        assert!(
+            Path::parse("a[-0]")
+                .unwrap_err()
+                .contains("starts at `[-1]`")
+        );
         assert!(Path::parse("a.").unwrap_err().contains("ends with"));
         assert!(Path::parse("a..b").unwrap_err().contains("empty key"));
     }

@@ -8,9 +8,11 @@ use chrono::FixedOffset;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
-use wasmhook_sdk::path::Path;
 use wasmhook_sdk::time::{TimeFormat, parse_offset};
 use wasmhook_sdk::{Channel, EventType, Status};
+
+use crate::shapes::Shape;
+use crate::spec::{FieldSpec, PathRef};
 
 /// A vendor described by configuration (see the crate doc).
 #[derive(Debug, Clone, Deserialize)]
@@ -42,12 +44,17 @@ pub struct FieldmapConfig {
     /// The offset of timestamps written without one (default UTC).
     #[serde(default, deserialize_with = "offset")]
     pub timezone: Option<FixedOffset>,
+    /// Payload shapes with their own settings; the first whose `when`
+    /// holds adds to (and overrides) the settings above.
+    #[serde(default)]
+    pub shapes: Vec<Shape>,
 }
 
 /// Where each canonical field is read from. Each is a path (`a.b`,
-/// `a[0].b`, `"quoted.key"`, `$` for the item itself, `$root.…` for the
-/// whole payload, `$parent.…` for the enclosing batch element), a list of
-/// fallback paths, `{"value": constant}`, or `{"path": …, "ignore": […]}`.
+/// `a[0].b`, `a[-1]`, `a.@json.b`, `"quoted.key"`, `$` for the item
+/// itself, `$root.…` for the whole payload, `$parent.…` for the enclosing
+/// batch element), a list of fallbacks, `{"value": constant}`, or
+/// `{"path": …, "ignore": […], "when": …, "transform": […], "map": {…}}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(missing_docs)]
@@ -68,134 +75,29 @@ pub struct Fields {
     pub inbound_type: Option<FieldSpec>,
 }
 
-/// Which value a path starts from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// The current item (the default).
-    Item,
-    /// The enclosing element of a nested batch (`$parent.…`).
-    Parent,
-    /// The whole payload (`$root.…`).
-    Root,
-}
-
-/// A parsed path and where it starts.
-#[derive(Debug, Clone)]
-pub struct PathRef {
-    /// Where the path starts.
-    pub scope: Scope,
-    /// The path.
-    pub path: Path,
-}
-
-impl PathRef {
-    /// Parses `$root.a.b`, `$parent.a`, `$`, `a[0].b`; the error says what
-    /// is wrong (`path `a[`: `[` without `]``).
-    pub fn parse(text: &str) -> Result<PathRef, String> {
-        let trimmed = text.trim();
-        let (scope, rest) = if let Some(rest) = trimmed.strip_prefix("$root") {
-            (Scope::Root, rest)
-        } else if let Some(rest) = trimmed.strip_prefix("$parent") {
-            (Scope::Parent, rest)
-        } else {
-            (Scope::Item, trimmed)
+impl Fields {
+    /// These fields with the ones `over` sets replacing them (a shape's
+    /// fields over the shared ones).
+    pub fn overlay(&self, over: &Fields) -> Fields {
+        let pick = |base: &Option<FieldSpec>, over: &Option<FieldSpec>| {
+            over.clone().or_else(|| base.clone())
         };
-        if scope != Scope::Item && !(rest.is_empty() || rest.starts_with(['.', '['])) {
-            return Err(format!("path `{text}`: expected `.` after the scope"));
+        Fields {
+            channel_value: pick(&self.channel_value, &over.channel_value),
+            vendor_message_id: pick(&self.vendor_message_id, &over.vendor_message_id),
+            idempotency_key: pick(&self.idempotency_key, &over.idempotency_key),
+            distinct_id: pick(&self.distinct_id, &over.distinct_id),
+            status: pick(&self.status, &over.status),
+            timestamp: pick(&self.timestamp, &over.timestamp),
+            error_code: pick(&self.error_code, &over.error_code),
+            description: pick(&self.description, &over.description),
+            hard_bounce: pick(&self.hard_bounce, &over.hard_bounce),
+            link: pick(&self.link, &over.link),
+            inbound_from: pick(&self.inbound_from, &over.inbound_from),
+            inbound_to: pick(&self.inbound_to, &over.inbound_to),
+            inbound_text: pick(&self.inbound_text, &over.inbound_text),
+            inbound_type: pick(&self.inbound_type, &over.inbound_type),
         }
-        if scope == Scope::Item && rest.is_empty() {
-            return Err("empty path (use `$` for the item itself)".to_string());
-        }
-        let path = Path::parse(rest.strip_prefix('.').unwrap_or(rest))
-            .map_err(|e| e.replace(rest, text))?;
-        Ok(PathRef { scope, path })
-    }
-}
-
-/// Where one canonical field comes from.
-#[derive(Debug, Clone)]
-pub enum FieldSpec {
-    /// The first of these paths that holds a value not in `ignore`.
-    Paths {
-        /// Paths tried in order.
-        paths: Vec<PathRef>,
-        /// Values (as text) that count as absent, e.g. `"0"` for "no error".
-        ignore: Vec<String>,
-    },
-    /// A constant.
-    Value(Value),
-}
-
-impl<'de> Deserialize<'de> for FieldSpec {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        let paths = |value: &Value| -> Result<Vec<PathRef>, D::Error> {
-            let texts: Vec<&str> = match value {
-                Value::String(text) => vec![text.as_str()],
-                Value::Array(items) if !items.is_empty() => items
-                    .iter()
-                    .map(|item| {
-                        item.as_str()
-                            .ok_or_else(|| D::Error::custom(format!("expected a path, got {item}")))
-                    })
-                    .collect::<Result<_, _>>()?,
-                other => {
-                    return Err(D::Error::custom(format!(
-                        "expected a path or a list of paths, got {other}"
-                    )));
-                }
-            };
-            texts
-                .into_iter()
-                .map(|t| PathRef::parse(t).map_err(D::Error::custom))
-                .collect()
-        };
-        match &value {
-            Value::String(_) | Value::Array(_) => Ok(FieldSpec::Paths {
-                paths: paths(&value)?,
-                ignore: Vec::new(),
-            }),
-            Value::Object(map) => {
-                if let Some(unknown) = map
-                    .keys()
-                    .find(|k| !matches!(k.as_str(), "value" | "path" | "ignore"))
-                {
-                    return Err(D::Error::custom(format!(
-                        "unknown key `{unknown}`, expected `path` (with optional `ignore`) or `value`"
-                    )));
-                }
-                match (map.get("value"), map.get("path")) {
-                    (Some(constant), None) if !map.contains_key("ignore") => {
-                        Ok(FieldSpec::Value(constant.clone()))
-                    }
-                    (None, Some(path)) => {
-                        let ignore = match map.get("ignore") {
-                            None => Vec::new(),
-                            Some(Value::Array(items)) => items.iter().map(scalar_text).collect(),
-                            Some(other) => vec![scalar_text(other)],
-                        };
-                        Ok(FieldSpec::Paths {
-                            paths: paths(path)?,
-                            ignore,
-                        })
-                    }
-                    _ => Err(D::Error::custom(
-                        "expected either `{\"path\": …}` or `{\"value\": …}`",
-                    )),
-                }
-            }
-            other => Err(D::Error::custom(format!(
-                "expected a path, a list of paths, {{\"path\": …}} or {{\"value\": …}}, got {other}"
-            ))),
-        }
-    }
-}
-
-/// A scalar as text (strings as they are, others as JSON).
-pub fn scalar_text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
     }
 }
 
@@ -322,7 +224,7 @@ pub struct StatusTarget {
     pub hard_bounce: Option<bool>,
 }
 
-fn statuses<'de, D: Deserializer<'de>>(
+pub(crate) fn statuses<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<BTreeMap<String, StatusTarget>, D::Error> {
     let entries = BTreeMap::<String, Value>::deserialize(deserializer)?;
@@ -379,12 +281,16 @@ fn non_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Er
     Ok(text.trim().to_string())
 }
 
-fn optional_path<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<PathRef>, D::Error> {
+pub(crate) fn optional_path<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PathRef>, D::Error> {
     let text = String::deserialize(deserializer)?;
     PathRef::parse(&text).map(Some).map_err(D::Error::custom)
 }
 
-fn time_format<'de, D: Deserializer<'de>>(deserializer: D) -> Result<TimeFormat, D::Error> {
+pub(crate) fn time_format<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<TimeFormat, D::Error> {
     let name = String::deserialize(deserializer)?;
     TimeFormat::parse(&name).ok_or_else(|| {
         D::Error::custom(format!(
@@ -393,7 +299,9 @@ fn time_format<'de, D: Deserializer<'de>>(deserializer: D) -> Result<TimeFormat,
     })
 }
 
-fn offset<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<FixedOffset>, D::Error> {
+pub(crate) fn offset<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<FixedOffset>, D::Error> {
     let text = String::deserialize(deserializer)?;
     parse_offset(&text).map(Some).ok_or_else(|| {
         D::Error::custom(format!(

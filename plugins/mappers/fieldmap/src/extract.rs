@@ -1,10 +1,13 @@
-//! Splitting a payload into items and reading fields from an item.
+//! Splitting a payload into items and reading fields from an item
+//! (paths, `@json` steps, conditions, transforms and value maps applied).
 
 use serde_json::Value;
+use wasmhook_sdk::PluginError;
 use wasmhook_sdk::path::{Segment, value_to_string};
 use wasmhook_sdk::time::{TimeFormat, timestamp_ms_with};
 
-use crate::config::{FieldSpec, PathRef, Scope, scalar_text};
+use crate::spec::{Condition, FieldSpec, PathRef, Scope, Source, Test, is_json_step, scalar_text};
+use crate::transform::apply_all;
 
 /// One element of a batch, with what its paths can reach.
 #[derive(Debug, Clone, Copy)]
@@ -29,30 +32,70 @@ impl<'a> Item<'a> {
         }
     }
 
-    /// The values `path` selects from this item.
-    fn select(&self, path: &PathRef) -> Vec<&'a Value> {
+    /// The values `path` selects from this item (copies: a `@json` step
+    /// makes values that are not in the payload).
+    fn select(&self, path: &PathRef) -> Vec<Value> {
         let start = match path.scope {
             Scope::Item => Some(self.value),
             Scope::Parent => self.parent,
             Scope::Root => Some(self.root),
         };
-        start
-            .map(|value| path.path.select(value))
-            .unwrap_or_default()
+        let mut out = Vec::new();
+        if let Some(value) = start {
+            walk(value, path.path.segments(), &mut out);
+        }
+        out
     }
 
-    /// The first value of `spec` that is present: not null, not an empty
-    /// string, not one of the ignored values.
-    pub fn value(&self, spec: &FieldSpec) -> Option<Value> {
-        match spec {
-            FieldSpec::Value(constant) => Some(constant.clone()).filter(|v| !v.is_null()),
-            FieldSpec::Paths { paths, ignore } => paths.iter().find_map(|path| {
-                self.select(path)
-                    .into_iter()
-                    .find(|v| present(v, ignore))
-                    .cloned()
-            }),
+    /// Whether every condition holds for this item.
+    pub fn holds(&self, conditions: &[Condition]) -> bool {
+        conditions.iter().all(|condition| {
+            let values = self.select(&condition.path);
+            let mut present = values.iter().filter(|v| present(v, &[]));
+            match &condition.test {
+                Test::Present => present.next().is_some(),
+                Test::Absent => present.next().is_none(),
+                Test::OneOf(allowed) => {
+                    present.any(|v| allowed.contains(&scalar_text(v).trim().to_lowercase()))
+                }
+            }
+        })
+    }
+
+    /// Every value `spec` gives, in order of preference: its `when` holds,
+    /// the value is present (not null, not empty, not ignored), then
+    /// transformed and mapped.
+    fn candidates(&self, spec: &FieldSpec) -> Vec<Value> {
+        if !self.holds(&spec.when) {
+            return Vec::new();
         }
+        let mut found = Vec::new();
+        for source in &spec.sources {
+            match source {
+                Source::Path(path) => found.extend(
+                    self.select(path)
+                        .into_iter()
+                        .filter(|v| present(v, &spec.ignore)),
+                ),
+                Source::Value(constant) if !constant.is_null() => found.push(constant.clone()),
+                Source::Value(_) => {}
+                Source::Spec(inner) => found.extend(self.candidates(inner)),
+            }
+        }
+        found
+            .into_iter()
+            .filter_map(|v| apply_all(&spec.transform, v))
+            .filter_map(|v| match &spec.map {
+                Some(map) => map.apply(v),
+                None => Some(v),
+            })
+            .filter(|v| present(v, &[]))
+            .collect()
+    }
+
+    /// The first value of `spec` (see [`Item::candidates`]).
+    pub fn value(&self, spec: &FieldSpec) -> Option<Value> {
+        self.candidates(spec).into_iter().next()
     }
 
     /// Like [`Item::value`], as text (objects and arrays as compact JSON).
@@ -69,15 +112,9 @@ impl<'a> Item<'a> {
         format: &TimeFormat,
         offset: Option<chrono::FixedOffset>,
     ) -> Option<i64> {
-        match spec? {
-            FieldSpec::Value(constant) => timestamp_ms_with(constant, format, offset),
-            FieldSpec::Paths { paths, ignore } => paths.iter().find_map(|path| {
-                self.select(path)
-                    .into_iter()
-                    .filter(|v| present(v, ignore))
-                    .find_map(|v| timestamp_ms_with(v, format, offset))
-            }),
-        }
+        self.candidates(spec?)
+            .iter()
+            .find_map(|v| timestamp_ms_with(v, format, offset))
     }
 
     /// A boolean: JSON booleans, or `true/false`, `yes/no`, `1/0` as text.
@@ -93,6 +130,112 @@ impl<'a> Item<'a> {
     }
 }
 
+/// Follows `segments` from `value`, collecting copies of what they reach.
+/// Where a list is expected a single value counts as a list of one, so
+/// `to[]`, `to[0]` and `to[-1]` read a form key sent once (`to=a`) the same
+/// way as one sent repeatedly (`to=a&to=b`, an array). `@json` parses the
+/// text reached so far (text that is not JSON leads nowhere).
+fn walk(value: &Value, segments: &[Segment], out: &mut Vec<Value>) {
+    let Some((segment, rest)) = segments.split_first() else {
+        out.push(value.clone());
+        return;
+    };
+    if is_json_step(segment) {
+        match value {
+            Value::String(text) => {
+                if let Ok(parsed) = serde_json::from_str::<Value>(text) {
+                    walk(&parsed, rest, out);
+                }
+            }
+            // Already parsed (an `items` path with `@json` parses in place).
+            Value::Object(_) | Value::Array(_) => walk(value, rest, out),
+            _ => {}
+        }
+        return;
+    }
+    match (segment, value) {
+        (_, Value::Null) => {}
+        (Segment::Key(key), Value::Object(map)) => {
+            if let Some(next) = map.get(key) {
+                walk(next, rest, out);
+            }
+        }
+        (Segment::Key(_), _) => {}
+        (Segment::Index(i), Value::Array(items)) => {
+            if let Some(next) = items.get(*i) {
+                walk(next, rest, out);
+            }
+        }
+        (Segment::FromEnd(back), Value::Array(items)) => {
+            if let Some(next) = items.len().checked_sub(*back).and_then(|i| items.get(i)) {
+                walk(next, rest, out);
+            }
+        }
+        (Segment::Each, Value::Array(items)) => {
+            for next in items {
+                walk(next, rest, out);
+            }
+        }
+        (Segment::Index(0) | Segment::FromEnd(1) | Segment::Each, single) => {
+            walk(single, rest, out)
+        }
+        _ => {}
+    }
+}
+
+/// Parses, in place, the JSON text that the `@json` steps of `path` reach
+/// (for `items` such as `mandrill_events.@json[]`, whose items must live in
+/// the payload); returns the steps left to split on. Text that is not JSON
+/// is `invalid_input` naming the path.
+pub fn inline_json(root: &mut Value, path: &PathRef) -> Result<Vec<Segment>, PluginError> {
+    let segments = path.path.segments();
+    parse_in_place(root, segments).map_err(|e| {
+        PluginError::invalid_input(format!(
+            "the text at `{}` (config.items) is not JSON: {e}",
+            path.path.as_str()
+        ))
+    })?;
+    Ok(segments
+        .iter()
+        .filter(|s| !is_json_step(s))
+        .cloned()
+        .collect())
+}
+
+fn parse_in_place(value: &mut Value, segments: &[Segment]) -> Result<(), serde_json::Error> {
+    let Some((segment, rest)) = segments.split_first() else {
+        return Ok(());
+    };
+    if is_json_step(segment) {
+        if let Value::String(text) = value {
+            *value = serde_json::from_str(text)?;
+        }
+        return parse_in_place(value, rest);
+    }
+    match (segment, value) {
+        (Segment::Key(key), Value::Object(map)) => match map.get_mut(key) {
+            Some(next) => parse_in_place(next, rest),
+            None => Ok(()),
+        },
+        (Segment::Index(i), Value::Array(items)) => match items.get_mut(*i) {
+            Some(next) => parse_in_place(next, rest),
+            None => Ok(()),
+        },
+        (Segment::FromEnd(back), Value::Array(items)) => {
+            let at = items.len().checked_sub(*back);
+            match at.and_then(|i| items.get_mut(i)) {
+                Some(next) => parse_in_place(next, rest),
+                None => Ok(()),
+            }
+        }
+        (Segment::Each, Value::Array(items)) => items
+            .iter_mut()
+            .try_for_each(|next| parse_in_place(next, rest)),
+        (Segment::Each, single @ Value::Object(_)) => parse_in_place(single, rest),
+        _ => Ok(()),
+    }
+}
+
 fn present(value: &Value, ignore: &[String]) -> bool {
     match value {
         Value::Null => false,
@@ -103,13 +246,9 @@ fn present(value: &Value, ignore: &[String]) -> bool {
 
 /// The items of `root` at `items` (see the crate doc); `None` when the
 /// path does not lead to anything (the payload is not of this shape).
-pub fn split<'a>(root: &'a Value, items: Option<&PathRef>) -> Option<Vec<Item<'a>>> {
-    let (start, segments): (&Value, &[Segment]) = match items {
-        None => (root, &[]),
-        Some(path) => (root, path.path.segments()),
-    };
+pub fn split<'a>(root: &'a Value, segments: &[Segment]) -> Option<Vec<Item<'a>>> {
     let mut out = Vec::new();
-    let found = expand(start, segments, None, None, root, false, &mut out);
+    let found = expand(root, segments, None, None, root, false, &mut out);
     found.then_some(out)
 }
 
@@ -153,6 +292,16 @@ fn expand<'a>(
             Some(next) => expand(next, rest, element, parent, root, each_seen, out),
             None => false,
         },
+        (Segment::FromEnd(back), Value::Array(elements)) => {
+            match elements
+                .len()
+                .checked_sub(*back)
+                .and_then(|i| elements.get(i))
+            {
+                Some(next) => expand(next, rest, element, parent, root, each_seen, out),
+                None => false,
+            }
+        }
         (Segment::Each, Value::Array(elements)) => {
             let mut found = elements.is_empty();
             for next in elements {
@@ -160,8 +309,9 @@ fn expand<'a>(
             }
             found
         }
-        // A single object where a batch is expected is a batch of one.
-        (Segment::Each, Value::Object(_)) => {
+        // A single value where a batch is expected is a batch of one (an
+        // object, or a form key sent once instead of repeatedly).
+        (Segment::Each, Value::Object(_) | Value::String(_) | Value::Number(_)) => {
             expand(value, rest, Some(value), element, root, true, out)
         }
         _ => false,

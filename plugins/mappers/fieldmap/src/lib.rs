@@ -36,16 +36,59 @@
 //! | `statuses` | vendor status → canonical status or `{"status": "failed", "hard_bounce": true}` |
 //! | `timestamp_format` | `auto` (default: epoch s/ms by magnitude, ISO-8601, `YYYY-MM-DD HH:MM:SS`), `epoch_s`, `epoch_ms`, `iso8601`, `compact` (`YYMMDDHHMM[SS]`), or a strftime pattern such as `%d/%m/%Y %H:%M` |
 //! | `timezone` | offset of times written without one: `+05:30`, `-0300`, `UTC` (default) |
+//! | `shapes` | payload shapes of one source, `[{"when": …, "name": …, <any key above but vendor>}]` (below) |
 //!
 //! **Fields**: `channel_value`, `vendor_message_id`, `idempotency_key`,
 //! `distinct_id`, `status`, `timestamp`, `error_code`, `description`,
 //! `hard_bounce`, `link`, `inbound_from`, `inbound_to`, `inbound_text`,
-//! `inbound_type`. Each is a path (`a.b`, `a[0].b`, `"quoted.key"`, `$` =
-//! the item itself, `$root.a` = from the whole payload, `$parent.a` = from
-//! the enclosing element of a nested batch), a list of fallback paths (the
-//! first present one wins), `{"value": constant}`, or
-//! `{"path": …, "ignore": ["0"]}` (values that mean "none", such as an
-//! error code `0`). Null and empty values count as absent.
+//! `inbound_type`. Each is a path, a list of fallbacks (the first that
+//! gives a value wins; an element is a path or an object as below),
+//! `{"value": constant}`, or an object:
+//!
+//! | key | meaning |
+//! |---|---|
+//! | `path` | a path or a list of fallback paths |
+//! | `value` | a constant instead of `path` |
+//! | `ignore` | values that mean "none", such as an error code `0` (with `path`) |
+//! | `when` | read the field only if this condition holds for the item (a list: all must hold), e.g. `{"path": "type", "equals": "message-failed"}` |
+//! | `transform` | text steps applied in order (one or a list): `"lowercase"`, `"uppercase"`, `"trim"`, `{"strip_prefix": "tel:"}`, `{"strip_suffix": ":0"}`, `{"split": ":", "index": 0}` (negative counts from the end), `{"replace": " ", "with": ""}`, `{"prepend": "+"}`, `{"append": "…"}` |
+//! | `map` | value map after `transform`, for any field: `{"image": "media", "*": "text"}`; case-insensitive, `"*"` catches the rest, a `null` target makes the field absent, a value without entry (and no `"*"`) is kept |
+//!
+//! Null and empty values count as absent (also after `transform`/`map`),
+//! so the next fallback is tried. A map on `fields.status` runs before
+//! `statuses` and its result is the `vendor_status`.
+//!
+//! **Paths**: `a.b`, `a[0].b`, `a[-1]` (the last element, `[-2]` the one
+//! before), `a[]` (every element), `"quoted.key"`, `$` = the item itself,
+//! `$root.a` = from the whole payload, `$parent.a` = from the enclosing
+//! element of a nested batch. `@json` parses the JSON text reached so far
+//! and continues into it: `mandrill_events.@json[0].msg.email`, or as
+//! `items`, `mandrill_events.@json[]` (text that is not JSON is absent in a
+//! field and `invalid_input` in `items`). Where a list is expected a single
+//! value counts as a list of one: form and query keys sent repeatedly
+//! (`to=a&to=b`) are arrays and a key sent once is a plain value, yet
+//! `to[]`, `to[0]` and `to[-1]` read both alike.
+//!
+//! **Conditions** (`when` of a field or a shape): `{"path": P}` — something
+//! is at `P`; `{"path": P, "present": false}` — nothing is; `{"path": P,
+//! "equals": "x"}` or `"equals": ["x", "y"]` — a value at `P` is one of
+//! these (as text, case-insensitively). A list of conditions needs all.
+//!
+//! **Shapes**: one source, several payload shapes (a batch report and a
+//! per-recipient one; WhatsApp `statuses` and `messages`; an inbound form
+//! POST and a status GET). Each entry of `shapes` has a `when`, tested on
+//! the whole payload, an optional `name` for messages, and any of
+//! `channel`, `items`, `event_type`, `fields`, `statuses`,
+//! `timestamp_format`, `timezone`. The first shape whose `when` holds is
+//! laid over the top-level settings: each key it sets replaces the shared
+//! one, except `fields` (field by field) and `statuses` (entry by entry).
+//! No shape matching is `unsupported`, naming what each shape needs
+//! (`the payload matches none of config.shapes: status needs `status`
+//! present; inbound needs `from` present`). Without `shapes` the top-level
+//! settings apply to every payload, as in v1.
+//!
+//! A **fixed channel** for payloads that do not carry one is `"channel":
+//! "whatsapp"` (at the top or in a shape).
 //!
 //! **Selectors** (`channel`, `event_type` as `{path, map, missing}`): the
 //! value at `path` is looked up in `map` case-insensitively; a value that
@@ -77,23 +120,37 @@
 //! `vendor_response` is the item when it is an object, else its enclosing
 //! element, else the whole payload. Configuration mistakes are
 //! `invalid_config` naming the key (`config.fields.stauts: unknown field`,
-//! `config.fields.status: path `a[`: `[` without `]``).
+//! `config.fields.status: path `a[`: `[` without `]``,
+//! `config.fields.status: transform[1]: `strip_suffix` expects text`,
+//! `config.shapes[0]: missing field `when``).
 
 mod config;
 mod extract;
+mod shapes;
+mod spec;
+mod transform;
 
 use wasmhook_sdk::prelude::*;
 
 use config::Named;
-pub use config::{FieldSpec, FieldmapConfig, Fields, PathRef, Scope, Selector, StatusTarget};
+pub use config::{FieldmapConfig, Fields, Selector, StatusTarget};
 use extract::Item;
+pub use shapes::Shape;
+pub use spec::{Condition, FieldSpec, PathRef, Scope, Source, Test};
+pub use transform::{Transform, ValueMap};
 
 /// Maps one callback with the source's fieldmap configuration.
 #[mapper]
 pub fn map(callback: Callback, config: Config) -> Result<Mapped, PluginError> {
     let config: FieldmapConfig = config.parse()?;
-    let payload = callback.payload()?;
-    let items = extract::split(&payload, config.items.as_ref()).ok_or_else(|| {
+    let mut payload = callback.payload()?;
+    let config = config.for_payload(&payload)?;
+    let segments = match &config.items {
+        Some(items) if items.parses_json() => extract::inline_json(&mut payload, items)?,
+        Some(items) => items.path.segments().to_vec(),
+        None => Vec::new(),
+    };
+    let items = extract::split(&payload, &segments).ok_or_else(|| {
         let path = config
             .items
             .as_ref()

@@ -6,6 +6,17 @@ use wasmhook_sdk::fixtures::check_vendor;
 
 use super::*;
 
+/// Every `fieldmap-*` fixture folder.
+const FIELDMAP_VENDORS: [&str; 7] = [
+    "fieldmap-africastalking",
+    "fieldmap-bandwidth",
+    "fieldmap-infobip",
+    "fieldmap-kaleyra",
+    "fieldmap-mandrill",
+    "fieldmap-messagebird",
+    "fieldmap-vonage",
+];
+
 fn fixtures(vendor: &str) -> String {
     format!("{}/../../fixtures/{vendor}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -27,7 +38,7 @@ fn every_vonage_fixture_maps_as_expected() {
 /// The config files shown in the README are the ones the fixtures use.
 #[test]
 fn published_configs_match_the_fixtures() {
-    for vendor in ["fieldmap-infobip", "fieldmap-vonage"] {
+    for vendor in FIELDMAP_VENDORS {
         let dir = fixtures(vendor);
         let published: Value =
             serde_json::from_str(&std::fs::read_to_string(format!("{dir}/config.json")).unwrap())
@@ -90,7 +101,7 @@ fn config_mistakes_are_named() {
         ),
         (
             json!({"vendor": "x", "fields": {"status": ["a", 1]}}),
-            "config.fields.status: expected a path, got 1",
+            "config.fields.status: expected a path or {\"path\": …}, got 1",
         ),
         (
             json!({"vendor": "x", "fields": {"status": {"pth": "a"}}}),
@@ -125,11 +136,16 @@ fn config_mistakes_are_named() {
             "config.extra: unknown field `extra`",
         ),
     ];
+    assert_config_errors(&cases);
+}
+
+/// Each config is refused as `invalid_config` with a message starting so.
+fn assert_config_errors(cases: &[(Value, &str)]) {
     for (config, start) in cases {
         let error = run(config.clone(), Callback::json("{}")).unwrap_err();
         assert_eq!(error.kind, ErrorKind::InvalidConfig, "{config}");
         assert!(
-            error.message.starts_with(start),
+            error.message.starts_with(*start),
             "{config}: {}",
             error.message
         );
@@ -317,3 +333,5 @@ fn unmapped_channel_and_event_type_values() {
         "`pigeon` is not a channel and not in config.channel.map (known: wa) and there is no \"*\" default"
     );
 }
+
+mod v2;
