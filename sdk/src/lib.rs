@@ -39,8 +39,8 @@
 //! - [`config`]: typed access to a plugin's JSON configuration.
 //! - [`host`]: what the host provides (logging, plugin config, outbound HTTP),
 //!   with native stand-ins in [`testing`].
-//! - [`mapper`], [`renderer`], [`block`]: the attribute macros (feature
-//!   `guest`, on by default).
+//! - `#[mapper]`, `#[renderer]`, `#[block]`: the attribute macros (feature
+//!   `guest`, on by default; from `wasmhook-sdk-macros`).
 //! - [`prelude`]: everything a plugin usually needs, in one `use`.
 //!
 //! Build a plugin crate with `crate-type = ["cdylib", "rlib"]` and
@@ -142,3 +142,8 @@ pub mod __private {
     {
     }
 }
+
+/// The README's example, compiled by `cargo test --doc` so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
