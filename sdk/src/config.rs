@@ -1,17 +1,57 @@
 //! A plugin's per-call configuration (JSON) with typed access whose errors
 //! name the field that is wrong.
+//!
+//! ```
+//! use serde::Deserialize;
+//! use wasmhook_sdk::Config;
+//!
+//! #[derive(Deserialize)]
+//! #[serde(deny_unknown_fields)]
+//! struct Settings {
+//!     channel: String,
+//!     #[serde(default)]
+//!     retries: u32,
+//! }
+//!
+//! let config = Config::from_json(r#"{"channel": "sms"}"#).unwrap();
+//! let settings: Settings = config.parse().unwrap();
+//! assert_eq!((settings.channel.as_str(), settings.retries), ("sms", 0));
+//!
+//! let config = Config::from_json(r#"{"channel": 7}"#).unwrap();
+//! let error = config.parse::<Settings>().err().unwrap();
+//! assert!(error.message.starts_with("config.channel: invalid type"), "{error}");
+//! ```
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::model::PluginError;
 
-/// The JSON configuration a plugin is called with (`{}` when none).
+/// The JSON configuration a plugin is called with (`{}` when none). The
+/// macros parse it for you; build one with [`Config::from_json`] or from a
+/// [`Value`] in tests.
+///
+/// ```
+/// use wasmhook_sdk::{Config, json};
+///
+/// let config = Config(json!({"channel": "whatsapp"}));
+/// assert_eq!(config.get_str("channel"), Some("whatsapp"));
+/// assert_eq!(Config::default().0, json!(null));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Config(pub Value);
 
 impl Config {
-    /// Parses configuration text; empty text is `{}`.
+    /// Parses configuration text; empty text is `{}`. Text that is not JSON
+    /// is an `invalid_config` error.
+    ///
+    /// ```
+    /// use wasmhook_sdk::{Config, ErrorKind, json};
+    ///
+    /// assert_eq!(Config::from_json("  ").unwrap().0, json!({}));
+    /// assert_eq!(Config::from_json("{\"a\": 1}").unwrap().0, json!({"a": 1}));
+    /// assert_eq!(Config::from_json("{").unwrap_err().kind, ErrorKind::InvalidConfig);
+    /// ```
     pub fn from_json(text: &str) -> Result<Config, PluginError> {
         if text.trim().is_empty() {
             return Ok(Config(Value::Object(Default::default())));
@@ -22,7 +62,26 @@ impl Config {
     }
 
     /// The whole configuration deserialised into `T`; the error names the
-    /// field (`config.statuses.DELIVERED: unknown variant ...`).
+    /// field (`config.statuses.DELIVERED: unknown variant ...`). A null
+    /// configuration reads as `{}`.
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use wasmhook_sdk::{Config, Status, json};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Settings {
+    ///     statuses: HashMap<String, Status>,
+    /// }
+    ///
+    /// let config = Config(json!({"statuses": {"DELIVERED": "delivered"}}));
+    /// let settings: Settings = config.parse().unwrap();
+    /// assert_eq!(settings.statuses["DELIVERED"], Status::Delivered);
+    ///
+    /// let config = Config(json!({"statuses": {"DELIVERED": "arrived"}}));
+    /// let error = config.parse::<Settings>().err().unwrap();
+    /// assert!(error.message.starts_with("config.statuses.DELIVERED: unknown variant"), "{error}");
+    /// ```
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
         let value = if self.0.is_null() {
             Value::Object(Default::default())
@@ -41,16 +100,42 @@ impl Config {
     }
 
     /// The value of a top-level key.
+    ///
+    /// ```
+    /// use wasmhook_sdk::{Config, json};
+    ///
+    /// let config = Config(json!({"limits": {"rps": 5}}));
+    /// assert_eq!(config.get("limits"), Some(&json!({"rps": 5})));
+    /// assert_eq!(config.get("missing"), None);
+    /// ```
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.get(key)
     }
 
-    /// The string value of a top-level key.
+    /// The string value of a top-level key (`None` if absent or not a
+    /// string).
+    ///
+    /// ```
+    /// use wasmhook_sdk::{Config, json};
+    ///
+    /// let config = Config(json!({"region": "eu", "port": 443}));
+    /// assert_eq!(config.get_str("region"), Some("eu"));
+    /// assert_eq!(config.get_str("port"), None);
+    /// ```
     pub fn get_str(&self, key: &str) -> Option<&str> {
         self.0.get(key).and_then(Value::as_str)
     }
 
-    /// The boolean value of a top-level key.
+    /// The boolean value of a top-level key (`None` if absent or not a
+    /// boolean).
+    ///
+    /// ```
+    /// use wasmhook_sdk::{Config, json};
+    ///
+    /// let config = Config(json!({"strict": true}));
+    /// assert_eq!(config.get_bool("strict"), Some(true));
+    /// assert_eq!(config.get_bool("verbose"), None);
+    /// ```
     pub fn get_bool(&self, key: &str) -> Option<bool> {
         self.0.get(key).and_then(Value::as_bool)
     }

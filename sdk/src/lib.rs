@@ -2,7 +2,11 @@
 //! function over the canonical model, test it natively with `cargo test`, and
 //! build it into a component with `cargo build --target wasm32-wasip2`.
 //!
-//! ```ignore
+//! A mapper reads a vendor's callback and answers canonical [`Event`]s. The
+//! attribute only adds the component export (for wasm32); the function stays
+//! an ordinary function, so this example runs natively:
+//!
+//! ```
 //! use wasmhook_sdk::prelude::*;
 //!
 //! #[mapper]
@@ -17,7 +21,40 @@
 //!         .timestamp(path::get(&body, "ts").and_then(time::timestamp_ms))
 //!         .raw(body)])
 //! }
+//!
+//! # fn main() {
+//! let callback = Callback::json(r#"{"id": "m-1", "status": "DELIVERED", "ts": 1700000000}"#);
+//! let events = map(callback, Config::default()).unwrap();
+//! assert_eq!(events[0].reference.vendor_message_id.as_deref(), Some("m-1"));
+//! assert_eq!(events[0].status.as_ref().unwrap().timestamp, Some(1_700_000_000_000));
+//! # }
 //! ```
+//!
+//! The crate is organised as:
+//!
+//! - [`model`]: the canonical types plugins read and write ([`Event`],
+//!   [`Callback`], [`Mapped`], [`RenderRequest`], [`BlockInput`], ...).
+//! - [`body`], [`path`], [`xml`], [`time`], [`map`]: reading vendor
+//!   callbacks (bodies in any format, JSON paths, timestamps, status tables).
+//! - [`config`]: typed access to a plugin's JSON configuration.
+//! - [`host`]: what the host provides (logging, plugin config, outbound HTTP),
+//!   with native stand-ins in [`testing`].
+//! - `#[mapper]`, `#[renderer]`, `#[block]`: the attribute macros (feature
+//!   `guest`, on by default; from `wasmhook-sdk-macros`).
+//! - [`prelude`]: everything a plugin usually needs, in one `use`.
+//!
+//! Build a plugin crate with `crate-type = ["cdylib", "rlib"]` and
+//! `cargo build --release --target wasm32-wasip2`; the host loads the
+//! resulting `.wasm` component.
+//!
+//! # Features
+//!
+//! - `guest` (default): the WIT bindings and the attribute macros. The host
+//!   turns it off to use the model alone.
+//! - `schema`: OpenAPI schemas for the model types (via `utoipa`).
+
+#![warn(missing_docs)]
+#![warn(rustdoc::broken_intra_doc_links)]
 
 pub mod body;
 mod builder;
@@ -43,7 +80,18 @@ pub use serde_json::{self, Value, json};
 #[cfg(feature = "guest")]
 pub use wasmhook_sdk_macros::{block, mapper, renderer};
 
-/// Everything a plugin usually needs, in one `use`.
+/// Everything a plugin usually needs, in one `use`: the model types,
+/// [`Config`], the [`host`], [`path`] and [`time`] modules, `serde_json`'s
+/// [`Value`] and [`json!`], and (feature `guest`) the attribute macros.
+///
+/// ```
+/// use wasmhook_sdk::prelude::*;
+///
+/// let body = json!({"to": "+15550100"});
+/// let event = Event::status(Channel::Sms, Status::Sent, "acme")
+///     .recipient(path::get_str(&body, "to"));
+/// assert_eq!(event.channel_value.as_deref(), Some("+15550100"));
+/// ```
 pub mod prelude {
     pub use crate::body::{BodyKind, Params};
     pub use crate::config::Config;
@@ -94,3 +142,8 @@ pub mod __private {
     {
     }
 }
+
+/// The README's example, compiled by `cargo test --doc` so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

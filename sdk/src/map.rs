@@ -34,6 +34,19 @@ use crate::model::{PluginError, Status};
 
 /// A vendor's status strings and the canonical status each means, looked
 /// up without regard to ASCII case (vendors are not consistent about it).
+/// Usually a `const`, declared next to the mapper.
+///
+/// ```
+/// use wasmhook_sdk::{Status, map::StatusTable};
+///
+/// const EVENTS: StatusTable = StatusTable::new("SendGrid event", &[
+///     ("processed", Status::Queued),
+///     ("delivered", Status::Delivered),
+///     ("bounce", Status::Failed),
+/// ]);
+/// assert_eq!(EVENTS.status("Delivered").unwrap(), Status::Delivered);
+/// assert!(EVENTS.status("group_resubscribe").is_err());
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct StatusTable {
     what: &'static str,

@@ -6,14 +6,38 @@
 //! offsets with or without a colon (`-05:00`, `+0000`), naive local times with
 //! no zone (`2023-09-14T08:30:03`, `2018-10-25 12:10:29`), compact
 //! `YYMMDDHHMM` (SMPP/Vonage `scts`), and placeholders such as `TIMESTAMP`.
+//!
+//! ```
+//! use wasmhook_sdk::{json, time};
+//!
+//! assert_eq!(time::timestamp_ms(&json!(1700000000)), Some(1_700_000_000_000));
+//! assert_eq!(time::timestamp_ms(&json!("2023-11-14T22:13:20Z")), Some(1_700_000_000_000));
+//! assert_eq!(time::timestamp_ms(&json!("2023-11-14T17:13:20-05:00")), Some(1_700_000_000_000));
+//! assert_eq!(time::timestamp_ms(&json!("TIMESTAMP")), None);
+//! ```
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
 
 /// A fixed UTC offset (re-exported from chrono for plugin configs).
+///
+/// ```
+/// use wasmhook_sdk::time::{FixedOffset, parse_offset};
+///
+/// assert_eq!(parse_offset("+05:30"), FixedOffset::east_opt(5 * 3600 + 30 * 60));
+/// ```
 pub use chrono::FixedOffset;
 use serde_json::Value;
 
-/// How to read a timestamp.
+/// How to read a timestamp, for [`timestamp_ms_with`]; usually parsed from
+/// a plugin config with [`TimeFormat::parse`].
+///
+/// ```
+/// use wasmhook_sdk::{json, time::{TimeFormat, timestamp_ms_with}};
+///
+/// // 1_700_000_000 read as milliseconds, not guessed as seconds.
+/// let millis = timestamp_ms_with(&json!(1700000000), &TimeFormat::EpochMillis, None);
+/// assert_eq!(millis, Some(1_700_000_000));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum TimeFormat {
     /// Guess from the value: numbers by magnitude (s, ms, µs, ns), strings as
@@ -35,6 +59,14 @@ pub enum TimeFormat {
 impl TimeFormat {
     /// Parses a format name: `auto`, `epoch_s`/`unix`, `epoch_ms`/`unix_ms`,
     /// `iso8601`/`rfc3339`, `compact`/`yymmddhhmm`, or any pattern with `%`.
+    ///
+    /// ```
+    /// use wasmhook_sdk::time::TimeFormat;
+    ///
+    /// assert_eq!(TimeFormat::parse("UNIX"), Some(TimeFormat::EpochSeconds));
+    /// assert_eq!(TimeFormat::parse("%d/%m/%Y"), Some(TimeFormat::Pattern("%d/%m/%Y".into())));
+    /// assert_eq!(TimeFormat::parse("julian"), None);
+    /// ```
     pub fn parse(name: &str) -> Option<TimeFormat> {
         let lower = name.trim().to_ascii_lowercase();
         Some(match lower.as_str() {
@@ -53,7 +85,17 @@ impl TimeFormat {
 
 /// Guesses the unit of an epoch number by its magnitude: values below 1e11
 /// are seconds (up to year 5138), below 1e14 milliseconds, below 1e17
-/// microseconds, otherwise nanoseconds.
+/// microseconds, otherwise nanoseconds. Negative and non-finite values are
+/// `None`.
+///
+/// ```
+/// use wasmhook_sdk::time::epoch_to_millis;
+///
+/// assert_eq!(epoch_to_millis(1_700_000_000.0), Some(1_700_000_000_000)); // seconds
+/// assert_eq!(epoch_to_millis(1_700_000_000_123.0), Some(1_700_000_000_123)); // ms
+/// assert_eq!(epoch_to_millis(1.7e18), Some(1_700_000_000_000)); // ns
+/// assert_eq!(epoch_to_millis(-1.0), None);
+/// ```
 pub fn epoch_to_millis(value: f64) -> Option<i64> {
     if !value.is_finite() || value < 0.0 {
         return None;
@@ -72,17 +114,43 @@ pub fn epoch_to_millis(value: f64) -> Option<i64> {
 
 /// A timestamp in any supported shape, as epoch ms (UTC assumed for values
 /// without a zone). `None` for placeholders, empty strings and nonsense.
+///
+/// ```
+/// use wasmhook_sdk::{json, time::timestamp_ms};
+///
+/// assert_eq!(timestamp_ms(&json!(1529692199.626182)), Some(1_529_692_199_626));
+/// assert_eq!(timestamp_ms(&json!("2018-10-25 12:10:29")), Some(1_540_469_429_000));
+/// assert_eq!(timestamp_ms(&json!("")), None);
+/// assert_eq!(timestamp_ms(&json!(null)), None);
+/// ```
 pub fn timestamp_ms(value: &Value) -> Option<i64> {
     timestamp_ms_with(value, &TimeFormat::Auto, None)
 }
 
 /// Like [`timestamp_ms`] for a string.
+///
+/// ```
+/// use wasmhook_sdk::time::parse_timestamp;
+///
+/// assert_eq!(parse_timestamp("2017-08-24T20:55:27.843Z"), Some(1_503_608_127_843));
+/// assert_eq!(parse_timestamp("1749416383"), Some(1_749_416_383_000));
+/// assert_eq!(parse_timestamp("date-time"), None);
+/// ```
 pub fn parse_timestamp(text: &str) -> Option<i64> {
     timestamp_ms_with(&Value::String(text.to_string()), &TimeFormat::Auto, None)
 }
 
 /// A timestamp read with an explicit `format`; zone-less values are taken in
 /// `default_offset` (UTC when `None`).
+///
+/// ```
+/// use wasmhook_sdk::{json, time::{TimeFormat, parse_offset, timestamp_ms_with}};
+///
+/// // SMPP `scts`: YYMMDDHHMM, here in India Standard Time.
+/// let ist = parse_offset("+05:30");
+/// let millis = timestamp_ms_with(&json!("1810251740"), &TimeFormat::Compact, ist);
+/// assert_eq!(millis, Some(1_540_469_400_000));
+/// ```
 pub fn timestamp_ms_with(
     value: &Value,
     format: &TimeFormat,
@@ -173,6 +241,14 @@ fn split_zone(text: &str) -> (&str, Option<&str>) {
 
 /// A fixed UTC offset as written in configs and timestamps: `Z`, `UTC`,
 /// `+05:30`, `+0530`, `-03`. `None` for anything else (or out of range).
+///
+/// ```
+/// use wasmhook_sdk::time::parse_offset;
+///
+/// assert_eq!(parse_offset("-0300").map(|o| o.local_minus_utc()), Some(-3 * 3600));
+/// assert_eq!(parse_offset("UTC").map(|o| o.local_minus_utc()), Some(0));
+/// assert_eq!(parse_offset("+24:00"), None);
+/// ```
 pub fn parse_offset(text: &str) -> Option<FixedOffset> {
     let text = text.trim();
     if text.eq_ignore_ascii_case("utc") || text.eq_ignore_ascii_case("z") {

@@ -6,6 +6,13 @@
 //! become `@name` keys; text of an element with no children or attributes
 //! becomes a plain string, otherwise it goes under `#text`; a repeated child
 //! name becomes an array. The root element is kept as the single top-level key.
+//!
+//! ```
+//! use wasmhook_sdk::{json, path, xml::xml_to_value};
+//!
+//! let body = xml_to_value(r#"<DeliveryReport><message id="m-1" status="D"/></DeliveryReport>"#).unwrap();
+//! assert_eq!(path::get_str(&body, "DeliveryReport.message.@status").as_deref(), Some("D"));
+//! ```
 
 use quick_xml::Reader;
 use quick_xml::events::Event as XmlEvent;
@@ -13,7 +20,18 @@ use serde_json::{Map, Value};
 
 use crate::model::PluginError;
 
-/// Parses an XML document into a JSON value (see the module doc for the shape).
+/// Parses an XML document into a JSON value (see the module doc for the
+/// shape). Malformed XML is an `invalid_input` error that says where.
+///
+/// ```
+/// use wasmhook_sdk::{ErrorKind, json, xml::xml_to_value};
+///
+/// let value = xml_to_value(r#"<report id="7"><msg>a &amp; b</msg><msg>c</msg></report>"#).unwrap();
+/// assert_eq!(value, json!({"report": {"@id": "7", "msg": ["a & b", "c"]}}));
+///
+/// let error = xml_to_value("<report><msg>").unwrap_err();
+/// assert_eq!(error.kind, ErrorKind::InvalidInput);
+/// ```
 pub fn xml_to_value(xml: &str) -> Result<Value, PluginError> {
     let mut reader = Reader::from_str(xml);
     // Stack of open elements: (name, children/attributes, text).

@@ -3,6 +3,35 @@
 //! world. The function stays callable (and testable) as written; the export
 //! glue is generated only for wasm32. A function of the wrong shape is a
 //! compile error that points at the function.
+//!
+//! Use them through `wasmhook-sdk`, which re-exports them (the generated code
+//! calls into it):
+//!
+//! ```
+//! use wasmhook_sdk::prelude::*;
+//!
+//! #[mapper]
+//! fn map(callback: Callback, _config: Config) -> Result<Event, PluginError> {
+//!     let params = callback.form_params();
+//!     let status = match params.get("status") {
+//!         Some("ok") => Status::Delivered,
+//!         _ => Status::Failed,
+//!     };
+//!     Ok(Event::status(Channel::Sms, status, "acme"))
+//! }
+//!
+//! # fn main() {
+//! let event = map(Callback::form("status=ok"), Config::default()).unwrap();
+//! assert_eq!(event.status.unwrap().status, Status::Delivered);
+//! # }
+//! ```
+//!
+//! Natively (as above, and under `cargo test`) the attribute leaves the
+//! function as it is; for `wasm32` targets it also emits a hidden module with
+//! the WIT bindings of the world and the `export!` of the component.
+
+#![warn(missing_docs)]
+#![warn(rustdoc::broken_intra_doc_links)]
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
@@ -50,6 +79,29 @@ impl World {
 
 /// Exports a function `fn(Callback, Config) -> Result<impl Into<Mapped>, PluginError>`
 /// as the `map` function of the `mapper` world.
+///
+/// The function receives the vendor's callback and the source's
+/// configuration, and returns anything that converts into `Mapped`: an
+/// `Event`, a `Vec<Event>`, or a `Mapped` with a reply to the vendor. The
+/// attribute takes no arguments; an `async`, generic or misshapen function is
+/// a compile error.
+///
+/// ```
+/// use wasmhook_sdk::prelude::*;
+///
+/// #[mapper]
+/// fn map(callback: Callback, _config: Config) -> Result<Vec<Event>, PluginError> {
+///     let body = callback.json_value()?;
+///     let status = Status::parse(&path::get_str(&body, "status").unwrap_or_default())
+///         .ok_or_else(|| PluginError::unsupported("unknown status"))?;
+///     Ok(vec![Event::status(Channel::Email, status, "acme").raw(body)])
+/// }
+///
+/// # fn main() {
+/// let events = map(Callback::json(r#"{"status": "read"}"#), Config::default()).unwrap();
+/// assert_eq!(events[0].status.as_ref().unwrap().status, Status::Read);
+/// # }
+/// ```
 #[proc_macro_attribute]
 pub fn mapper(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(World::Mapper, attr, item)
@@ -57,6 +109,31 @@ pub fn mapper(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Exports a function `fn(RenderRequest) -> Result<Rendered, PluginError>`
 /// as the `render` function of the `renderer` world.
+///
+/// ```
+/// use wasmhook_sdk::prelude::*;
+///
+/// #[renderer]
+/// fn render(request: RenderRequest) -> Result<Rendered, PluginError> {
+///     if request.format != BodyFormat::Json {
+///         return Err(PluginError::unsupported(format!("format {}", request.format.as_str())));
+///     }
+///     Ok(Rendered {
+///         content_type: "application/json".into(),
+///         body: serde_json::to_vec(&json!({"text": request.data["text"]})).unwrap(),
+///     })
+/// }
+///
+/// # fn main() {
+/// let request = RenderRequest {
+///     template: None,
+///     format: BodyFormat::Json,
+///     data: json!({"text": "hi"}),
+///     config: json!({}),
+/// };
+/// assert_eq!(render(request).unwrap().body, br#"{"text":"hi"}"#);
+/// # }
+/// ```
 #[proc_macro_attribute]
 pub fn renderer(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(World::Renderer, attr, item)
@@ -64,6 +141,26 @@ pub fn renderer(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Exports a function `fn(BlockInput, Config) -> Result<Value, PluginError>`
 /// as the `run` function of the `block` world.
+///
+/// The value returned is stored as the block's data for later blocks of the
+/// workflow. Blocks are the only plugins that may call
+/// `wasmhook_sdk::host::send`.
+///
+/// ```
+/// use wasmhook_sdk::prelude::*;
+///
+/// #[block]
+/// fn score(input: BlockInput, config: Config) -> Result<Value, PluginError> {
+///     let bonus = config.get("bonus").and_then(Value::as_i64).unwrap_or(0);
+///     let opened = path::get_str(&input.event, "status.status").as_deref() == Some("read");
+///     Ok(json!({"score": i64::from(opened) * 10 + bonus}))
+/// }
+///
+/// # fn main() {
+/// let input = BlockInput { event: json!({"status": {"status": "read"}}), ..Default::default() };
+/// assert_eq!(score(input, Config(json!({"bonus": 1}))).unwrap(), json!({"score": 11}));
+/// # }
+/// ```
 #[proc_macro_attribute]
 pub fn block(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand(World::Block, attr, item)

@@ -1,5 +1,23 @@
 //! The block world: what a block runs with and the outbound HTTP it asks the
 //! host to send.
+//!
+//! A block is `fn(BlockInput, Config) -> Result<Value, PluginError>`; the
+//! value it returns is stored under the block's name for later blocks:
+//!
+//! ```
+//! use wasmhook_sdk::prelude::*;
+//!
+//! #[block]
+//! fn tag(input: BlockInput, _config: Config) -> Result<Value, PluginError> {
+//!     let status = path::get_str(&input.event, "status.status").unwrap_or_default();
+//!     Ok(json!({"final": status == "delivered" || status == "failed"}))
+//! }
+//!
+//! # fn main() {
+//! let input = BlockInput { event: json!({"status": {"status": "delivered"}}), ..Default::default() };
+//! assert_eq!(tag(input, Config::default()).unwrap(), json!({"final": true}));
+//! # }
+//! ```
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -7,6 +25,17 @@ use serde_json::Value;
 use super::{Field, find_field};
 
 /// What a block runs with.
+///
+/// ```
+/// use wasmhook_sdk::{BlockInput, json, path};
+///
+/// let input = BlockInput {
+///     event: json!({"channel": "sms"}),
+///     contact: json!({"email": "ada@example.com"}),
+///     data: json!({"lookup": {"tier": "gold"}}),
+/// };
+/// assert_eq!(path::get_str(&input.data, "lookup.tier").as_deref(), Some("gold"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct BlockInput {
@@ -18,7 +47,22 @@ pub struct BlockInput {
     pub data: Value,
 }
 
-/// An outbound request a block asks the host to send.
+/// An outbound request a block asks the host to send (with
+/// [`crate::host::send`]).
+///
+/// ```
+/// use wasmhook_sdk::HttpRequest;
+///
+/// let request = HttpRequest {
+///     method: "POST".into(),
+///     url: "https://api.example.com/v1/notes".into(),
+///     headers: vec![("content-type".into(), "application/json".into())],
+///     body: Some(br#"{"text": "hi"}"#.to_vec()),
+///     connector: Some("crm".into()),
+///     timeout_ms: Some(2_000),
+/// };
+/// assert_eq!(request.method, "POST");
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct HttpRequest {
@@ -38,6 +82,13 @@ pub struct HttpRequest {
 }
 
 /// A response to an outbound request.
+///
+/// ```
+/// use wasmhook_sdk::HttpResponse;
+///
+/// let response = HttpResponse { status: 204, headers: vec![], body: vec![] };
+/// assert!((200..300).contains(&response.status));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct HttpResponse {
@@ -52,12 +103,35 @@ pub struct HttpResponse {
 
 impl HttpResponse {
     /// The first header named `name`, compared case-insensitively.
+    ///
+    /// ```
+    /// use wasmhook_sdk::HttpResponse;
+    ///
+    /// let response = HttpResponse {
+    ///     status: 200,
+    ///     headers: vec![("Content-Type".into(), "text/plain".into())],
+    ///     body: b"ok".to_vec(),
+    /// };
+    /// assert_eq!(response.header("content-type"), Some("text/plain"));
+    /// assert_eq!(response.header("etag"), None);
+    /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         find_field(&self.headers, name)
     }
 }
 
-/// Why an outbound request got no response.
+/// Why an outbound request got no response. It converts into an
+/// `upstream` [`PluginError`](crate::PluginError), so `?` works in a block.
+///
+/// ```
+/// use wasmhook_sdk::{ErrorKind, HttpError, PluginError};
+///
+/// let error = HttpError::TooLarge(1_048_576);
+/// assert_eq!(error.to_string(), "response larger than 1048576 bytes");
+/// let error = PluginError::from(HttpError::Timeout);
+/// assert_eq!(error.kind, ErrorKind::Upstream);
+/// assert_eq!(error.message, "request timed out");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]

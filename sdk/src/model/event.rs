@@ -1,10 +1,31 @@
 //! The canonical event every mapper produces and every endpoint receives:
 //! its type, channel, status or inbound message, and references.
+//!
+//! Events are built with the builder methods on [`Event`] and serialise to
+//! the JSON endpoints receive:
+//!
+//! ```
+//! use wasmhook_sdk::{Channel, Event, InboundMessage};
+//!
+//! let event = Event::inbound(Channel::Whatsapp, InboundMessage::text("+15550100", "STOP"), "meta");
+//! let json = serde_json::to_value(&event).unwrap();
+//! assert_eq!(json["event_type"], "inbound_message");
+//! assert_eq!(json["inbound_message"]["text"]["body"], "STOP");
+//! ```
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Status change or inbound message.
+/// Status change or inbound message; set by [`Event::status`] and
+/// [`Event::inbound`].
+///
+/// ```
+/// use wasmhook_sdk::{Channel, Event, EventType, Status};
+///
+/// let event = Event::status(Channel::Sms, Status::Sent, "acme");
+/// assert_eq!(event.event_type, EventType::Status);
+/// assert_eq!(serde_json::to_value(EventType::InboundMessage).unwrap(), "inbound_message");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -15,7 +36,16 @@ pub enum EventType {
     InboundMessage,
 }
 
-/// The channel a message travelled on.
+/// The channel a message travelled on; serialised by its
+/// [canonical name](Channel::as_str).
+///
+/// ```
+/// use wasmhook_sdk::Channel;
+///
+/// assert_eq!(serde_json::to_value(Channel::Whatsapp).unwrap(), "whatsapp");
+/// let channel: Channel = serde_json::from_str("\"sms\"").unwrap();
+/// assert_eq!(channel, Channel::Sms);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -40,6 +70,13 @@ pub enum Channel {
 
 impl Channel {
     /// Every channel, in declaration order.
+    ///
+    /// ```
+    /// use wasmhook_sdk::Channel;
+    ///
+    /// let names: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
+    /// assert_eq!(names[..3], ["whatsapp", "sms", "email"]);
+    /// ```
     pub const ALL: [Channel; 8] = [
         Channel::Whatsapp,
         Channel::Sms,
@@ -52,6 +89,12 @@ impl Channel {
     ];
 
     /// The channel's canonical name (`whatsapp`, `sms`, ...).
+    ///
+    /// ```
+    /// use wasmhook_sdk::Channel;
+    ///
+    /// assert_eq!(Channel::Push.as_str(), "push");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Whatsapp => "whatsapp",
@@ -66,6 +109,13 @@ impl Channel {
     }
 
     /// Parses a channel name case-insensitively (`WHATSAPP`, `email`, ...).
+    ///
+    /// ```
+    /// use wasmhook_sdk::Channel;
+    ///
+    /// assert_eq!(Channel::parse(" WhatsApp "), Some(Channel::Whatsapp));
+    /// assert_eq!(Channel::parse("fax"), None);
+    /// ```
     pub fn parse(name: &str) -> Option<Channel> {
         let name = name.trim();
         Channel::ALL
@@ -74,7 +124,14 @@ impl Channel {
     }
 }
 
-/// The canonical delivery statuses.
+/// The canonical delivery statuses; serialised by their
+/// [canonical names](Status::as_str).
+///
+/// ```
+/// use wasmhook_sdk::Status;
+///
+/// assert_eq!(serde_json::to_value(Status::SubscriptionChanged).unwrap(), "subscription_changed");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -103,6 +160,13 @@ pub enum Status {
 
 impl Status {
     /// Every status, in declaration order.
+    ///
+    /// ```
+    /// use wasmhook_sdk::Status;
+    ///
+    /// assert_eq!(Status::ALL.len(), 10);
+    /// assert!(Status::ALL.contains(&Status::Clicked));
+    /// ```
     pub const ALL: [Status; 10] = [
         Status::Queued,
         Status::Sent,
@@ -117,6 +181,12 @@ impl Status {
     ];
 
     /// The status's canonical name (`delivered`, `subscription_changed`, ...).
+    ///
+    /// ```
+    /// use wasmhook_sdk::Status;
+    ///
+    /// assert_eq!(Status::Delivered.as_str(), "delivered");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Queued => "queued",
@@ -132,7 +202,15 @@ impl Status {
         }
     }
 
-    /// Parses a canonical status name case-insensitively.
+    /// Parses a canonical status name case-insensitively. Vendor names
+    /// (`UNDELIV`, ...) need a table: see [`crate::map::StatusTable`].
+    ///
+    /// ```
+    /// use wasmhook_sdk::Status;
+    ///
+    /// assert_eq!(Status::parse("Delivered"), Some(Status::Delivered));
+    /// assert_eq!(Status::parse("UNDELIV"), None);
+    /// ```
     pub fn parse(name: &str) -> Option<Status> {
         let name = name.trim();
         Status::ALL
@@ -141,7 +219,19 @@ impl Status {
     }
 }
 
-/// The status part of a `status` event.
+/// The status part of a `status` event; usually filled through the
+/// [`Event`] builder methods.
+///
+/// ```
+/// use wasmhook_sdk::{Channel, Event, Status};
+///
+/// let event = Event::status(Channel::Email, Status::Failed, "acme")
+///     .vendor_status(Some("bounce".to_string()))
+///     .hard_bounce(Some(true));
+/// let info = event.status.unwrap();
+/// assert_eq!(info.vendor_status.as_deref(), Some("bounce"));
+/// assert_eq!(info.hard_bounce, Some(true));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct StatusInfo {
@@ -164,6 +254,14 @@ pub struct StatusInfo {
 
 impl StatusInfo {
     /// A status with nothing else known yet.
+    ///
+    /// ```
+    /// use wasmhook_sdk::{Status, StatusInfo};
+    ///
+    /// let info = StatusInfo::new(Status::Queued);
+    /// assert_eq!(info.status, Status::Queued);
+    /// assert_eq!(info.timestamp, None);
+    /// ```
     pub fn new(status: Status) -> Self {
         StatusInfo {
             status,
@@ -177,7 +275,19 @@ impl StatusInfo {
     }
 }
 
-/// A media attachment.
+/// A media attachment of an inbound message.
+///
+/// ```
+/// use wasmhook_sdk::{InboundMessage, Media};
+///
+/// let mut message = InboundMessage::new("+15550100", "image");
+/// message.media.push(Media {
+///     url: Some("https://cdn.example.com/a.jpg".into()),
+///     mime_type: Some("image/jpeg".into()),
+///     ..Media::default()
+/// });
+/// assert_eq!(message.media.len(), 1);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Media {
@@ -192,6 +302,14 @@ pub struct Media {
 }
 
 /// The message an inbound message replies to.
+///
+/// ```
+/// use wasmhook_sdk::{InboundMessage, MessageContext};
+///
+/// let mut message = InboundMessage::text("+15550100", "yes");
+/// message.context = Some(MessageContext { from: None, id: Some("wamid.1".into()) });
+/// assert_eq!(message.context.unwrap().id.as_deref(), Some("wamid.1"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct MessageContext {
@@ -201,7 +319,19 @@ pub struct MessageContext {
     pub id: Option<String>,
 }
 
-/// The inbound part of an `inbound_message` event.
+/// The inbound part of an `inbound_message` event. `text` is
+/// `{"body": ...}` on the wire and `type` is the message type.
+///
+/// ```
+/// use wasmhook_sdk::{InboundMessage, json};
+///
+/// let mut message = InboundMessage::new("+15550100", "button");
+/// message.text = Some("Yes".into());
+/// message.payload = Some("CONFIRM".into());
+/// let json = serde_json::to_value(&message).unwrap();
+/// assert_eq!(json["type"], "button");
+/// assert_eq!(json["text"], json!({"body": "Yes"}));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct InboundMessage {
@@ -230,6 +360,14 @@ pub struct InboundMessage {
 
 impl InboundMessage {
     /// An inbound message of `message_type` from `from`, nothing else set.
+    ///
+    /// ```
+    /// use wasmhook_sdk::InboundMessage;
+    ///
+    /// let message = InboundMessage::new("+15550100", "location");
+    /// assert_eq!(message.message_type, "location");
+    /// assert!(message.text.is_none() && message.media.is_empty());
+    /// ```
     pub fn new(from: impl Into<String>, message_type: impl Into<String>) -> Self {
         InboundMessage {
             from: from.into(),
@@ -244,6 +382,14 @@ impl InboundMessage {
     }
 
     /// A text message.
+    ///
+    /// ```
+    /// use wasmhook_sdk::InboundMessage;
+    ///
+    /// let message = InboundMessage::text("+15550100", "Hi");
+    /// assert_eq!(message.message_type, "text");
+    /// assert_eq!(message.text.as_deref(), Some("Hi"));
+    /// ```
     pub fn text(from: impl Into<String>, body: impl Into<String>) -> Self {
         let mut message = InboundMessage::new(from, "text");
         message.text = Some(body.into());
@@ -271,7 +417,18 @@ mod text_body {
     }
 }
 
-/// Identifiers tying an event to its message.
+/// Identifiers tying an event to its message; set with
+/// [`Event::message_id`] and [`Event::idempotency_key`].
+///
+/// ```
+/// use wasmhook_sdk::{Channel, Event, Reference, Status};
+///
+/// let event = Event::status(Channel::Sms, Status::Sent, "acme").message_id(Some("m-1".to_string()));
+/// assert_eq!(event.reference, Reference {
+///     vendor_message_id: Some("m-1".into()),
+///     idempotency_key: None,
+/// });
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Reference {
@@ -283,6 +440,23 @@ pub struct Reference {
 
 /// A canonical event as a mapper produces it (the host adds `id`, `version`,
 /// `source` and `received_at` when storing it).
+///
+/// Start from [`Event::status`] or [`Event::inbound`] and chain the builder
+/// methods; empty strings given to them count as absent.
+///
+/// ```
+/// use wasmhook_sdk::{Channel, Event, Status, json};
+///
+/// let event = Event::status(Channel::Sms, Status::Failed, "acme")
+///     .recipient(Some("+15550100".to_string()))
+///     .message_id(Some("m-1".to_string()))
+///     .error(Some("30003".to_string()), Some("Unreachable".to_string()))
+///     .raw(json!({"id": "m-1"}));
+/// let json = serde_json::to_value(&event).unwrap();
+/// assert_eq!(json["status"]["error_code"], "30003");
+/// assert_eq!(json["channel_value"], "+15550100");
+/// assert_eq!(json["vendor_name"], "acme");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Event {
