@@ -39,8 +39,10 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, ReturnType, parse_macro_input};
 
-/// The plugin ABI, embedded so plugin crates need no path to `wit/`.
-const WIT: &str = include_str!("../../../wit/wasmhook.wit");
+/// The plugin ABI, embedded so plugin crates need no path to `wit/`
+/// (`sdk/macros/wit` links to the repository's `wit/`; a packaged crate
+/// carries the file itself).
+const WIT: &str = include_str!("../wit/wasmhook.wit");
 
 /// Which world an attribute exports.
 #[derive(Clone, Copy)]

@@ -276,7 +276,7 @@ fn repeated_form_keys_read_as_lists() {
         ids,
         [
             Some("b6aae1b5dfb2427a8f7ea6a717ba31a9"),
-            Some("3b53c137369242138120d6b0b2122607")
+            Some("3b53c137369242138120d6b0b2122601")
         ]
     );
     assert_eq!(
