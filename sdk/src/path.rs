@@ -3,10 +3,29 @@
 //! field of every element), `"quoted.key"` segments for keys that contain
 //! dots. The notation of seed 004 ("key.child", "key[ ]"), used by the
 //! `fieldmap` mapper and handy in hand-written mappers.
+//!
+//! ```
+//! use wasmhook_sdk::{json, path};
+//!
+//! let body = json!({"results": [{"id": "a", "to": ["+1", "+2"]}, {"id": "b"}], "x.y": 1});
+//! assert_eq!(path::get_str(&body, "results[0].to[-1]").as_deref(), Some("+2"));
+//! assert_eq!(path::get_str(&body, "results[-1].id").as_deref(), Some("b"));
+//! assert_eq!(path::get_str(&body, r#""x.y""#).as_deref(), Some("1"));
+//! let ids = path::Path::parse("results[].id").unwrap().select(&body);
+//! assert_eq!(ids, [&json!("a"), &json!("b")]);
+//! ```
 
 use serde_json::Value;
 
 /// One step of a path.
+///
+/// ```
+/// use wasmhook_sdk::path::{Path, Segment::*};
+///
+/// let path = Path::parse(r#"results[0]."x.y"[-1][]"#).unwrap();
+/// let expected = [Key("results".into()), Index(0), Key("x.y".into()), FromEnd(1), Each];
+/// assert_eq!(path.segments(), &expected);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
     /// An object key.
@@ -20,7 +39,16 @@ pub enum Segment {
     Each,
 }
 
-/// A parsed path.
+/// A parsed path: parse once, select from many values.
+///
+/// ```
+/// use wasmhook_sdk::{json, path::Path};
+///
+/// let status = Path::parse("events[-1].status").unwrap();
+/// let body = json!({"events": [{"status": "sent"}, {"status": "delivered"}]});
+/// assert_eq!(status.first(&body), Some(&json!("delivered")));
+/// assert_eq!(status.first(&json!({"events": []})), None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Path {
     segments: Vec<Segment>,
@@ -28,7 +56,17 @@ pub struct Path {
 }
 
 impl Path {
-    /// Parses `text`; the error says where the syntax broke.
+    /// Parses `text` (a leading `$` or `$.` is the root, as in JSONPath);
+    /// the error says where the syntax broke.
+    ///
+    /// ```
+    /// use wasmhook_sdk::path::{Path, Segment};
+    ///
+    /// let path = Path::parse("$.data[0]").unwrap();
+    /// assert_eq!(path.segments(), &[Segment::Key("data".into()), Segment::Index(0)]);
+    /// let error = Path::parse("data[x]").unwrap_err();
+    /// assert_eq!(error, "path `data[x]`: `[x]` is not an index");
+    /// ```
     pub fn parse(text: &str) -> Result<Path, String> {
         let mut segments = Vec::new();
         let mut rest = text.trim();
@@ -94,23 +132,55 @@ impl Path {
     }
 
     /// The path as written.
+    ///
+    /// ```
+    /// use wasmhook_sdk::path::Path;
+    ///
+    /// let path = Path::parse("$.data.id").unwrap();
+    /// assert_eq!(path.as_str(), "$.data.id");
+    /// ```
     pub fn as_str(&self) -> &str {
         &self.text
     }
 
     /// The segments.
+    ///
+    /// ```
+    /// use wasmhook_sdk::path::{Path, Segment};
+    ///
+    /// let path = Path::parse("to[-1]").unwrap();
+    /// assert_eq!(path.segments(), &[Segment::Key("to".into()), Segment::FromEnd(1)]);
+    /// ```
     pub fn segments(&self) -> &[Segment] {
         &self.segments
     }
 
     /// Whether the path has an `[]` step (selects many values).
+    ///
+    /// ```
+    /// use wasmhook_sdk::path::Path;
+    ///
+    /// assert!(Path::parse("results[].status").unwrap().is_multi());
+    /// assert!(!Path::parse("results[0].status").unwrap().is_multi());
+    /// ```
     pub fn is_multi(&self) -> bool {
         self.segments.contains(&Segment::Each)
     }
 
     /// The path up to and including its first `[]`, and the rest after it:
     /// `results[].status` → (`results[]`, `status`). Used to split a batch
-    /// into items and read fields relative to each item.
+    /// into items and read fields relative to each item. `None` when the
+    /// path has no `[]`.
+    ///
+    /// ```
+    /// use wasmhook_sdk::{json, path::Path};
+    ///
+    /// let (items, field) = Path::parse("results[].status").unwrap().split_at_each().unwrap();
+    /// let body = json!({"results": [{"status": "sent"}, {"status": "failed"}]});
+    /// let statuses: Vec<_> = items.select(&body).iter().filter_map(|i| field.first(i)).collect();
+    /// assert_eq!(statuses, [&json!("sent"), &json!("failed")]);
+    /// assert_eq!(Path::parse("results[0]").unwrap().split_at_each(), None);
+    /// ```
     pub fn split_at_each(&self) -> Option<(Path, Path)> {
         let at = self.segments.iter().position(|s| *s == Segment::Each)?;
         let head = Path {
@@ -124,7 +194,18 @@ impl Path {
         Some((head, tail))
     }
 
-    /// Every value the path selects (none when a step is missing).
+    /// Every value the path selects (none when a step is missing). `[]` on
+    /// an object selects the object itself, as a one-item batch.
+    ///
+    /// ```
+    /// use wasmhook_sdk::{json, path::Path};
+    ///
+    /// let body = json!({"to": ["+1", "+2"], "cc": null, "r": {"id": 1}});
+    /// assert_eq!(Path::parse("to[]").unwrap().select(&body), [&json!("+1"), &json!("+2")]);
+    /// assert_eq!(Path::parse("cc").unwrap().select(&body), [&json!(null)]);
+    /// assert_eq!(Path::parse("r[].id").unwrap().select(&body), [&json!(1)]);
+    /// assert_eq!(Path::parse("bcc").unwrap().select(&body).len(), 0);
+    /// ```
     pub fn select<'a>(&self, root: &'a Value) -> Vec<&'a Value> {
         let mut current = vec![root];
         for segment in &self.segments {
@@ -148,6 +229,15 @@ impl Path {
     }
 
     /// The first selected value that is not null.
+    ///
+    /// ```
+    /// use wasmhook_sdk::{json, path::Path};
+    ///
+    /// let body = json!({"attempts": [{"error": null}, {"error": "timeout"}]});
+    /// let error = Path::parse("attempts[].error").unwrap();
+    /// assert_eq!(error.first(&body), Some(&json!("timeout")));
+    /// assert_eq!(Path::parse("attempts[0].error").unwrap().first(&body), None);
+    /// ```
     pub fn first<'a>(&self, root: &'a Value) -> Option<&'a Value> {
         self.select(root).into_iter().find(|v| !v.is_null())
     }
@@ -155,18 +245,45 @@ impl Path {
 
 /// The first non-null value at `path` in `root`; `None` if the path does not
 /// parse or selects nothing.
+///
+/// ```
+/// use wasmhook_sdk::{json, path};
+///
+/// let body = json!({"data": {"id": 7, "note": null}});
+/// assert_eq!(path::get(&body, "data.id"), Some(&json!(7)));
+/// assert_eq!(path::get(&body, "data.note"), None);
+/// assert_eq!(path::get(&body, "data["), None);
+/// ```
 pub fn get<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
     Path::parse(path).ok()?.first(root)
 }
 
 /// The value at `path` as text: strings as they are, numbers and booleans
 /// printed; empty strings are `None`.
+///
+/// ```
+/// use wasmhook_sdk::{json, path};
+///
+/// let body = json!({"id": 42, "ok": true, "to": "+1", "memo": ""});
+/// assert_eq!(path::get_str(&body, "id").as_deref(), Some("42"));
+/// assert_eq!(path::get_str(&body, "ok").as_deref(), Some("true"));
+/// assert_eq!(path::get_str(&body, "to").as_deref(), Some("+1"));
+/// assert_eq!(path::get_str(&body, "memo"), None);
+/// ```
 pub fn get_str(root: &Value, path: &str) -> Option<String> {
     get(root, path).and_then(value_to_string)
 }
 
 /// A scalar as text (strings trimmed of nothing, numbers printed); empty
 /// strings, objects and arrays are `None`.
+///
+/// ```
+/// use wasmhook_sdk::{json, path::value_to_string};
+///
+/// assert_eq!(value_to_string(&json!(" a ")).as_deref(), Some(" a "));
+/// assert_eq!(value_to_string(&json!(1.5)).as_deref(), Some("1.5"));
+/// assert_eq!(value_to_string(&json!([1])), None);
+/// ```
 pub fn value_to_string(value: &Value) -> Option<String> {
     match value {
         Value::String(s) if s.is_empty() => None,
