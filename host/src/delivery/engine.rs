@@ -128,6 +128,14 @@ impl DeliveryEngine {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken, tracker: TaskTracker) {
         tokio::spawn(Arc::clone(&self).sample_queue_every(QUEUE_SAMPLE_EVERY, shutdown.clone()));
         let mut markers_left = true;
+        // Other nodes' new deliveries, on a shared store.
+        let others_stored = self.store.new_deliveries();
+        let others_stored = || async {
+            match &others_stored {
+                Some(notify) => notify.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         loop {
             if markers_left {
                 match self.fan_out_marked_events().await {
@@ -152,6 +160,7 @@ impl DeliveryEngine {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = self.wake.notified() => {}
+                _ = others_stored() => {}
                 _ = self.clock.sleep(sleep) => {}
             }
         }

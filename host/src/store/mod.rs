@@ -133,6 +133,15 @@ impl Store {
         }
     }
 
+    /// Woken when any node sharing the store stores new deliveries (a
+    /// store of one node has none: its ingest wakes the engine itself).
+    pub fn new_deliveries(&self) -> Option<Arc<tokio::sync::Notify>> {
+        match &self.backend {
+            Backend::Sled(_) => None,
+            Backend::Postgres(store) => Some(store.new_deliveries()),
+        }
+    }
+
     /// Whether other nodes may share this store. Then its claims lease the
     /// deliveries they hand out and hold each endpoint's ordering,
     /// concurrency cap and rate limit across every node, so the delivery

@@ -264,3 +264,37 @@ async fn a_resend_to_two_nodes_at_once_is_stored_once() {
     }
     assert_eq!(nodes[0].event_count().await, 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_stored_on_one_node_wake_the_others() {
+    let db = test_db!();
+    let one = db.store().await;
+    let two = db.store().await;
+    let woken = two.new_deliveries();
+    // Listening is set up with a wake of its own (for what was stored
+    // before): wait for it, then for nothing more while nothing is stored.
+    tokio::time::timeout(Duration::from_secs(10), woken.notified())
+        .await
+        .expect("the listener's first look");
+    let event_only = super::fixtures::alone(&t(), super::fixtures::event(10, "m1"));
+    one.commit_events(vec![event_only]).await.unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), woken.notified())
+            .await
+            .is_err(),
+        "an event without deliveries wakes nobody"
+    );
+    let event = super::fixtures::event(20, "m2");
+    let delivery =
+        crate::domain::delivery::Delivery::new(t(), crate::ids::EndpointId::new(1), event.id, 20);
+    one.commit_events(vec![crate::store::NewEvent {
+        tenant: t(),
+        event,
+        deliveries: vec![delivery],
+    }])
+    .await
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), woken.notified())
+        .await
+        .expect("node two woken for node one's delivery");
+}

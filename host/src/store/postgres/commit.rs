@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use super::Shared;
 use super::deliveries::{AttemptColumns, DeliveryColumns};
 use super::events::{dedupe_key, encode_event};
+use super::listen::DUE_CHANNEL;
 use crate::domain::delivery::{Attempt, Delivery};
 use crate::ids::EventId;
 use crate::store::{Inserted, NewEvent, StoreError};
@@ -391,9 +392,24 @@ async fn write(
     tokio::try_join!(
         insert_events(&tx, &event_ids, &tenants, &sources, &records),
         deliveries.insert(&tx),
+        announce_due(&tx, !deliveries.is_empty()),
     )?;
     tx.commit().await?;
     Ok(fates)
+}
+
+/// Wakes idle nodes for new deliveries: a notification on [`DUE_CHANNEL`],
+/// sent when the transaction commits (so never for deliveries that are not
+/// there) and once however many batches a node commits before others read.
+async fn announce_due(
+    tx: &deadpool_postgres::Transaction<'_>,
+    any: bool,
+) -> Result<(), StoreError> {
+    if any {
+        tx.execute("SELECT pg_notify($1, '')", &[&DUE_CHANNEL])
+            .await?;
+    }
+    Ok(())
 }
 
 /// Inserts the batch's first-of-key dedupe entries (`keys` sorted, `ids`

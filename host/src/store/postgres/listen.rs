@@ -1,4 +1,7 @@
-//! How a node learns of other nodes' configuration writes: a task on its
+//! How a node learns of other nodes' writes. New deliveries: a commit that
+//! stores some notifies [`DUE_CHANNEL`], and the listener wakes this node's
+//! delivery engine (without it an idle node would find them only at its
+//! next poll). Configuration: a task on its
 //! own connection runs `LISTEN wasmhook_config`, and on each notification
 //! (or every few seconds, as a safety net for a notification lost with a
 //! connection) compares the kinds' versions in `config_versions` with what
@@ -17,6 +20,9 @@ use tokio_util::sync::CancellationToken;
 use super::Shared;
 use super::config::CHANNEL;
 use crate::store::{ConfigChange, StoreError};
+
+/// The channel a commit that stored deliveries notifies.
+pub(super) const DUE_CHANNEL: &str = "wasmhook_due";
 
 /// How often versions are compared without a notification.
 const POLL_EVERY: Duration = Duration::from_secs(5);
@@ -52,7 +58,7 @@ pub(super) async fn run(
 /// One connection's life: returns Ok on `stop`, Err when the connection is
 /// lost.
 async fn listen(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     stop: &CancellationToken,
     seen: &mut HashMap<ConfigChange, i64>,
     backoff: &mut Duration,
@@ -60,9 +66,13 @@ async fn listen(
     let (client, mut connection) = shared.config.connect(tokio_postgres::NoTls).await?;
     let (notified, mut notifications) = mpsc::unbounded_channel::<()>();
     // The connection delivers notifications only while polled.
+    let due = Arc::clone(shared);
     let driver = tokio::spawn(async move {
         loop {
             match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(note))) if note.channel() == DUE_CHANNEL => {
+                    due.due.notify_one();
+                }
                 Some(Ok(AsyncMessage::Notification(_))) => {
                     if notified.send(()).is_err() {
                         return;
@@ -78,7 +88,11 @@ async fn listen(
         }
     });
     let _stop_driver = AbortOnDrop(driver);
-    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    client
+        .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {DUE_CHANNEL}"))
+        .await?;
+    // Deliveries stored while not listening: look once.
+    shared.due.notify_one();
     // Whatever changed while not listening.
     sync(shared, seen).await?;
     // Listening again: a later loss starts its backoff anew.

@@ -68,6 +68,8 @@ pub(super) struct Shared {
     endpoints: Snapshot<Vec<Endpoint>>,
     health: Health,
     changes: broadcast::Sender<ConfigChange>,
+    /// Woken when any node stores deliveries (see `listen`).
+    due: Arc<tokio::sync::Notify>,
 }
 
 /// The server's records in a PostgreSQL database.
@@ -111,6 +113,7 @@ impl PgStore {
             endpoints: Snapshot::empty(),
             health: Health::default(),
             changes,
+            due: Arc::new(tokio::sync::Notify::new()),
         });
         shared.ensure_default_tenant().await?;
         // The versions before the snapshots: a change committed in between
@@ -144,6 +147,11 @@ impl PgStore {
     /// listener learns it: the registry reloads plugins on `Plugins`.
     pub fn config_changes(&self) -> broadcast::Receiver<ConfigChange> {
         self.shared.changes.subscribe()
+    }
+
+    /// Woken when any node (this one too) stores new deliveries.
+    pub fn new_deliveries(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.shared.due)
     }
 
     /// How the connection pool stands.
