@@ -1,9 +1,17 @@
-//! Fixture expectations shared by native plugin tests and the wasm
-//! end-to-end tests, so both assert the same canonical fields.
+//! Sample folders with an `expected.json`, shared by native plugin tests,
+//! `wasmhook plugin test` and the wasm end-to-end tests, so all of them
+//! assert the same things.
 //!
-//! A vendor folder (`plugins/fixtures/<vendor>/`) holds the sample bodies and
-//! one `expected.json`: for each sample file name, how it arrives and what a
-//! mapper must make of it:
+//! A folder (`plugins/fixtures/<vendor>/`, a scaffold's `samples/`) holds
+//! one input per file and one `expected.json`: for each file name, how the
+//! input is given to the plugin and what must come of it. Every world
+//! reads the same layout; what an entry says depends on the world:
+//!
+//! - mappers: the file is a vendor callback (this module, [`FixtureCase`]);
+//! - renderers: the file is the template data (JSON), see [`RenderCase`];
+//! - blocks: the file is `{"event", "contact", "data"}`, see [`BlockCase`].
+//!
+//! For a mapper:
 //!
 //! ```json
 //! {
@@ -25,7 +33,10 @@
 //! event is a *subset* of the actual one (see [`json_subset`]); the number of
 //! events must match exactly.
 
-use std::collections::BTreeMap;
+mod block;
+mod folder;
+mod renderer;
+
 use std::path::Path;
 
 use serde::Deserialize;
@@ -33,7 +44,24 @@ use serde_json::Value;
 
 use crate::model::{Callback, ErrorKind};
 
-/// What one sample must map to.
+pub use block::{
+    BlockCase, BlockExpectation, CannedReply, check_block, check_block_case, request_view,
+    try_load_block_cases,
+};
+pub use renderer::{
+    RenderCase, RenderExpectation, check_render_case, check_renderer, try_load_render_cases,
+};
+
+/// What one mapper sample must map to, and how its callback arrives.
+///
+/// ```
+/// use wasmhook_sdk::fixtures::Expectation;
+///
+/// let expect: Expectation =
+///     serde_json::from_str(r#"{"method": "GET", "events": [{"channel": "sms"}]}"#)?;
+/// assert_eq!(expect.method.as_deref(), Some("GET"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
@@ -63,7 +91,13 @@ pub struct Expectation {
     pub note: Option<String>,
 }
 
-/// One sample with its expectation, ready to run.
+/// One mapper sample with its expectation, ready to run.
+///
+/// ```no_run
+/// for case in wasmhook_sdk::fixtures::load_cases("samples") {
+///     println!("{}: {} bytes", case.name, case.callback.body.len());
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct FixtureCase {
     /// `vendor/file` for messages.
@@ -79,6 +113,11 @@ pub struct FixtureCase {
 /// Loads every case of a vendor folder. Panics (this is test support) with
 /// a message naming the file when the folder or `expected.json` is wrong, or
 /// when a sample file has no expectation (every sample must be covered).
+///
+/// ```no_run
+/// let cases = wasmhook_sdk::fixtures::load_cases("samples");
+/// assert!(!cases.is_empty());
+/// ```
 pub fn load_cases(dir: impl AsRef<Path>) -> Vec<FixtureCase> {
     try_load_cases(dir).unwrap_or_else(|error| panic!("{error}"))
 }
@@ -96,79 +135,46 @@ pub fn load_cases(dir: impl AsRef<Path>) -> Vec<FixtureCase> {
 /// # Ok::<(), String>(())
 /// ```
 pub fn try_load_cases(dir: impl AsRef<Path>) -> Result<Vec<FixtureCase>, String> {
-    let dir = dir.as_ref();
-    let vendor = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let expected_path = dir.join("expected.json");
-    let text = std::fs::read_to_string(&expected_path)
-        .map_err(|e| format!("cannot read {}: {e}", expected_path.display()))?;
-    let expectations: BTreeMap<String, Expectation> = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not valid: {e}", expected_path.display()))?;
-    let mut samples = Vec::new();
-    for entry in
-        std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?
-    {
-        let path = entry
-            .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
-            .path();
-        if path.is_file()
-            && path
-                .file_name()
-                .is_some_and(|n| !is_not_a_sample(&n.to_string_lossy()))
-        {
-            samples.push(path);
-        }
-    }
-    samples.sort();
-    for sample in &samples {
-        let file = sample.file_name().unwrap_or_default().to_string_lossy();
-        if !expectations.contains_key(file.as_ref()) {
-            return Err(format!(
-                "{vendor}/{file} has no entry in {}",
-                expected_path.display()
-            ));
-        }
-    }
-    expectations
+    let folder = folder::load::<Expectation>(dir.as_ref(), |_| Vec::new())?;
+    Ok(folder
+        .entries
         .into_iter()
-        .map(|(file, expect)| {
-            let path = dir.join(&file);
-            let body = std::fs::read(&path)
-                .map_err(|e| format!("{vendor}/{file} in expected.json: cannot read: {e}"))?;
+        .map(|entry| {
+            let file = entry.file;
+            let expect = entry.expect;
             let method = expect.method.clone().unwrap_or_else(|| "POST".into());
             let content_type = expect
                 .content_type
                 .clone()
                 .unwrap_or_else(|| content_type_for(&file).to_string());
             let mut callback = if method.eq_ignore_ascii_case("GET") {
-                Callback::get(String::from_utf8_lossy(&body).trim().to_string())
+                Callback::get(String::from_utf8_lossy(&entry.bytes).trim().to_string())
             } else {
-                Callback::post(&content_type, body)
+                Callback::post(&content_type, entry.bytes)
             };
             callback.method = method.to_ascii_uppercase();
             callback.headers.extend(expect.headers.iter().cloned());
-            Ok(FixtureCase {
-                name: format!("{vendor}/{file}"),
+            FixtureCase {
+                name: format!("{}/{file}", folder.name),
                 callback,
                 config: expect
                     .config
                     .clone()
                     .unwrap_or_else(|| Value::Object(Default::default())),
                 expect,
-            })
+            }
         })
-        .collect()
-}
-
-/// Whether a file in a vendor folder is documentation or expectations
-/// rather than a sample.
-fn is_not_a_sample(file: &str) -> bool {
-    matches!(file, "expected.json" | "README.md" | "config.json") || file.ends_with(".headers.txt")
+        .collect())
 }
 
 /// The content type a sample file is sent with, by extension.
+///
+/// ```
+/// use wasmhook_sdk::fixtures::content_type_for;
+///
+/// assert_eq!(content_type_for("dlr.form"), "application/x-www-form-urlencoded");
+/// assert_eq!(content_type_for("dlr.txt"), "text/plain");
+/// ```
 pub fn content_type_for(file: &str) -> &'static str {
     if file.ends_with(".json") {
         "application/json"
@@ -184,6 +190,18 @@ pub fn content_type_for(file: &str) -> &'static str {
 /// Whether `expected` is contained in `actual`: objects by key (extra keys
 /// in `actual` are fine), arrays element by element with equal length,
 /// scalars by equality. On mismatch returns the path and both values.
+///
+/// ```
+/// use wasmhook_sdk::fixtures::json_subset;
+/// use wasmhook_sdk::json;
+///
+/// let actual = json!({"status": {"status": "delivered", "timestamp": 1}});
+/// assert!(json_subset(&json!({"status": {"status": "delivered"}}), &actual).is_ok());
+/// assert_eq!(
+///     json_subset(&json!({"status": {"status": "read"}}), &actual).unwrap_err(),
+///     r#"$.status.status: expected "read", got "delivered""#
+/// );
+/// ```
 pub fn json_subset(expected: &Value, actual: &Value) -> Result<(), String> {
     subset_at(expected, actual, "$")
 }
@@ -219,8 +237,88 @@ fn subset_at(expected: &Value, actual: &Value, at: &str) -> Result<(), String> {
     }
 }
 
+/// Whether a body is as expected. A JSON string in `expected` is the exact
+/// text of the body (a difference names the first line that differs); any
+/// other value means the body must be JSON containing it ([`json_subset`]).
+///
+/// ```
+/// use wasmhook_sdk::fixtures::check_body;
+/// use wasmhook_sdk::json;
+///
+/// assert!(check_body(&json!("Hi Ana\nbye"), b"Hi Ana\nbye").is_ok());
+/// let why = check_body(&json!("Hi Ana\nbye"), b"Hi Ana\nciao").unwrap_err();
+/// assert_eq!(why, "line 2: expected `bye`, got `ciao`");
+/// assert!(check_body(&json!({"text": "hi"}), br#"{"text": "hi", "room": null}"#).is_ok());
+/// ```
+pub fn check_body(expected: &Value, body: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(body);
+    match expected {
+        Value::String(want) => text_difference(want, &text),
+        _ => {
+            let have: Value = serde_json::from_str(&text)
+                .map_err(|e| format!("expected a JSON body, got text that is not JSON ({e})"))?;
+            json_subset(expected, &have)
+        }
+    }
+}
+
+/// The first line where `have` differs from `want`, said for a person.
+fn text_difference(want: &str, have: &str) -> Result<(), String> {
+    if want == have {
+        return Ok(());
+    }
+    let (mut wanted, mut had) = (want.split('\n'), have.split('\n'));
+    for line in 1.. {
+        match (wanted.next(), had.next()) {
+            (Some(w), Some(h)) if w == h => continue,
+            (Some(w), Some(h)) => {
+                return Err(format!("line {line}: expected `{w}`, got `{h}`"));
+            }
+            (Some(w), None) => return Err(format!("line {line}: expected `{w}`, got no line")),
+            (None, Some(h)) => return Err(format!("line {line}: expected no line, got `{h}`")),
+            (None, None) => break,
+        }
+    }
+    // Only reachable if the texts differ in a way `split` hides.
+    Err(format!("expected {want:?}, got {have:?}"))
+}
+
+/// Whether a plugin's refusal is the one expected (`expected` none: no
+/// refusal was).
+fn check_refusal(
+    expected: Option<ErrorKind>,
+    error: &crate::model::PluginError,
+) -> Result<(), String> {
+    match expected {
+        Some(kind) if kind == error.kind => Ok(()),
+        Some(kind) => Err(format!(
+            "expected error `{}`, got {error}",
+            error_kind_name(kind)
+        )),
+        None => Err(format!("refused: {error}")),
+    }
+}
+
+/// An error kind as `expected.json` spells it (`invalid_config`).
+fn error_kind_name(kind: ErrorKind) -> String {
+    serde_json::to_value(kind)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{kind:?}"))
+}
+
 /// Runs `map` over every case of a vendor folder and panics with every
 /// mismatch listed (native plugin tests call this).
+///
+/// ```ignore
+/// #[test]
+/// fn every_sample_maps_as_expected() {
+///     wasmhook_sdk::fixtures::check_vendor(
+///         concat!(env!("CARGO_MANIFEST_DIR"), "/samples"),
+///         |case| map(case.callback.clone(), Config(case.config.clone())).map(Mapped::from),
+///     );
+/// }
+/// ```
 pub fn check_vendor<F>(dir: impl AsRef<Path>, mut map: F)
 where
     F: FnMut(&FixtureCase) -> Result<crate::model::Mapped, crate::model::PluginError>,
@@ -241,6 +339,13 @@ where
 }
 
 /// Checks one mapping result against its case's expectation.
+///
+/// ```no_run
+/// use wasmhook_sdk::fixtures::{check_case, load_cases};
+///
+/// let case = &load_cases("samples")[0];
+/// let outcome = check_case(case, Ok(wasmhook_sdk::Mapped::default()));
+/// ```
 pub fn check_case(
     case: &FixtureCase,
     result: Result<crate::model::Mapped, crate::model::PluginError>,
@@ -271,16 +376,6 @@ pub fn check_case(
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn docs_and_configs_are_not_samples() {
-        for file in ["expected.json", "README.md", "config.json", "x.headers.txt"] {
-            assert!(is_not_a_sample(file), "{file}");
-        }
-        for file in ["config.form", "sample.json", "readme.json"] {
-            assert!(!is_not_a_sample(file), "{file}");
-        }
-    }
 
     #[test]
     fn subset_reports_the_path() {

@@ -97,11 +97,12 @@ pub enum PluginCommand {
     /// Validate a component: world, imports, exports, size and hash, or why
     /// the host would refuse it.
     Check(CheckArgs),
-    /// Start a plugin crate of your own: sources, sample callbacks with
-    /// their expected.json, and a native test that runs them.
+    /// Start a plugin crate of your own (a mapper, renderer or block):
+    /// sources, samples with their expected.json, and a native test that
+    /// runs them.
     New(NewArgs),
-    /// Run a mapper over a folder of sample callbacks and compare each
-    /// result with the folder's expected.json.
+    /// Run a mapper, renderer or block over a folder of samples and compare
+    /// each result with the folder's expected.json.
     Test(Box<TestArgs>),
     /// Upload a component to a server as the plugin's next version.
     Push(Box<client::PushArgs>),
@@ -224,15 +225,22 @@ pub struct NewArgs {
 pub enum PluginKind {
     /// Turns vendor callbacks into canonical events.
     Mapper,
+    /// Turns a template and data (an event) into a request body.
+    Renderer,
+    /// A workflow block: calls out through the host and returns data.
+    Block,
 }
 
 /// Arguments of `wasmhook plugin test`.
 #[derive(Debug, Clone, Args)]
 pub struct TestArgs {
-    /// The mapper component (.wasm) to test.
+    /// The component (.wasm) to test: a mapper, renderer or block (its
+    /// world says how the samples are read).
     pub wasm: PathBuf,
-    /// The samples: callback files and an expected.json saying, per file,
-    /// how it arrives and what must come of it [default: samples].
+    /// The samples: one input per file (mapper: a callback; renderer: the
+    /// template data; block: `{"event", "contact", "data"}`) and an
+    /// expected.json saying, per file, how it is called and what must come
+    /// of it [default: samples].
     pub samples: Option<PathBuf>,
     /// Build the crate (`cargo build --release --target wasm32-wasip2`) and
     /// run the samples again whenever a file of its src/, its Cargo.toml or

@@ -1,26 +1,34 @@
-//! `wasmhook plugin test`: runs a mapper component over a folder of sample
-//! callbacks through the real runtime and compares what it makes of each
-//! with the folder's `expected.json` (the format of
-//! [`wasmhook_sdk::fixtures`], which the crate's native tests read too):
-//! one line per sample, the first difference and what came out when one
-//! fails, and the exit code for CI. `--watch` rebuilds the crate and runs
-//! the samples again on every save.
+//! `wasmhook plugin test`: runs a component over a folder of samples
+//! through the real runtime and compares what it makes of each with the
+//! folder's `expected.json` (the formats of [`wasmhook_sdk::fixtures`],
+//! which the crate's native tests read too). The component's world says
+//! what a sample is: a callback for a mapper, template data for a renderer,
+//! a block's input for a block (whose HTTP requests are answered from the
+//! sample's `http` replies, never the network). One line per sample, the
+//! first difference and what came out when one fails, and the exit code for
+//! CI. `--watch` rebuilds the crate and runs the samples again on every
+//! save.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
-use wasmhook_sdk::fixtures::{FixtureCase, check_case, try_load_cases};
+use wasmhook_sdk::fixtures::{
+    BlockCase, FixtureCase, RenderCase, check_block_case, check_case, check_render_case,
+    request_view, try_load_block_cases, try_load_cases, try_load_render_cases,
+};
+use wasmhook_sdk::{HttpError, HttpRequest, HttpResponse, Rendered};
 
 use super::error::CliError;
 use super::input::read;
 use super::progress::Progress;
 use super::run::plugin_id;
 use super::{TestArgs, runtime};
-use crate::runtime::{CallError, LimitsOverride, Runtime, World};
+use crate::runtime::{CallError, HttpHandler, HttpSent, LimitsOverride, Runtime, World};
 
 /// How often `--watch` looks for changed files.
 const WATCH_POLL: Duration = Duration::from_millis(300);
@@ -49,7 +57,8 @@ pub(super) fn test(args: &TestArgs) -> Result<ExitCode, CliError> {
     })
 }
 
-/// Loads the component and runs every sample; whether all passed.
+/// Loads the component and runs every sample of the folder through it,
+/// reading the folder as its world's samples; whether all passed.
 fn run_samples(
     runtime: &Runtime,
     wasm: &Path,
@@ -70,20 +79,62 @@ fn run_samples(
         path: wasm.to_owned(),
         source,
     })?;
-    if plugin.world() != World::Mapper {
-        return Err(CliError::Arg {
-            arg: "WASM",
-            detail: format!(
-                "{} is a {}: `plugin test` runs mappers over sample callbacks",
-                wasm.display(),
-                plugin.world()
-            ),
-        });
-    }
-    let cases = try_load_cases(samples).map_err(|detail| CliError::Arg {
+    let world = plugin.world();
+    // Which world's samples these are is the component's to say: a
+    // folder of another world's samples is refused by its expected.json's
+    // fields, named, with this added.
+    let not_samples_of = |detail: String| CliError::Arg {
         arg: "SAMPLES_DIR",
-        detail,
-    })?;
+        detail: format!(
+            "{detail} ({} is a {world}: the folder is read as a {world}'s samples)",
+            wasm.display()
+        ),
+    };
+    match world {
+        World::Mapper => {
+            let cases = try_load_cases(samples).map_err(not_samples_of)?;
+            report(samples, &cases, out, |case| {
+                let outcome = plugin.map_outcome(&case.callback, &case.config);
+                (outcome.stats.duration, mapper_verdict(case, outcome.result))
+            })
+        }
+        World::Renderer => {
+            let cases = try_load_render_cases(samples).map_err(not_samples_of)?;
+            report(samples, &cases, out, |case| {
+                let outcome = plugin.render_outcome(&case.request);
+                (
+                    outcome.stats.duration,
+                    renderer_verdict(case, outcome.result),
+                )
+            })
+        }
+        World::Block => {
+            let cases = try_load_block_cases(samples).map_err(not_samples_of)?;
+            report(samples, &cases, out, |case| {
+                let http = Arc::new(SampleHttp::new(case));
+                let outcome = plugin.run_block_outcome(&case.input, &case.config, http.clone());
+                let sent = http.take_sent();
+                (
+                    outcome.stats.duration,
+                    block_verdict(case, outcome.result, &sent),
+                )
+            })
+        }
+    }
+}
+
+/// What a sample came to: a summary when it is as expected; else why not,
+/// with what the plugin made of it (lines to show) when it made anything.
+type Verdict = Result<String, (String, Option<String>)>;
+
+/// Runs every case, printing one line per sample as it goes (and what came
+/// out under a failure), then the total; whether all passed.
+fn report<C: Sample>(
+    samples: &Path,
+    cases: &[C],
+    out: &mut impl Write,
+    mut run: impl FnMut(&C) -> (Duration, Verdict),
+) -> Result<bool, CliError> {
     if cases.is_empty() {
         return Err(CliError::Arg {
             arg: "SAMPLES_DIR",
@@ -93,22 +144,24 @@ fn run_samples(
             ),
         });
     }
-    let width = cases.iter().map(|case| case.name.len()).max().unwrap_or(0);
+    let width = cases
+        .iter()
+        .map(|case| case.name().len())
+        .max()
+        .unwrap_or(0);
     let mut failed = 0;
-    for case in &cases {
-        let outcome = plugin.map_outcome(&case.callback, &case.config);
-        let took = outcome.stats.duration;
-        let verdict = verdict(case, outcome.result);
+    for case in cases {
+        let (took, verdict) = run(case);
         match verdict {
             Ok(summary) => writeln!(
                 out,
                 "ok    {:width$}  {summary}, {:.1} ms",
-                case.name,
+                case.name(),
                 took.as_secs_f64() * 1e3
             )?,
             Err((why, made)) => {
                 failed += 1;
-                writeln!(out, "FAIL  {:width$}  {why}", case.name)?;
+                writeln!(out, "FAIL  {:width$}  {why}", case.name())?;
                 if let Some(made) = made {
                     for line in made.lines() {
                         writeln!(out, "      | {line}")?;
@@ -126,12 +179,31 @@ fn run_samples(
     Ok(failed == 0)
 }
 
-/// What a sample came to: a summary when it is as expected; else why not,
-/// with what the mapper made of it (pretty JSON) when it made anything.
-fn verdict(
-    case: &FixtureCase,
-    result: Result<wasmhook_sdk::Mapped, CallError>,
-) -> Result<String, (String, Option<String>)> {
+/// A loaded sample of any world, named `folder/file` on its line.
+trait Sample {
+    fn name(&self) -> &str;
+}
+
+impl Sample for FixtureCase {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Sample for RenderCase {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Sample for BlockCase {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A mapper's sample: the events it made (pretty JSON) under a failure.
+fn mapper_verdict(case: &FixtureCase, result: Result<wasmhook_sdk::Mapped, CallError>) -> Verdict {
     match result {
         Ok(mapped) => {
             let made = serde_json::to_string_pretty(&mapped.events).ok();
@@ -140,15 +212,114 @@ fn verdict(
                 .map(|()| format!("{count} event{}", if count == 1 { "" } else { "s" }))
                 .map_err(|why| (why, made))
         }
-        Err(CallError::Plugin { error, .. }) => {
-            let made = format!("refused: {error}");
-            let summary = format!("refused as expected ({error})");
-            check_case(case, Err(error))
+        Err(error) => refusal_verdict(error, |error| check_case(case, Err(error))),
+    }
+}
+
+/// A renderer's sample: the content type and the body under a failure.
+fn renderer_verdict(case: &RenderCase, result: Result<Rendered, CallError>) -> Verdict {
+    match result {
+        Ok(rendered) => {
+            let made = format!(
+                "content type: {}\n{}",
+                rendered.content_type,
+                String::from_utf8_lossy(&rendered.body)
+            );
+            let summary = format!("{}, {} bytes", rendered.content_type, rendered.body.len());
+            check_render_case(case, Ok(rendered))
                 .map(|()| summary)
                 .map_err(|why| (why, Some(made)))
         }
-        // A trap, a timeout, the memory cap: never what a sample expects.
-        Err(other) => Err((format!("the call failed: {other}"), None)),
+        Err(error) => refusal_verdict(error, |error| check_render_case(case, Err(error))),
+    }
+}
+
+/// A block's sample: the requests it sent and its data under a failure.
+fn block_verdict(
+    case: &BlockCase,
+    result: Result<Value, CallError>,
+    sent: &[HttpRequest],
+) -> Verdict {
+    let requests: Vec<Value> = sent.iter().map(request_view).collect();
+    let sent_lines = format!(
+        "requests: {}",
+        serde_json::to_string_pretty(&requests).unwrap_or_default()
+    );
+    let count = sent.len();
+    let summary = format!("{count} request{}", if count == 1 { "" } else { "s" });
+    match result {
+        Ok(data) => {
+            let made = format!(
+                "{sent_lines}\ndata: {}",
+                serde_json::to_string_pretty(&data).unwrap_or_default()
+            );
+            check_block_case(case, Ok(data), sent)
+                .map(|()| format!("{summary}, data"))
+                .map_err(|why| (why, Some(made)))
+        }
+        Err(CallError::Plugin { error, .. }) => {
+            let made = format!("{sent_lines}\nrefused: {error}");
+            let summary = format!("{summary}, refused as expected ({error})");
+            check_block_case(case, Err(error), sent)
+                .map(|()| summary)
+                .map_err(|why| (why, Some(made)))
+        }
+        Err(other) => Err((format!("the call failed: {other}"), Some(sent_lines))),
+    }
+}
+
+/// A call that failed: a plugin's refusal is checked with `check`; a trap,
+/// a timeout, the memory cap are never what a sample expects.
+fn refusal_verdict(
+    error: CallError,
+    check: impl FnOnce(wasmhook_sdk::PluginError) -> Result<(), String>,
+) -> Verdict {
+    match error {
+        CallError::Plugin { error, .. } => {
+            let made = format!("refused: {error}");
+            let summary = format!("refused as expected ({error})");
+            let checked = check(error);
+            checked.map(|()| summary).map_err(|why| (why, Some(made)))
+        }
+        other => Err((format!("the call failed: {other}"), None)),
+    }
+}
+
+/// The network as a block sample sees it: the sample's `http` replies in
+/// order, every request recorded for its `requests`.
+struct SampleHttp {
+    replies: Mutex<VecDeque<Result<HttpResponse, HttpError>>>,
+    exhausted: HttpError,
+    sent: Mutex<Vec<HttpRequest>>,
+}
+
+impl SampleHttp {
+    fn new(case: &BlockCase) -> Self {
+        SampleHttp {
+            replies: Mutex::new(case.replies()),
+            exhausted: case.no_reply_left(),
+            sent: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn take_sent(&self) -> Vec<HttpRequest> {
+        std::mem::take(&mut *self.sent.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl HttpHandler for SampleHttp {
+    fn send(&self, request: HttpRequest, _remaining: Duration) -> HttpSent<'_> {
+        self.sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(request);
+        let reply = self
+            .replies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front()
+            .unwrap_or_else(|| Err(self.exhausted.clone()));
+        Box::pin(std::future::ready(reply))
     }
 }
 

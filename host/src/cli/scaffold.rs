@@ -1,5 +1,5 @@
-//! `wasmhook plugin new`: writes a plugin crate that builds on its own
-//! (outside this repository), with sample callbacks, their
+//! `wasmhook plugin new`: writes a mapper, renderer or block crate that
+//! builds on its own (outside this repository), with samples, their
 //! `expected.json` and a native test that runs them — the starting point
 //! `plugin test` then checks as a component.
 
@@ -10,32 +10,7 @@ use std::process::ExitCode;
 use super::error::CliError;
 use super::{NewArgs, PluginKind};
 
-/// The mapper scaffold: (path in the crate, contents with `{{…}}` holes).
-const MAPPER_FILES: &[(&str, &str)] = &[
-    (
-        "Cargo.toml",
-        include_str!("scaffold/mapper/Cargo.toml.tmpl"),
-    ),
-    ("src/lib.rs", include_str!("scaffold/mapper/lib.rs.tmpl")),
-    ("README.md", include_str!("scaffold/mapper/README.md.tmpl")),
-    (".gitignore", include_str!("scaffold/mapper/gitignore")),
-    (
-        "samples/delivered.json",
-        include_str!("scaffold/mapper/delivered.json"),
-    ),
-    (
-        "samples/batch.json",
-        include_str!("scaffold/mapper/batch.json"),
-    ),
-    (
-        "samples/unknown-state.json",
-        include_str!("scaffold/mapper/unknown-state.json"),
-    ),
-    (
-        "samples/expected.json",
-        include_str!("scaffold/mapper/expected.json.tmpl"),
-    ),
-];
+mod templates;
 
 /// The SDK this binary was built with, when its source is still where it
 /// was built (a clone of the repository).
@@ -85,10 +60,7 @@ pub(super) fn new(args: &NewArgs) -> Result<ExitCode, CliError> {
         None => format!("wasmhook-sdk = \"{}\"", env!("CARGO_PKG_VERSION")),
     };
     let wasm_name = args.name.replace('-', "_");
-    let files = match args.kind {
-        PluginKind::Mapper => MAPPER_FILES,
-    };
-    for (relative, template) in files {
+    for (relative, template) in templates::files(args.kind) {
         let path = root.join(relative);
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder).map_err(|source| CliError::Write {
@@ -108,8 +80,9 @@ pub(super) fn new(args: &NewArgs) -> Result<ExitCode, CliError> {
     let mut stdout = std::io::stdout().lock();
     writeln!(
         stdout,
-        "created {} (a mapper, {sdk_dependency})",
-        root.display()
+        "created {} (a {}, {sdk_dependency})",
+        root.display(),
+        kind_name(args.kind)
     )?;
     writeln!(stdout, "next:")?;
     writeln!(stdout, "  cd {}", root.display())?;
@@ -120,6 +93,15 @@ pub(super) fn new(args: &NewArgs) -> Result<ExitCode, CliError> {
         "  wasmhook plugin test target/wasm32-wasip2/release/{wasm_name}.wasm samples"
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the kind is called in messages.
+fn kind_name(kind: PluginKind) -> &'static str {
+    match kind {
+        PluginKind::Mapper => "mapper",
+        PluginKind::Renderer => "renderer",
+        PluginKind::Block => "block",
+    }
 }
 
 /// A crate name cargo takes and a plugin name the server takes: lowercase

@@ -1,8 +1,10 @@
-//! `wasmhook plugin test`, as a plugin author runs it: every first-party
-//! fixture folder passes against its built component, a wrong expectation
-//! fails with the path of the difference and what came out, bad folders
-//! and non-mappers are refused naming what is wrong, and `--watch` builds
-//! and runs again after a real file change.
+//! `wasmhook plugin new` and `plugin test`, as a plugin author runs them:
+//! every first-party fixture folder passes against its built component, a
+//! wrong expectation (of a mapper, of a renderer) fails with the difference
+//! and what came out, a block's samples run without a network, bad folders
+//! and another world's samples are refused naming what is wrong, `--watch`
+//! builds and runs again after a real file change, and a new crate of each
+//! kind passes its own tests, builds and passes `plugin test`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -107,7 +109,7 @@ fn a_wrong_expectation_fails_with_the_difference_and_what_came_out() {
 }
 
 #[test]
-fn bad_samples_and_non_mappers_are_refused_naming_what_is_wrong() {
+fn bad_samples_and_another_worlds_samples_are_refused_naming_what_is_wrong() {
     let (_dir, samples) = copy_of_fixtures("gupshup");
     std::fs::write(samples.join("stray.json"), "{}").unwrap();
     let wasm = plugin_path("gupshup");
@@ -119,13 +121,150 @@ fn bad_samples_and_non_mappers_are_refused_naming_what_is_wrong() {
         "{stderr}"
     );
 
+    // A renderer reads the folder as renderer samples: a mapper's
+    // expectation is named, field and all.
     let renderer = plugin_path("json-renderer");
     let output = plugin_test(&renderer, &fixtures_dir("gupshup"));
     let stderr = text(&output.stderr);
     assert!(!output.status.success());
     assert!(
-        stderr.contains("is a renderer") && stderr.contains("runs mappers"),
+        stderr.contains("unknown field `events`")
+            && stderr.contains("is a renderer: the folder is read as a renderer's samples"),
         "{stderr}"
+    );
+}
+
+/// Writes `files` (name, contents) into a fresh `samples/` folder.
+fn samples_folder(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("samples");
+    std::fs::create_dir(&samples).unwrap();
+    for (name, contents) in files {
+        std::fs::write(samples.join(name), contents).unwrap();
+    }
+    (dir, samples)
+}
+
+#[test]
+fn a_wrong_render_expectation_fails_with_the_first_differing_line() {
+    let (_dir, samples) = samples_folder(&[
+        ("ana.json", r#"{"name": "Ana", "order": "o-17"}"#),
+        (
+            "greeting.tmpl",
+            "Hi {{ name }}\nyour order {{ order }} is on its way",
+        ),
+        (
+            "expected.json",
+            r#"{
+              "ana.json": {
+                "format": "text",
+                "template_file": "greeting.tmpl",
+                "content_type": "text/plain; charset=utf-8",
+                "body": "Hi Ana\nyour order o-17 is on its way"
+              },
+              "ana-again.json": {
+                "format": "text",
+                "template_file": "greeting.tmpl",
+                "body": "Hi Ana\nyour order o-18 is on its way"
+              }
+            }"#,
+        ),
+    ]);
+    std::fs::copy(samples.join("ana.json"), samples.join("ana-again.json")).unwrap();
+    let output = plugin_test(&plugin_path("text-renderer"), &samples);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    assert!(
+        stdout.lines().any(|line| line.starts_with("ok ")
+            && line.contains("samples/ana.json")
+            && line.contains("text/plain; charset=utf-8")),
+        "{stdout}"
+    );
+    let fail = stdout
+        .lines()
+        .find(|line| line.starts_with("FAIL"))
+        .unwrap_or_else(|| panic!("no FAIL line:\n{stdout}"));
+    assert!(
+        fail.contains("samples/ana-again.json")
+            && fail.contains(
+                "body: line 2: expected `your order o-18 is on its way`, got `your order o-17 is on its way`"
+            ),
+        "{fail}"
+    );
+    // What the renderer made, under the line.
+    assert!(
+        stdout.contains("      | content type: text/plain; charset=utf-8\n      | Hi Ana\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2 samples: 1 passed, 1 failed"), "{stdout}");
+}
+
+#[test]
+fn a_block_runs_its_samples_against_canned_replies_without_a_network() {
+    let config =
+        r#"{"url": "https://crm.example.com/contacts?email=${email}", "connector": "crm"}"#;
+    let expected = format!(
+        r#"{{
+          "ana.json": {{
+            "config": {config},
+            "http": [{{"body": {{"tier": "gold"}}}}],
+            "requests": [{{"method": "GET", "url": "https://crm.example.com/contacts?email=ana%40example.com", "connector": "crm"}}],
+            "data": {{"tier": "gold"}}
+          }},
+          "crm-down.json": {{
+            "config": {config},
+            "http": [{{"error": {{"kind": "timeout"}}}}],
+            "error": "upstream"
+          }},
+          "two-calls.json": {{
+            "config": {config},
+            "requests": [{{}}, {{}}],
+            "data": {{}}
+          }}
+        }}"#
+    );
+    let input = r#"{"contact": {"email": "ana@example.com"}}"#;
+    let (_dir, samples) = samples_folder(&[
+        ("ana.json", input),
+        ("crm-down.json", input),
+        ("two-calls.json", input),
+        ("expected.json", &expected),
+    ]);
+    let output = plugin_test(&plugin_path("http-block"), &samples);
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    for passing in ["samples/ana.json", "samples/crm-down.json"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|line| line.starts_with("ok ") && line.contains(passing)),
+            "{passing}:\n{stdout}"
+        );
+    }
+    // The block sent one request where two were expected; with no reply
+    // left for a request it would have been refused, never sent.
+    let fail = stdout
+        .lines()
+        .find(|line| line.starts_with("FAIL"))
+        .unwrap_or_else(|| panic!("no FAIL line:\n{stdout}"));
+    assert!(
+        fail.contains("samples/two-calls.json")
+            && fail.contains("requests: expected 2, the block sent 1"),
+        "{fail}"
+    );
+    assert!(
+        stdout.contains("expected.json's `http` has 0 replies"),
+        "the refusal says why:\n{stdout}"
     );
 }
 
@@ -227,57 +366,98 @@ fn run_in(dir: &Path, program: &str, args: &[&str], target_dir: &Path) -> String
     all
 }
 
+/// What `plugin new --kind KIND` makes and what its samples come to.
+struct Scaffold {
+    kind: &'static str,
+    name: &'static str,
+    native_test: &'static str,
+    samples: usize,
+}
+
+const SCAFFOLDS: [Scaffold; 3] = [
+    Scaffold {
+        kind: "mapper",
+        name: "acme",
+        native_test: "every_sample_maps_as_expected",
+        samples: 3,
+    },
+    Scaffold {
+        kind: "renderer",
+        name: "acme-notice",
+        native_test: "every_sample_renders_as_expected",
+        samples: 4,
+    },
+    Scaffold {
+        kind: "block",
+        name: "acme-crm",
+        native_test: "every_sample_runs_as_expected",
+        samples: 4,
+    },
+];
+
 #[test]
-fn a_new_mapper_passes_its_tests_builds_and_passes_plugin_test() {
+fn a_new_plugin_of_each_kind_passes_its_tests_builds_and_passes_plugin_test() {
     let empty = tempfile::tempdir().unwrap();
     let wasmhook = env!("CARGO_BIN_EXE_wasmhook-e2e");
-    // A target dir of its own that outlives the test: the SDK's
-    // dependencies are built once, not on every run.
+    // A target dir of its own that outlives the test, shared by the three
+    // crates: the SDK's dependencies are built once, not per kind or run.
     let target = crate::harness::repo_root().join("target/scaffold-test");
-    let said = run_in(
-        empty.path(),
-        wasmhook,
-        &["plugin", "new", "acme", "--kind", "mapper"],
-        &target,
-    );
-    assert!(
-        said.contains("created") && said.contains("cargo test"),
-        "{said}"
-    );
-    let crate_dir = empty.path().join("acme");
-    for file in [
-        "Cargo.toml",
-        "src/lib.rs",
-        "samples/expected.json",
-        "README.md",
-    ] {
-        assert!(crate_dir.join(file).is_file(), "{file} written");
+    for scaffold in &SCAFFOLDS {
+        let started = Instant::now();
+        let Scaffold { kind, name, .. } = scaffold;
+        let said = run_in(
+            empty.path(),
+            wasmhook,
+            &["plugin", "new", name, "--kind", kind],
+            &target,
+        );
+        assert!(
+            said.contains(&format!("(a {kind},")) && said.contains("cargo test"),
+            "{said}"
+        );
+        let crate_dir = empty.path().join(name);
+        for file in [
+            "Cargo.toml",
+            "src/lib.rs",
+            "samples/expected.json",
+            "README.md",
+        ] {
+            assert!(crate_dir.join(file).is_file(), "{kind}: {file} written");
+        }
+
+        let tested = run_in(&crate_dir, "cargo", &["test"], &target);
+        assert!(
+            tested.contains(&format!("{} ... ok", scaffold.native_test)),
+            "{kind}: {tested}"
+        );
+        run_in(
+            &crate_dir,
+            "cargo",
+            &["build", "--release", "--target", "wasm32-wasip2"],
+            &target,
+        );
+        let wasm = target.join(format!(
+            "wasm32-wasip2/release/{}.wasm",
+            name.replace('-', "_")
+        ));
+        let checked = run_in(
+            &crate_dir,
+            wasmhook,
+            &["plugin", "test", wasm.to_str().unwrap(), "samples"],
+            &target,
+        );
+        let total = scaffold.samples;
+        assert!(
+            checked.contains(&format!("{total} samples: {total} passed, 0 failed")),
+            "{kind}: {checked}"
+        );
+        eprintln!(
+            "plugin new --kind {kind}: new, cargo test, build, plugin test in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     }
 
-    let tested = run_in(&crate_dir, "cargo", &["test"], &target);
-    assert!(
-        tested.contains("every_sample_maps_as_expected ... ok"),
-        "{tested}"
-    );
-    run_in(
-        &crate_dir,
-        "cargo",
-        &["build", "--release", "--target", "wasm32-wasip2"],
-        &target,
-    );
-    let wasm = target.join("wasm32-wasip2/release/acme.wasm");
-    let checked = run_in(
-        &crate_dir,
-        wasmhook,
-        &["plugin", "test", wasm.to_str().unwrap(), "samples"],
-        &target,
-    );
-    assert!(
-        checked.contains("3 samples: 3 passed, 0 failed"),
-        "{checked}"
-    );
-
-    // A second `new` over it is refused, naming the folder.
+    // A second `new` over one is refused, naming the folder.
     let output = Command::new(wasmhook)
         .args(["plugin", "new", "acme"])
         .current_dir(empty.path())
