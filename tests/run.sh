@@ -46,6 +46,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 (cd tests/guests && cargo clippy --workspace --target wasm32-wasip2 --quiet -- -D warnings)
 (cd examples/mapper-template && cargo clippy --all-targets --quiet -- -D warnings)
 
+step "SDK docs: every public item documented, no rustdoc warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc -p wasmhook-sdk -p wasmhook-sdk-macros --no-deps --quiet
+
 step "PostgreSQL: a private cluster (Debian's postgresql package)"
 WASMHOOK_TEST_DATABASE_URL="$(tests/postgres.sh start "$pgdir")"
 export WASMHOOK_TEST_DATABASE_URL

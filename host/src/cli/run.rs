@@ -15,7 +15,9 @@ use super::http::ReqwestHttp;
 use super::input::{block_input, callback, json_arg, read};
 use super::progress::Progress;
 use super::{FormatArg, RunArgs, runtime};
-use crate::runtime::{CallOutcome, DenyAllHttp, HttpHandler, LimitsOverride, PluginId, World};
+use crate::runtime::{
+    CallOutcome, DenyAllHttp, HttpHandler, LimitsOverride, Plugin, PluginId, Runtime, World,
+};
 
 /// Runs the plugin once; a plugin failure is reported (with its logs) and
 /// turned into a non-zero exit.
@@ -111,6 +113,25 @@ fn map_value<T>(outcome: CallOutcome<T>, to_json: impl FnOnce(T) -> Value) -> Ca
         result: outcome.result.map(to_json),
         stats: outcome.stats,
     }
+}
+
+/// Reads and compiles the component at `wasm` with the default limits and
+/// no plugin config (what `plugin test` and `plugin replay` run), showing
+/// progress while it compiles.
+pub(super) fn load_local(runtime: &Runtime, wasm: &Path) -> Result<Plugin, CliError> {
+    let bytes = read(wasm)?;
+    let _progress = Progress::start(format!("compiling {} …", wasm.display()));
+    runtime
+        .load(
+            plugin_id(wasm),
+            &bytes,
+            &LimitsOverride::default(),
+            &Value::Object(Default::default()),
+        )
+        .map_err(|source| CliError::Load {
+            path: wasm.to_owned(),
+            source,
+        })
 }
 
 /// A local file has no registry name: use the file stem, version `local`.

@@ -24,11 +24,9 @@ use wasmhook_sdk::fixtures::{
 use wasmhook_sdk::{HttpError, HttpRequest, HttpResponse, Rendered};
 
 use super::error::CliError;
-use super::input::read;
-use super::progress::Progress;
-use super::run::plugin_id;
+use super::run::load_local;
 use super::{TestArgs, runtime};
-use crate::runtime::{CallError, HttpHandler, HttpSent, LimitsOverride, Runtime, World};
+use crate::runtime::{CallError, HttpHandler, HttpSent, Runtime, World};
 
 /// How often `--watch` looks for changed files.
 const WATCH_POLL: Duration = Duration::from_millis(300);
@@ -65,20 +63,7 @@ fn run_samples(
     samples: &Path,
     out: &mut impl Write,
 ) -> Result<bool, CliError> {
-    let bytes = read(wasm)?;
-    let plugin = {
-        let _progress = Progress::start(format!("compiling {} …", wasm.display()));
-        runtime.load(
-            plugin_id(wasm),
-            &bytes,
-            &LimitsOverride::default(),
-            &Value::Object(Default::default()),
-        )
-    }
-    .map_err(|source| CliError::Load {
-        path: wasm.to_owned(),
-        source,
-    })?;
+    let plugin = load_local(runtime, wasm)?;
     let world = plugin.world();
     // Which world's samples these are is the component's to say: a
     // folder of another world's samples is refused by its expected.json's

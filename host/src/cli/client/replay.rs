@@ -18,14 +18,12 @@ use wasmhook_sdk::{Callback, Channel};
 use super::ClientArgs;
 use super::api_client::ApiClient;
 use crate::cli::error::CliError;
-use crate::cli::input::read;
-use crate::cli::progress::Progress;
-use crate::cli::run::plugin_id;
+use crate::cli::run::load_local;
 use crate::cli::{CacheArgs, runtime};
 use crate::domain::event::CanonicalEvent;
 use crate::domain::rejected::{KeptCallback, RejectedCallback, StoredCallback};
 use crate::ids::EventId;
-use crate::runtime::{LimitsOverride, Plugin, World};
+use crate::runtime::{Plugin, World};
 
 /// Arguments of `wasmhook plugin replay`.
 #[derive(Debug, Clone, Args)]
@@ -157,21 +155,7 @@ pub fn plugin_replay(args: &ReplayArgs) -> Result<ExitCode, CliError> {
 
 /// Loads the local build; it must be a mapper.
 fn load(args: &ReplayArgs) -> Result<Plugin, CliError> {
-    let runtime = runtime(&args.cache)?;
-    let bytes = read(&args.wasm)?;
-    let plugin = {
-        let _progress = Progress::start(format!("compiling {} …", args.wasm.display()));
-        runtime.load(
-            plugin_id(&args.wasm),
-            &bytes,
-            &LimitsOverride::default(),
-            &Value::Object(Default::default()),
-        )
-    }
-    .map_err(|source| CliError::Load {
-        path: args.wasm.clone(),
-        source,
-    })?;
+    let plugin = load_local(&runtime(&args.cache)?, &args.wasm)?;
     if plugin.world() != World::Mapper {
         return Err(CliError::Arg {
             arg: "WASM",
