@@ -9,12 +9,11 @@ use wasmhook_sdk::{Callback, ErrorKind, Reply};
 
 use super::IngestService;
 use super::callback::{AuthFailure, Received};
+use super::keep::Accepted;
 use crate::domain::event::CanonicalEvent;
-use crate::domain::rejected::{
-    KeptCallback, RejectedCallback, RejectedState, RejectionError, StoredCallback,
-};
+use crate::domain::rejected::{RejectedCallback, RejectedState, RejectionError, StoredCallback};
 use crate::domain::source::Source;
-use crate::ids::{CallbackId, EventId, RejectedId, now_ms};
+use crate::ids::{EventId, RejectedId, now_ms};
 use crate::registry::RegistryError;
 use crate::runtime::CallError;
 use crate::store::{Inserted, StoreError};
@@ -177,17 +176,14 @@ impl IngestService {
                 version,
                 callback,
             } => {
-                if self.keeper.enabled() {
-                    self.keeper.keep(KeptCallback {
-                        tenant: source.tenant.clone(),
-                        id: CallbackId::new(received_at),
-                        source: source.name.clone(),
-                        received_at,
-                        plugin_version: version,
-                        callback: StoredCallback::from(&callback),
-                        event_ids: inserted.iter().map(|inserted| inserted.id).collect(),
-                    });
-                }
+                self.keeper.keep(Accepted {
+                    tenant: source.tenant.clone(),
+                    source: source.name.clone(),
+                    received_at,
+                    plugin_version: version,
+                    callback,
+                    event_ids: inserted.iter().map(|inserted| inserted.id).collect(),
+                });
                 let outcome = if inserted.is_empty() {
                     "empty"
                 } else if inserted.iter().all(|inserted| inserted.duplicate) {

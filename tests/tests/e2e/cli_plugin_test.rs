@@ -32,6 +32,24 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// A copy of a vendor's fixture folder the test may edit.
+/// The stdout of a `plugin test` run that failed (exit code 1) and its one
+/// FAIL line.
+fn failed_run(output: &Output) -> (String, String) {
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    let fail = stdout
+        .lines()
+        .find(|line| line.starts_with("FAIL"))
+        .unwrap_or_else(|| panic!("no FAIL line:\n{stdout}"))
+        .to_owned();
+    (stdout, fail)
+}
+
 fn copy_of_fixtures(vendor: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let samples = dir.path().join("samples");
@@ -89,12 +107,7 @@ fn a_wrong_expectation_fails_with_the_difference_and_what_came_out() {
     expect_status(&samples, "secondary-wa-v2-delivered.json", "read");
     let wasm = plugin_path("gupshup");
     let output = plugin_test(&wasm, &samples);
-    let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
-    let fail = stdout
-        .lines()
-        .find(|line| line.starts_with("FAIL"))
-        .unwrap_or_else(|| panic!("no FAIL line:\n{stdout}"));
+    let (stdout, fail) = failed_run(&output);
     assert!(
         fail.contains("secondary-wa-v2-delivered.json")
             && fail.contains(r#"$[0].status.status: expected "read", got "delivered""#),
@@ -172,23 +185,13 @@ fn a_wrong_render_expectation_fails_with_the_first_differing_line() {
     ]);
     std::fs::copy(samples.join("ana.json"), samples.join("ana-again.json")).unwrap();
     let output = plugin_test(&plugin_path("text-renderer"), &samples);
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        text(&output.stderr)
-    );
+    let (stdout, fail) = failed_run(&output);
     assert!(
         stdout.lines().any(|line| line.starts_with("ok ")
             && line.contains("samples/ana.json")
             && line.contains("text/plain; charset=utf-8")),
         "{stdout}"
     );
-    let fail = stdout
-        .lines()
-        .find(|line| line.starts_with("FAIL"))
-        .unwrap_or_else(|| panic!("no FAIL line:\n{stdout}"));
     assert!(
         fail.contains("samples/ana-again.json")
             && fail.contains(
@@ -236,13 +239,7 @@ fn a_block_runs_its_samples_against_canned_replies_without_a_network() {
         ("expected.json", &expected),
     ]);
     let output = plugin_test(&plugin_path("http-block"), &samples);
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        text(&output.stderr)
-    );
+    let (stdout, fail) = failed_run(&output);
     for passing in ["samples/ana.json", "samples/crm-down.json"] {
         assert!(
             stdout
@@ -253,10 +250,6 @@ fn a_block_runs_its_samples_against_canned_replies_without_a_network() {
     }
     // The block sent one request where two were expected; with no reply
     // left for a request it would have been refused, never sent.
-    let fail = stdout
-        .lines()
-        .find(|line| line.starts_with("FAIL"))
-        .unwrap_or_else(|| panic!("no FAIL line:\n{stdout}"));
     assert!(
         fail.contains("samples/two-calls.json")
             && fail.contains("requests: expected 2, the block sent 1"),
